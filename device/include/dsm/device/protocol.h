@@ -1,0 +1,279 @@
+// The dsmkit device: layout of a host's shared space and the register
+// protocol between a node and its host daemon. Version kVersion.
+//
+// This header is the single definition of these bytes; docs/wire-format.md
+// draws them. Everything here is plain data: the shared space is mapped by
+// the daemon, by native nodes (from the fd the ivshmem handshake delivers) and
+// by QEMU guests (as BAR2 of the ivshmem-doorbell device), so no field may
+// hold a process-local pointer. All integers are little-endian; offsets are
+// from the start of the shared space.
+//
+// Ownership of each field is stated next to it: "node" fields are written
+// only by the node owning the register page, "daemon" fields only by the
+// daemon. Neither side trusts what the other wrote: the daemon copies a
+// request out of the page before validating it.
+//
+// Thread safety: the accessors below are atomic loads/stores and may be used
+// concurrently by any process mapping the space; they are async-signal-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace dsm::device {
+
+// "DSMSPACE" read as a little-endian integer.
+constexpr uint64_t kMagic = 0x45434150534d5344ULL;
+constexpr uint32_t kVersion = 1;
+constexpr uint64_t kPageSize = 4096;
+
+// Register pages: one per ivshmem peer id. Peer 0 is the daemon itself, so
+// page 0 is unused and node peers are 1 .. kMaxSlots-1.
+constexpr uint32_t kMaxSlots = 128;
+// Nodes in one job (all hosts).
+constexpr uint32_t kMaxNodes = 1024;
+// The host-level lock table (see LockEntry).
+constexpr uint32_t kLockTableEntries = 16384;
+// Every node maps the whole shared space at this virtual address, so the data
+// area (and every pointer into it) has one address on every node and host.
+constexpr uint64_t kFixedBase = 0x200000000000ULL;
+// Shared spaces are a power of two in size (QEMU's PCI BAR2 must be) and
+// between these bounds.
+constexpr uint64_t kMinSpaceSize = 64ULL << 20;
+constexpr uint64_t kMaxSpaceSize = 1ULL << 40;
+constexpr uint64_t kDefaultSpaceSize = 1ULL << 30;
+// Stack that node 0's main runs on (inside the data area).
+constexpr uint64_t kMasterStackSize = 16ULL << 20;
+
+// ---------------------------------------------------------------------------
+// Header page (offset 0). Written by the daemon once, before any peer exists.
+struct SpaceHeader {
+  uint64_t magic;               //   0 kMagic
+  uint32_t version;             //   8 kVersion
+  uint32_t header_size;         //  12 sizeof(SpaceHeader)
+  uint64_t space_size;          //  16 bytes in the whole space (power of two)
+  uint32_t page_size;           //  24 kPageSize
+  uint32_t max_slots;           //  28 register pages
+  uint64_t regs_offset;         //  32 first register page (page of peer 0)
+  uint64_t lock_table_offset;   //  40 LockEntry[lock_table_entries]
+  uint32_t lock_table_entries;  //  48
+  uint32_t num_nodes;           //  52 nodes in the job
+  uint64_t meta_offset;         //  56 per-page coherence metadata (reserved)
+  uint64_t meta_size;           //  64
+  uint64_t twin_offset;         //  72 twin pool (reserved)
+  uint64_t twin_size;           //  80
+  uint64_t data_offset;         //  88 the data area: what programs share
+  uint64_t data_size;           //  96
+  uint64_t control_offset;      // 104 runtime control page (first data page)
+  uint64_t stack_offset;        // 112 node 0's main stack (lowest address)
+  uint64_t stack_size;          // 120
+  uint64_t heap_offset;         // 128 shared heap handed out by kAlloc
+  uint64_t heap_size;           // 136
+  uint32_t host_id;             // 144 this host's index in the job
+  uint32_t num_hosts;           // 148
+  uint64_t job_id;              // 152 random per job; nodes may check it
+  uint64_t reserved[44];        // 160 .. 511, zero
+};
+static_assert(sizeof(SpaceHeader) == 512);
+static_assert(offsetof(SpaceHeader, version) == 8);
+static_assert(offsetof(SpaceHeader, space_size) == 16);
+static_assert(offsetof(SpaceHeader, regs_offset) == 32);
+static_assert(offsetof(SpaceHeader, lock_table_offset) == 40);
+static_assert(offsetof(SpaceHeader, num_nodes) == 52);
+static_assert(offsetof(SpaceHeader, meta_offset) == 56);
+static_assert(offsetof(SpaceHeader, twin_offset) == 72);
+static_assert(offsetof(SpaceHeader, data_offset) == 88);
+static_assert(offsetof(SpaceHeader, control_offset) == 104);
+static_assert(offsetof(SpaceHeader, stack_offset) == 112);
+static_assert(offsetof(SpaceHeader, heap_offset) == 128);
+static_assert(offsetof(SpaceHeader, host_id) == 144);
+static_assert(offsetof(SpaceHeader, job_id) == 152);
+
+// ---------------------------------------------------------------------------
+// Register file: one 4 KiB page per slot.
+//
+// A request: the node writes args[], then command, then increments seq
+// (release store), then rings the daemon's doorbell (peer 0, vector 0). The
+// daemon serves request seq == last_served + 1; an equal or smaller seq is a
+// stale or duplicate ring and is ignored; a larger jump is answered with
+// kBadSequence. A reply: the daemon writes status, results[] and bulk, then
+// done_seq = seq (release store), then rings the node's doorbell if the node
+// set kNodeWaiting. A node keeps at most one request outstanding.
+enum Command : uint32_t {
+  kNone = 0,
+  kNop = 1,      // no effect; the round trip itself
+  kAttach = 2,   // args: [0] protocol version, [1] wanted node id or kAnyNode,
+                 //       [2] pid (diagnostics only)
+                 // results: [0] node id, [1] nodes in job, [2] host id, [3] hosts
+  kDetach = 3,   // leave the job; before kFinish this counts as a lost node
+  kLock = 4,     // args: [0] lock id, [1] lock table index or kNoLockEntry.
+                 // Blocks until granted. Sent only when the fast path failed.
+  kUnlock = 5,   // args: as kLock. Sent only when waiters are queued (or for
+                 // a lock without a table entry).
+  kBarrier = 6,  // all nodes of the job; blocks until every node arrived
+  kAlloc = 7,    // args: [0] bytes, [1] alignment (power of two, >= page)
+                 // results: [0] offset of the block in the space
+  kFree = 8,     // args: [0] offset returned by kAlloc
+  kStats = 9,    // bulk: DaemonNodeStats of the calling node
+  kFinish = 10,  // node 0 only. args: [0] exit status. Every other node's
+                 // pending and later requests answer kJobFinished.
+  kCommandCount
+};
+
+enum StatusCode : int32_t {
+  kOk = 0,
+  kBadCommand = 1,      // unknown command number
+  kBadArgument = 2,     // an argument is out of range
+  kBadSequence = 3,     // seq jumped
+  kNotAttached = 4,     // command other than kAttach before attaching
+  kAttachRefused = 5,   // node id taken, out of range, or slot attached twice
+  kVersionMismatch = 6,
+  kNoMemory = 7,        // shared heap exhausted
+  kNotHeld = 8,         // unlock of a lock this node does not hold
+  kAlreadyHeld = 9,     // lock requested by its holder
+  kJobFinished = 10,    // node 0 finished the job: exit quietly
+  kNodeLost = 11,       // a node left without finishing: the job failed
+  kNotPermitted = 12,   // e.g. kFinish from a node other than 0
+  kStatusCount
+};
+
+constexpr uint64_t kAnyNode = ~0ULL;
+constexpr uint64_t kNoLockEntry = ~0ULL;
+
+// node_flags bits.
+constexpr uint32_t kNodeWaiting = 1u << 0;  // node blocks on its doorbell
+
+// Counters a node keeps about itself (its fast paths never reach the
+// daemon). Written by the node, read by the daemon for statistics.
+struct NodeCounters {
+  uint64_t lock_fast;       // locks taken without the daemon
+  uint64_t lock_slow;       // locks that went to the daemon
+  uint64_t unlock_slow;     // unlocks that handed off through the daemon
+  uint64_t barriers;
+  uint64_t parallel_regions;
+  uint64_t mallocs;
+  uint64_t frees;
+  uint64_t wait_ns;         // time spent waiting for daemon replies
+};
+static_assert(sizeof(NodeCounters) == 64);
+
+struct RegisterFile {
+  // node -> daemon
+  uint32_t command;         //   0 Command
+  uint32_t node_flags;      //   4 kNodeWaiting
+  uint64_t seq;             //   8 request sequence number
+  uint64_t args[6];         //  16
+  // daemon -> node
+  uint64_t done_seq;        //  64 seq of the last completed request
+  int32_t status;           //  72 Status
+  uint32_t bulk_len;        //  76 bytes of bulk[] the reply filled
+  uint64_t results[4];      //  80
+  // node -> daemon
+  NodeCounters counters;    // 112
+  uint8_t reserved[336];    // 176 .. 511
+  uint8_t bulk[3584];       // 512 .. 4095 page lists, notices, statistics
+};
+static_assert(sizeof(RegisterFile) == kPageSize);
+static_assert(offsetof(RegisterFile, seq) == 8);
+static_assert(offsetof(RegisterFile, args) == 16);
+static_assert(offsetof(RegisterFile, done_seq) == 64);
+static_assert(offsetof(RegisterFile, status) == 72);
+static_assert(offsetof(RegisterFile, bulk_len) == 76);
+static_assert(offsetof(RegisterFile, results) == 80);
+static_assert(offsetof(RegisterFile, counters) == 112);
+static_assert(offsetof(RegisterFile, bulk) == 512);
+
+// What kStats returns in bulk[].
+struct DaemonNodeStats {
+  uint64_t requests[kCommandCount];  // served, by command
+  uint64_t lock_wait_ns;             // time between kLock and its grant
+  uint64_t barrier_wait_ns;          // time between arrival and departure
+};
+static_assert(sizeof(DaemonNodeStats) <= sizeof(RegisterFile::bulk));
+
+// ---------------------------------------------------------------------------
+// Host lock table: open addressing on the lock id, entries never removed.
+// key is 0 (free) or kLockKeyUsed | id, claimed with a CAS. word is the lock:
+// owner node + 1 in the kLockOwnerMask bits (0 = free), plus kLockWaiters
+// while the daemon has queued requests. Nodes take a free lock
+// with one CAS (0 -> owner) and release it with one CAS (owner -> 0); when
+// that CAS fails because kLockWaiters is set they go to the daemon, which
+// hands the lock over in FIFO order.
+struct LockEntry {
+  uint64_t key;   // 0
+  uint64_t word;  // 8
+};
+static_assert(sizeof(LockEntry) == 16);
+constexpr uint64_t kLockKeyUsed = 1ULL << 32;
+constexpr uint64_t kLockOwnerMask = 0xffffULL;
+constexpr uint64_t kLockWaiters = 1ULL << 16;
+
+// ---------------------------------------------------------------------------
+// Atomic access to shared fields.
+template <typename T>
+inline T LoadAcquire(const T* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+template <typename T>
+inline void StoreRelease(T* p, T v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+template <typename T>
+inline T LoadSeqCst(const T* p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+template <typename T>
+inline void StoreSeqCst(T* p, T v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+template <typename T>
+inline bool CompareExchange(T* p, T* expected, T desired) {
+  return __atomic_compare_exchange_n(p, expected, desired, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE);
+}
+
+// ---------------------------------------------------------------------------
+// Layout computation: the daemon fills the header from this; tests check it.
+struct Layout {
+  uint64_t space_size;
+  uint64_t regs_offset, lock_table_offset, meta_offset, meta_size;
+  uint64_t twin_offset, twin_size, data_offset, data_size;
+  uint64_t control_offset, stack_offset, stack_size, heap_offset, heap_size;
+};
+
+constexpr uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+constexpr bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+// Valid for power-of-two sizes in [kMinSpaceSize, kMaxSpaceSize].
+constexpr Layout ComputeLayout(uint64_t space_size) {
+  Layout l{};
+  l.space_size = space_size;
+  l.regs_offset = kPageSize;
+  l.lock_table_offset = AlignUp(l.regs_offset + kMaxSlots * kPageSize, 64 * 1024);
+  uint64_t after_locks = l.lock_table_offset + kLockTableEntries * sizeof(LockEntry);
+  // Reserved for the coherence engine: 16 bytes of state per data page, and a
+  // twin pool of 1/16 of the space.
+  l.meta_offset = AlignUp(after_locks, 64 * 1024);
+  l.meta_size = AlignUp(space_size / kPageSize * 16, 64 * 1024);
+  l.twin_offset = AlignUp(l.meta_offset + l.meta_size, 2ULL << 20);
+  l.twin_size = space_size / 16;
+  l.data_offset = AlignUp(l.twin_offset + l.twin_size, 2ULL << 20);
+  l.data_size = space_size - l.data_offset;
+  l.control_offset = l.data_offset;
+  // One guard page (never handed out) under the stack.
+  l.stack_offset = l.data_offset + 2 * kPageSize;
+  l.stack_size = kMasterStackSize;
+  l.heap_offset = AlignUp(l.stack_offset + l.stack_size, 2ULL << 20);
+  l.heap_size = space_size - l.heap_offset;
+  return l;
+}
+
+static_assert(ComputeLayout(kMinSpaceSize).heap_size > 16ULL << 20);
+static_assert(ComputeLayout(kDefaultSpaceSize).data_offset % (2ULL << 20) == 0);
+
+inline RegisterFile* RegisterPage(void* space, uint32_t slot) {
+  auto* h = static_cast<SpaceHeader*>(space);
+  return reinterpret_cast<RegisterFile*>(static_cast<char*>(space) + h->regs_offset +
+                                         uint64_t{slot} * kPageSize);
+}
+inline LockEntry* LockTable(void* space) {
+  auto* h = static_cast<SpaceHeader*>(space);
+  return reinterpret_cast<LockEntry*>(static_cast<char*>(space) + h->lock_table_offset);
+}
+
+const char* CommandName(uint32_t command);
+const char* StatusName(int32_t status);
+
+}  // namespace dsm::device

@@ -1,0 +1,121 @@
+// The host daemon's core: serves the register files of the nodes on this
+// host. It validates and executes requests (attach, locks, barriers, shared
+// heap, statistics, job end) and completes them in the register page,
+// ringing the node when it waits on its doorbell.
+//
+// The core knows nothing of sockets or event loops: the daemon (daemon.h)
+// tells it when peers join and leave and when its doorbell rang, and gives it
+// a function to ring a peer. That seam lets a test drive a core directly, and
+// later lets requests arrive from other hosts' daemons.
+//
+// Lifecycle of a job: running -> finished (node 0 sent kFinish with its exit
+// status) or failed (a node left before that). In both end states pending and
+// later requests of other nodes complete with kJobFinished / kNodeLost, so no
+// node waits forever.
+//
+// Thread safety: none; one event loop thread drives it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dsm/device/protocol.h"
+#include "dsm/hostd/barrier_manager.h"
+#include "dsm/hostd/lock_manager.h"
+#include "dsm/hostd/shared_space.h"
+#include "dsm/hostd/shm_heap.h"
+
+namespace dsm::hostd {
+
+enum class JobState { kRunning, kFinished, kFailed };
+
+class HostCore {
+ public:
+  using RingFn = std::function<void(uint32_t slot)>;
+
+  HostCore(const SharedSpace* space, uint32_t num_nodes, RingFn ring);
+
+  // A peer connected on slot (its ivshmem peer id).
+  void OnPeerJoined(uint32_t slot);
+  // A peer's connection closed. Losing an attached node that had not
+  // finished fails the job.
+  void OnPeerLeft(uint32_t slot);
+  // The daemon's doorbell rang: serve every slot with a new request.
+  // O(joined slots).
+  void OnDoorbell();
+
+  [[nodiscard]] JobState state() const { return state_; }
+  [[nodiscard]] int exit_status() const { return exit_status_; }
+  [[nodiscard]] std::optional<uint32_t> lost_node() const { return lost_node_; }
+  [[nodiscard]] uint32_t joined_peers() const { return joined_; }
+  [[nodiscard]] uint32_t attached_nodes() const { return attached_; }
+  // The job has ended and every peer has gone.
+  [[nodiscard]] bool done() const { return state_ != JobState::kRunning && joined_ == 0; }
+
+  // A table of per-node statistics (one line per node), for --stats.
+  [[nodiscard]] std::string StatsTable() const;
+
+ private:
+  struct Slot {
+    bool joined = false;
+    bool attached = false;
+    uint32_t node = 0;
+    uint64_t last_seq = 0;
+    bool pending = false;
+    uint32_t pending_command = 0;
+    uint64_t pending_seq = 0;
+    uint64_t pending_since_ns = 0;
+  };
+  struct Node {
+    int32_t slot = -1;
+    bool attached_once = false;
+    bool detached = false;
+    uint64_t pid = 0;
+    device::DaemonNodeStats stats{};
+    device::NodeCounters counters{};  // snapshot taken when the node left
+  };
+  struct Request {
+    uint32_t command;
+    uint64_t seq;
+    uint64_t args[6];
+  };
+  struct Reply {
+    int32_t status = device::kOk;
+    uint64_t results[4] = {0, 0, 0, 0};
+  };
+
+  void ServeSlot(uint32_t slot);
+  // Returns true when the request completed now (reply filled), false when
+  // it was deferred (the slot is marked pending).
+  bool Execute(uint32_t slot, const Request& req, Reply* reply);
+  bool DoAttach(Slot& s, uint32_t slot, const Request& req, Reply* reply);
+  bool DoLock(Slot& s, const Request& req, Reply* reply);
+  bool DoUnlock(Slot& s, const Request& req, Reply* reply);
+  bool DoBarrier(Slot& s, Reply* reply);
+  void DoFinish(Slot& s, const Request& req, Reply* reply);
+  void Grant(uint32_t node);
+  void Complete(uint32_t slot, uint64_t seq, const Reply& reply);
+  void CompletePending(uint32_t slot, const Reply& reply);
+  void EndJob(JobState state);
+  device::LockEntry* ValidLockEntry(uint64_t index, uint32_t id) const;
+  Reply EndedReply() const;
+
+  const SharedSpace* space_;
+  uint32_t num_nodes_;
+  RingFn ring_;
+  std::vector<Slot> slots_;
+  std::vector<Node> nodes_;
+  LockManager locks_;
+  BarrierManager barrier_;
+  ShmHeap heap_;
+  JobState state_ = JobState::kRunning;
+  int exit_status_ = 0;
+  std::optional<uint32_t> lost_node_;
+  uint32_t joined_ = 0;
+  uint32_t attached_ = 0;
+};
+
+}  // namespace dsm::hostd

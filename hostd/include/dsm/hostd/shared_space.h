@@ -1,0 +1,50 @@
+// A host's shared space: one memfd holding the header page, the register
+// pages, the host lock table, reserved coherence areas and the data area
+// (layout in device/protocol.h). The daemon creates it and hands its fd to
+// every peer; being a memfd it vanishes with its last reference, so no job
+// leaves a shared-memory object behind.
+//
+// Thread safety: the object is immutable after Create(); the memory it maps
+// is shared with other processes and accessed with the atomics of
+// protocol.h.
+#pragma once
+
+#include <cstdint>
+
+#include "dsm/common/fd.h"
+#include "dsm/common/status.h"
+#include "dsm/device/protocol.h"
+
+namespace dsm::hostd {
+
+struct SpaceConfig {
+  uint64_t size = device::kDefaultSpaceSize;  // power of two
+  uint32_t num_nodes = 1;
+  uint32_t host_id = 0;
+  uint32_t num_hosts = 1;
+  uint64_t job_id = 0;
+};
+
+class SharedSpace {
+ public:
+  static Result<SharedSpace> Create(const SpaceConfig& config);
+
+  [[nodiscard]] int fd() const { return fd_.get(); }
+  [[nodiscard]] void* base() const { return map_.addr(); }
+  [[nodiscard]] device::SpaceHeader* header() const {
+    return static_cast<device::SpaceHeader*>(map_.addr());
+  }
+  [[nodiscard]] device::RegisterFile* regs(uint32_t slot) const {
+    return device::RegisterPage(map_.addr(), slot);
+  }
+  [[nodiscard]] device::LockEntry* lock_table() const { return device::LockTable(map_.addr()); }
+
+ private:
+  UniqueFd fd_;
+  Mapping map_;
+};
+
+// Checks a size given by a user: a power of two within the device's bounds.
+Status ValidateSpaceSize(uint64_t size);
+
+}  // namespace dsm::hostd

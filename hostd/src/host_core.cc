@@ -1,0 +1,406 @@
+#include "dsm/hostd/host_core.h"
+
+#include <time.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "dsm/common/log.h"
+
+namespace dsm::hostd {
+
+using namespace dsm::device;
+
+namespace {
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint32_t OwnerOf(uint64_t word) { return static_cast<uint32_t>(word & kLockOwnerMask); }
+
+}  // namespace
+
+HostCore::HostCore(const SharedSpace* space, uint32_t num_nodes, RingFn ring)
+    : space_(space),
+      num_nodes_(num_nodes),
+      ring_(std::move(ring)),
+      slots_(kMaxSlots),
+      nodes_(num_nodes),
+      barrier_(num_nodes),
+      heap_(space->header()->heap_offset, space->header()->heap_size) {}
+
+void HostCore::OnPeerJoined(uint32_t slot) {
+  if (slot == 0 || slot >= kMaxSlots) return;
+  Slot& s = slots_[slot];
+  if (s.joined) return;
+  s = Slot{};
+  s.joined = true;
+  ++joined_;
+  // The page was zeroed when its previous peer left; a request written
+  // before this point (the peer is fast) is served by the next scan.
+}
+
+void HostCore::OnPeerLeft(uint32_t slot) {
+  if (slot == 0 || slot >= kMaxSlots || !slots_[slot].joined) return;
+  Slot& s = slots_[slot];
+  RegisterFile* regs = space_->regs(slot);
+  if (s.attached) {
+    Node& n = nodes_[s.node];
+    std::memcpy(&n.counters, &regs->counters, sizeof n.counters);
+    n.slot = -1;
+    --attached_;
+    if (state_ == JobState::kRunning) {
+      DSM_LOG_ERROR("node %u (peer %u, pid %" PRIu64 ") left the job before it finished", s.node,
+                    slot, n.pid);
+      lost_node_ = s.node;
+      EndJob(JobState::kFailed);
+    }
+  }
+  s = Slot{};
+  --joined_;
+  std::memset(regs, 0, sizeof *regs);
+}
+
+void HostCore::OnDoorbell() {
+  for (uint32_t slot = 1; slot < kMaxSlots; ++slot) {
+    if (slots_[slot].joined && !slots_[slot].pending) ServeSlot(slot);
+  }
+}
+
+void HostCore::ServeSlot(uint32_t slot) {
+  Slot& s = slots_[slot];
+  RegisterFile* regs = space_->regs(slot);
+  uint64_t seq = LoadAcquire(&regs->seq);
+  if (seq == s.last_seq) return;
+  if (seq < s.last_seq) {
+    DSM_LOG_DEBUG("peer %u: stale sequence %" PRIu64 " (last %" PRIu64 ") ignored", slot, seq,
+                  s.last_seq);
+    return;
+  }
+  // Copy the request out of shared memory once; validate the copy only.
+  Request req;
+  req.seq = seq;
+  req.command = __atomic_load_n(&regs->command, __ATOMIC_RELAXED);
+  for (int i = 0; i < 6; ++i) req.args[i] = __atomic_load_n(&regs->args[i], __ATOMIC_RELAXED);
+  uint64_t expected = s.last_seq + 1;
+  s.last_seq = seq;
+  Reply reply;
+  if (seq != expected) {
+    DSM_LOG_WARN("peer %u: sequence jumped from %" PRIu64 " to %" PRIu64, slot, expected - 1, seq);
+    reply.status = kBadSequence;
+    Complete(slot, seq, reply);
+    return;
+  }
+  if (Execute(slot, req, &reply)) {
+    Complete(slot, seq, reply);
+  } else {
+    s.pending = true;
+    s.pending_command = req.command;
+    s.pending_seq = seq;
+    s.pending_since_ns = NowNs();
+  }
+}
+
+HostCore::Reply HostCore::EndedReply() const {
+  Reply r;
+  if (state_ == JobState::kFinished) {
+    r.status = kJobFinished;
+  } else {
+    r.status = kNodeLost;
+    r.results[0] = lost_node_.value_or(~0u);
+  }
+  return r;
+}
+
+bool HostCore::Execute(uint32_t slot, const Request& req, Reply* reply) {
+  Slot& s = slots_[slot];
+  if (req.command == kNone || req.command >= kCommandCount) {
+    reply->status = kBadCommand;
+    return true;
+  }
+  if (req.command == kNop) return true;
+  if (req.command == kAttach) return DoAttach(s, slot, req, reply);
+  if (!s.attached) {
+    reply->status = kNotAttached;
+    return true;
+  }
+  Node& node = nodes_[s.node];
+  ++node.stats.requests[req.command];
+  if (req.command == kStats) {
+    RegisterFile* regs = space_->regs(slot);
+    std::memcpy(regs->bulk, &node.stats, sizeof node.stats);
+    __atomic_store_n(&regs->bulk_len, static_cast<uint32_t>(sizeof node.stats), __ATOMIC_RELAXED);
+    return true;
+  }
+  if (req.command == kDetach) {
+    node.detached = true;
+    if (state_ == JobState::kRunning) {
+      DSM_LOG_ERROR("node %u detached before the job finished", s.node);
+      lost_node_ = s.node;
+      EndJob(JobState::kFailed);
+    }
+    return true;
+  }
+  if (state_ != JobState::kRunning) {
+    *reply = EndedReply();
+    return true;
+  }
+  switch (req.command) {
+    case kLock: return DoLock(s, req, reply);
+    case kUnlock: return DoUnlock(s, req, reply);
+    case kBarrier: return DoBarrier(s, reply);
+    case kAlloc: {
+      uint64_t offset = 0;
+      reply->status = heap_.Allocate(req.args[0], req.args[1], &offset);
+      reply->results[0] = offset;
+      return true;
+    }
+    case kFree:
+      reply->status = heap_.Free(req.args[0]);
+      return true;
+    case kFinish:
+      DoFinish(s, req, reply);
+      return true;
+    default:
+      reply->status = kBadCommand;
+      return true;
+  }
+}
+
+bool HostCore::DoAttach(Slot& s, uint32_t slot, const Request& req, Reply* reply) {
+  if (req.args[0] != kVersion) {
+    DSM_LOG_ERROR("peer %u speaks protocol version %" PRIu64 ", this daemon version %u", slot,
+                  req.args[0], kVersion);
+    reply->status = kVersionMismatch;
+    return true;
+  }
+  if (s.attached) {
+    reply->status = kAttachRefused;
+    return true;
+  }
+  if (state_ != JobState::kRunning) {
+    *reply = EndedReply();
+    return true;
+  }
+  uint64_t wanted = req.args[1];
+  uint32_t node = 0;
+  if (wanted == kAnyNode) {
+    while (node < num_nodes_ && nodes_[node].attached_once) ++node;
+    if (node == num_nodes_) {
+      reply->status = kAttachRefused;
+      return true;
+    }
+  } else {
+    if (wanted >= num_nodes_ || nodes_[wanted].attached_once) {
+      DSM_LOG_ERROR("peer %u asked for node id %" PRIu64 ", which is %s", slot, wanted,
+                    wanted >= num_nodes_ ? "out of range" : "taken");
+      reply->status = kAttachRefused;
+      return true;
+    }
+    node = static_cast<uint32_t>(wanted);
+  }
+  s.attached = true;
+  s.node = node;
+  Node& n = nodes_[node];
+  n.slot = static_cast<int32_t>(slot);
+  n.attached_once = true;
+  n.pid = req.args[2];
+  ++attached_;
+  ++n.stats.requests[kAttach];
+  const SpaceHeader* h = space_->header();
+  reply->results[0] = node;
+  reply->results[1] = num_nodes_;
+  reply->results[2] = h->host_id;
+  reply->results[3] = h->num_hosts;
+  DSM_LOG_INFO("peer %u attached as node %u (pid %" PRIu64 ")", slot, node, n.pid);
+  return true;
+}
+
+LockEntry* HostCore::ValidLockEntry(uint64_t index, uint32_t id) const {
+  if (index >= space_->header()->lock_table_entries) return nullptr;
+  LockEntry* e = space_->lock_table() + index;
+  if (LoadAcquire(&e->key) != (kLockKeyUsed | id)) return nullptr;
+  return e;
+}
+
+bool HostCore::DoLock(Slot& s, const Request& req, Reply* reply) {
+  if (req.args[0] > UINT32_MAX) {
+    reply->status = kBadArgument;
+    return true;
+  }
+  uint32_t id = static_cast<uint32_t>(req.args[0]);
+  bool granted = false;
+  if (req.args[1] == kNoLockEntry) {
+    reply->status = locks_.Acquire(id, s.node, &granted);
+    return reply->status != kOk || granted;
+  }
+  LockEntry* e = ValidLockEntry(req.args[1], id);
+  if (e == nullptr) {
+    reply->status = kBadArgument;
+    return true;
+  }
+  const uint64_t me = s.node + 1;
+  uint64_t w = LoadAcquire(&e->word);
+  for (;;) {
+    uint32_t owner = OwnerOf(w);
+    if (owner == 0) {
+      // Free: take it for the requester (a fast-path node may win the race).
+      if (CompareExchange(&e->word, &w, me)) return true;
+      continue;
+    }
+    if (owner == me) {
+      reply->status = kAlreadyHeld;
+      return true;
+    }
+    if (owner > num_nodes_) {
+      DSM_LOG_ERROR("lock %u: corrupted lock word 0x%" PRIx64 " names no node", id, w);
+      reply->status = kBadArgument;
+      return true;
+    }
+    if (w & kLockWaiters) break;
+    // Held on the fast path: mark waiters so that the holder's release comes
+    // here, and learn who holds it.
+    if (CompareExchange(&e->word, &w, w | kLockWaiters)) {
+      locks_.SetHolder(id, owner - 1);
+      break;
+    }
+  }
+  reply->status = locks_.Acquire(id, s.node, &granted);
+  if (reply->status != kOk) return true;
+  return granted;  // granted cannot happen while a holder is recorded
+}
+
+bool HostCore::DoUnlock(Slot& s, const Request& req, Reply* reply) {
+  if (req.args[0] > UINT32_MAX) {
+    reply->status = kBadArgument;
+    return true;
+  }
+  uint32_t id = static_cast<uint32_t>(req.args[0]);
+  std::optional<uint32_t> next;
+  if (req.args[1] == kNoLockEntry) {
+    reply->status = locks_.Release(id, s.node, &next);
+    if (reply->status == kOk && next) Grant(*next);
+    return true;
+  }
+  LockEntry* e = ValidLockEntry(req.args[1], id);
+  if (e == nullptr) {
+    reply->status = kBadArgument;
+    return true;
+  }
+  const uint64_t me = s.node + 1;
+  uint64_t w = LoadAcquire(&e->word);
+  if (OwnerOf(w) != me) {
+    reply->status = kNotHeld;
+    return true;
+  }
+  if (!(w & kLockWaiters)) {
+    // Nobody queued: plain release (the node's own CAS would have done).
+    uint64_t expected = w;
+    if (!CompareExchange(&e->word, &expected, uint64_t{0})) reply->status = kBadArgument;
+    return true;
+  }
+  reply->status = locks_.Release(id, s.node, &next);
+  if (reply->status != kOk) return true;
+  if (!next) {
+    StoreRelease(&e->word, uint64_t{0});
+    return true;
+  }
+  bool more = locks_.Waiters(id) > 0;
+  StoreRelease(&e->word, (uint64_t{*next} + 1) | (more ? kLockWaiters : 0));
+  if (!more) locks_.Forget(id);
+  Grant(*next);
+  return true;
+}
+
+void HostCore::Grant(uint32_t node) {
+  if (node >= num_nodes_ || nodes_[node].slot < 0) return;
+  auto slot = static_cast<uint32_t>(nodes_[node].slot);
+  Slot& s = slots_[slot];
+  if (s.pending && s.pending_command == kLock) {
+    nodes_[node].stats.lock_wait_ns += NowNs() - s.pending_since_ns;
+  }
+  CompletePending(slot, Reply{});
+}
+
+bool HostCore::DoBarrier(Slot& s, Reply* reply) {
+  std::vector<uint32_t> release;
+  reply->status = barrier_.Arrive(s.node, &release);
+  if (reply->status != kOk) return true;
+  if (release.empty()) return false;
+  uint64_t now = NowNs();
+  for (uint32_t node : release) {
+    if (node == s.node) continue;
+    Node& n = nodes_[node];
+    if (n.slot < 0) continue;
+    Slot& other = slots_[static_cast<uint32_t>(n.slot)];
+    n.stats.barrier_wait_ns += now - other.pending_since_ns;
+    CompletePending(static_cast<uint32_t>(n.slot), Reply{});
+  }
+  return true;
+}
+
+void HostCore::DoFinish(Slot& s, const Request& req, Reply* reply) {
+  if (s.node != 0) {
+    reply->status = kNotPermitted;
+    return;
+  }
+  exit_status_ = static_cast<int>(req.args[0] & 0xff);
+  DSM_LOG_INFO("node 0 finished the job with status %d", exit_status_);
+  EndJob(JobState::kFinished);
+}
+
+void HostCore::EndJob(JobState state) {
+  if (state_ != JobState::kRunning) return;
+  state_ = state;
+  Reply ended = EndedReply();
+  for (uint32_t slot = 1; slot < kMaxSlots; ++slot) {
+    if (slots_[slot].pending) CompletePending(slot, ended);
+  }
+}
+
+void HostCore::CompletePending(uint32_t slot, const Reply& reply) {
+  Slot& s = slots_[slot];
+  if (!s.pending) return;
+  s.pending = false;
+  Complete(slot, s.pending_seq, reply);
+}
+
+void HostCore::Complete(uint32_t slot, uint64_t seq, const Reply& reply) {
+  RegisterFile* regs = space_->regs(slot);
+  __atomic_store_n(&regs->status, reply.status, __ATOMIC_RELAXED);
+  for (int i = 0; i < 4; ++i) __atomic_store_n(&regs->results[i], reply.results[i], __ATOMIC_RELAXED);
+  // Publish, then look at the node's flag: with both seq_cst, either the
+  // node sees done_seq before blocking or we see its waiting flag.
+  StoreSeqCst(&regs->done_seq, seq);
+  if (LoadSeqCst(&regs->node_flags) & kNodeWaiting) ring_(slot);
+}
+
+std::string HostCore::StatsTable() const {
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-5s %9s %9s %9s %9s %9s %9s %9s %11s %11s\n", "node",
+                "requests", "lock-fast", "lock-slow", "barriers", "regions", "mallocs", "frees",
+                "lock-wait", "barr-wait");
+  out += line;
+  for (uint32_t i = 0; i < num_nodes_; ++i) {
+    const Node& n = nodes_[i];
+    device::NodeCounters c = n.counters;
+    if (n.slot >= 0) std::memcpy(&c, &space_->regs(static_cast<uint32_t>(n.slot))->counters, sizeof c);
+    uint64_t requests = 0;
+    for (uint64_t r : n.stats.requests) requests += r;
+    std::snprintf(line, sizeof line,
+                  "%-5u %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64
+                  " %9" PRIu64 " %9.3fms %9.3fms\n",
+                  i, requests, c.lock_fast, c.lock_slow, c.barriers, c.parallel_regions, c.mallocs,
+                  c.frees, static_cast<double>(n.stats.lock_wait_ns) / 1e6,
+                  static_cast<double>(n.stats.barrier_wait_ns) / 1e6);
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace dsm::hostd

@@ -1,0 +1,68 @@
+#include "dsm/hostd/shared_space.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+namespace dsm::hostd {
+
+Status ValidateSpaceSize(uint64_t size) {
+  if (!device::IsPowerOfTwo(size) || size < device::kMinSpaceSize ||
+      size > device::kMaxSpaceSize) {
+    return Status(EINVAL, "shared space size " + std::to_string(size) +
+                              " must be a power of two between 64 MiB and 1 TiB");
+  }
+  return Status::Ok();
+}
+
+Result<SharedSpace> SharedSpace::Create(const SpaceConfig& config) {
+  if (Status s = ValidateSpaceSize(config.size); !s.ok()) return s;
+  if (config.num_nodes == 0 || config.num_nodes > device::kMaxNodes) {
+    return Status(EINVAL, "node count " + std::to_string(config.num_nodes) + " out of range 1.." +
+                              std::to_string(device::kMaxNodes));
+  }
+  SharedSpace space;
+  space.fd_.reset(::memfd_create("dsm-shared-space", MFD_CLOEXEC));
+  if (!space.fd_) return Status::FromErrno("memfd_create");
+  if (::ftruncate(space.fd_.get(), static_cast<off_t>(config.size)) != 0) {
+    return Status::FromErrno("ftruncate shared space");
+  }
+  void* addr = ::mmap(nullptr, config.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+                      space.fd_.get(), 0);
+  if (addr == MAP_FAILED) return Status::FromErrno("mmap shared space");
+  space.map_ = Mapping(addr, config.size);
+
+  const device::Layout l = device::ComputeLayout(config.size);
+  device::SpaceHeader* h = space.header();
+  std::memset(h, 0, sizeof *h);
+  h->version = device::kVersion;
+  h->header_size = sizeof(device::SpaceHeader);
+  h->space_size = config.size;
+  h->page_size = device::kPageSize;
+  h->max_slots = device::kMaxSlots;
+  h->regs_offset = l.regs_offset;
+  h->lock_table_offset = l.lock_table_offset;
+  h->lock_table_entries = device::kLockTableEntries;
+  h->num_nodes = config.num_nodes;
+  h->meta_offset = l.meta_offset;
+  h->meta_size = l.meta_size;
+  h->twin_offset = l.twin_offset;
+  h->twin_size = l.twin_size;
+  h->data_offset = l.data_offset;
+  h->data_size = l.data_size;
+  h->control_offset = l.control_offset;
+  h->stack_offset = l.stack_offset;
+  h->stack_size = l.stack_size;
+  h->heap_offset = l.heap_offset;
+  h->heap_size = l.heap_size;
+  h->host_id = config.host_id;
+  h->num_hosts = config.num_hosts;
+  h->job_id = config.job_id;
+  // The magic last: a reader that sees it sees a complete header.
+  device::StoreRelease(&h->magic, device::kMagic);
+  return space;
+}
+
+}  // namespace dsm::hostd

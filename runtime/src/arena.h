@@ -1,0 +1,69 @@
+// A node's allocator for shared memory: size classes carved from chunks the
+// host daemon hands out (kAlloc), so that small allocations never leave the
+// node. Blocks above kLargeThreshold get a chunk of their own.
+//
+// Every block starts with a 16-byte header (magic, size class, size), so any
+// node can free any block: a freed block joins the free list of the node
+// that frees it (a block is valid on every node, and the program's
+// synchronisation orders the free after every use). Bad pointers and double
+// frees are recognised by the header's magic.
+//
+// Cost: O(1) per allocation and free, plus a daemon round trip per new
+// chunk (1 MiB). Thread safety: none (one per node, used by its main
+// thread). Not async-signal-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace dsm::runtime {
+
+// Where chunks come from: the daemon in a node, a test heap in tests.
+class ChunkSource {
+ public:
+  virtual ~ChunkSource() = default;
+  // bytes is a multiple of the page size. nullptr when exhausted.
+  virtual void* AllocChunk(size_t bytes) = 0;
+  virtual bool FreeChunk(void* chunk) = 0;
+};
+
+class Arena {
+ public:
+  static constexpr size_t kHeaderSize = 16;
+  static constexpr size_t kLargeThreshold = 64 * 1024;
+  static constexpr size_t kChunkSize = 1 << 20;
+
+  explicit Arena(ChunkSource* source) : source_(source) {}
+
+  // 16-byte aligned; nullptr (and errno ENOMEM) when the source is exhausted
+  // or size is absurd.
+  void* Allocate(size_t size);
+
+  enum class FreeResult { kOk, kNotAllocated, kDoubleFree };
+  FreeResult Free(void* p);
+
+  // The size the caller asked for (0 for pointers that are not live blocks).
+  static size_t RequestedSize(const void* p);
+
+  static int ClassOf(size_t size);          // -1 above kLargeThreshold
+  static size_t ClassSize(int size_class);  // bytes of payload
+  static constexpr int kClasses = 16 + 4 * 8;  // 16-byte steps to 256, then 4 per doubling to 64 KiB
+
+ private:
+  struct Header {
+    uint32_t magic;
+    uint32_t size_class;  // kLargeClass for own-chunk blocks
+    uint64_t size;        // requested bytes
+  };
+  static_assert(sizeof(Header) == kHeaderSize);
+  static constexpr uint32_t kLive = 0x41445344;   // "DSDA"
+  static constexpr uint32_t kFreed = 0x46445344;  // "DSDF"
+  static constexpr uint32_t kLargeClass = 0xffffffff;
+
+  ChunkSource* source_;
+  void* free_[kClasses] = {};
+  char* bump_ = nullptr;
+  char* bump_end_ = nullptr;
+};
+
+}  // namespace dsm::runtime

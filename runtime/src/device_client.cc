@@ -1,0 +1,156 @@
+#include "device_client.h"
+
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace dsm::runtime {
+
+using namespace dsm::device;
+
+namespace {
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+inline void CpuRelax() { __builtin_ia32_pause(); }
+
+// Spinning pays off only when the daemon runs on another core and answers
+// within a few microseconds; beyond that the node blocks (2-core machines
+// with more processes than cores must not spin).
+constexpr int kSpinIterations = 200;
+
+Status CheckHeader(const SpaceHeader* h, uint64_t size) {
+  if (LoadAcquire(&h->magic) != kMagic) return Status(EPROTO, "shared space has no dsmkit header (bad magic)");
+  if (h->version != kVersion) {
+    return Status(EPROTO, "shared space layout version " + std::to_string(h->version) +
+                              ", this runtime speaks " + std::to_string(kVersion));
+  }
+  if (h->space_size != size || h->page_size != kPageSize || h->max_slots != kMaxSlots ||
+      h->data_offset >= size || h->heap_offset >= size || h->stack_offset >= size ||
+      h->lock_table_offset >= size || h->regs_offset >= size) {
+    return Status(EPROTO, "shared space header is inconsistent");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DeviceClient>> DeviceClient::Connect(const std::string& socket_path,
+                                                            int timeout_ms) {
+  auto setup = ivshmem::ConnectClient(socket_path, timeout_ms);
+  if (!setup.ok()) {
+    return Status(setup.status().code(),
+                  "cannot reach the host daemon at " + socket_path + ": " + setup.status().message());
+  }
+  std::unique_ptr<DeviceClient> c(new DeviceClient());
+  c->setup_ = std::move(setup).value();
+  if (c->setup_.own_id <= 0 || c->setup_.own_id >= kMaxSlots) {
+    return Status(EPROTO, "daemon gave peer id " + std::to_string(c->setup_.own_id) +
+                              ", outside 1.." + std::to_string(kMaxSlots - 1));
+  }
+  auto daemon = c->setup_.peers.find(0);
+  if (daemon == c->setup_.peers.end() || daemon->second.empty() || c->setup_.own_vectors.empty()) {
+    return Status(EPROTO, "daemon did not announce its doorbell (peer 0)");
+  }
+  c->ring_fd_ = daemon->second[0].get();
+  c->wait_fd_ = c->setup_.own_vectors[0].get();
+
+  struct stat st;
+  if (::fstat(c->setup_.shm.get(), &st) != 0) return Status::FromErrno("fstat shared space");
+  auto size = static_cast<uint64_t>(st.st_size);
+  if (!IsPowerOfTwo(size) || size < kMinSpaceSize || size > kMaxSpaceSize) {
+    return Status(EPROTO, "shared space has size " + std::to_string(size));
+  }
+  void* want = reinterpret_cast<void*>(kFixedBase);
+  void* addr = ::mmap(want, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE | MAP_NORESERVE,
+                      c->setup_.shm.get(), 0);
+  if (addr == MAP_FAILED) {
+    return Status::FromErrno("cannot map the shared space at its fixed address 0x200000000000");
+  }
+  if (addr != want) {
+    ::munmap(addr, size);
+    return Status(EEXIST, "the shared space's fixed address 0x200000000000 is in use in this process");
+  }
+  c->map_ = Mapping(addr, size);
+  if (Status s = CheckHeader(c->header(), size); !s.ok()) return s;
+  c->regs_ = RegisterPage(addr, static_cast<uint32_t>(c->setup_.own_id));
+  c->seq_ = LoadAcquire(&c->regs_->seq);
+  return c;
+}
+
+DeviceClient::Reply DeviceClient::Call(uint32_t command, std::initializer_list<uint64_t> args) {
+  RegisterFile* r = regs_;
+  int i = 0;
+  for (uint64_t a : args) __atomic_store_n(&r->args[i++], a, __ATOMIC_RELAXED);
+  for (; i < 6; ++i) __atomic_store_n(&r->args[i], uint64_t{0}, __ATOMIC_RELAXED);
+  __atomic_store_n(&r->command, command, __ATOMIC_RELAXED);
+  uint64_t seq = ++seq_;
+  StoreRelease(&r->seq, seq);
+  Reply reply;
+  if (!ivshmem::Ring(ring_fd_).ok() || !Wait(seq)) {
+    reply.status = kDaemonGone;
+    return reply;
+  }
+  reply.status = __atomic_load_n(&r->status, __ATOMIC_RELAXED);
+  for (int k = 0; k < 4; ++k) reply.results[k] = __atomic_load_n(&r->results[k], __ATOMIC_RELAXED);
+  return reply;
+}
+
+bool DeviceClient::Wait(uint64_t seq) {
+  RegisterFile* r = regs_;
+  for (int i = 0; i < kSpinIterations; ++i) {
+    if (LoadAcquire(&r->done_seq) == seq) return true;
+    CpuRelax();
+  }
+  uint64_t start = NowNs();
+  bool ok = true;
+  StoreSeqCst(&r->node_flags, kNodeWaiting);
+  while (LoadSeqCst(&r->done_seq) != seq) {
+    pollfd fds[2] = {{wait_fd_, POLLIN, 0}, {setup_.socket.get(), POLLIN, 0}};
+    int n = ::poll(fds, 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ok = false;
+      break;
+    }
+    if (fds[0].revents & POLLIN) {
+      uint64_t v;
+      ssize_t got = ::read(wait_fd_, &v, sizeof v);
+      (void)got;
+    }
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (!DrainSocket()) {
+        // The daemon may have answered just before going away.
+        ok = LoadSeqCst(&r->done_seq) == seq;
+        break;
+      }
+    }
+  }
+  StoreSeqCst(&r->node_flags, 0u);
+  __atomic_fetch_add(&r->counters.wait_ns, NowNs() - start, __ATOMIC_RELAXED);
+  return ok;
+}
+
+bool DeviceClient::DrainSocket() {
+  // Join/leave notices of other peers; the daemon closing is end of file.
+  pollfd pfd{setup_.socket.get(), POLLIN, 0};
+  while (::poll(&pfd, 1, 0) > 0) {
+    auto msg = ivshmem::ReceiveMessage(setup_.socket.get());
+    if (!msg.ok()) return false;
+    auto applied = ivshmem::ApplyNotice(setup_, std::move(msg).value());
+    if (!applied.ok()) return false;
+    if (setup_.peers.count(0) == 0) return false;  // the daemon itself left
+  }
+  return true;
+}
+
+}  // namespace dsm::runtime

@@ -1,0 +1,68 @@
+// A node's connection to its host daemon: the ivshmem handshake, the shared
+// space mapped at device::kFixedBase, and request/reply through the node's
+// register page and doorbells.
+//
+// Native nodes reach the device this way (the daemon's UNIX socket); a
+// guest will reach the same register page through the PCI BARs, with only
+// the ring and wait steps different.
+//
+// Thread safety: one request at a time (the node's main thread). Not
+// async-signal-safe.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+
+#include "dsm/common/fd.h"
+#include "dsm/common/ivshmem.h"
+#include "dsm/common/status.h"
+#include "dsm/device/protocol.h"
+
+namespace dsm::runtime {
+
+// Not a device status: the daemon's socket closed while waiting.
+constexpr int32_t kDaemonGone = -1;
+
+class DeviceClient {
+ public:
+  struct Reply {
+    int32_t status = device::kOk;
+    uint64_t results[4] = {0, 0, 0, 0};
+  };
+
+  // Connects to the daemon at socket_path and maps its shared space at the
+  // fixed base. Fails with a message naming the problem (no daemon, version,
+  // address in use).
+  static Result<std::unique_ptr<DeviceClient>> Connect(const std::string& socket_path,
+                                                       int timeout_ms);
+
+  // One request; returns when the daemon completed it, or with kDaemonGone.
+  Reply Call(uint32_t command, std::initializer_list<uint64_t> args);
+
+  [[nodiscard]] char* base() const { return static_cast<char*>(map_.addr()); }
+  [[nodiscard]] device::SpaceHeader* header() const {
+    return reinterpret_cast<device::SpaceHeader*>(base());
+  }
+  [[nodiscard]] device::RegisterFile* regs() const { return regs_; }
+  [[nodiscard]] device::LockEntry* lock_table() const { return device::LockTable(base()); }
+  [[nodiscard]] int64_t peer_id() const { return setup_.own_id; }
+  [[nodiscard]] uint64_t space_size() const { return map_.size(); }
+
+ private:
+  DeviceClient() = default;
+  // Waits for done_seq == seq: spins briefly, then blocks on the doorbell
+  // eventfd and the socket. Returns false when the daemon went away.
+  bool Wait(uint64_t seq);
+  bool DrainSocket();
+
+  ivshmem::ClientSetup setup_;
+  Mapping map_;
+  device::RegisterFile* regs_ = nullptr;
+  int ring_fd_ = -1;   // the daemon's (peer 0) vector 0
+  int wait_fd_ = -1;   // our own vector 0
+  uint64_t seq_ = 0;
+};
+
+}  // namespace dsm::runtime

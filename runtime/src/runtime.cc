@@ -1,0 +1,370 @@
+#include "runtime.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "dsm/common/log.h"
+#include "dsm/common/parse.h"
+#include "dsm/hostd/daemon.h"
+
+namespace dsm::runtime {
+
+using namespace dsm::device;
+
+namespace {
+
+constexpr int kConnectTimeoutMs = 10000;
+// Fast-path attempts on a held lock before asking the daemon to queue us.
+constexpr int kLockSpin = 100;
+
+inline void CpuRelax() { __builtin_ia32_pause(); }
+
+uint32_t MixLockId(uint32_t id) {
+  uint32_t h = id * 0x9e3779b1u;
+  return h ^ (h >> 15);
+}
+
+// Node 0's main, run on the shared stack through ucontext.
+struct MasterCall {
+  MainFn main;
+  int argc;
+  char** argv;
+  char** envp;
+  int result;
+  ucontext_t caller;
+  ucontext_t master;
+} g_master;
+
+void MasterEntry() { g_master.result = g_master.main(g_master.argc, g_master.argv, g_master.envp); }
+
+void OnMasterExit(int status, void*) { Runtime::Get().Finish(status); }
+
+}  // namespace
+
+Runtime& Runtime::Get() {
+  static Runtime* instance = new Runtime();  // never destroyed: used until _exit
+  return *instance;
+}
+
+Status Runtime::StartEmbeddedDaemon(std::string* socket_path) {
+  hostd::DaemonConfig config;
+  std::random_device rd;
+  char name[64];
+  std::snprintf(name, sizeof name, "@dsm-embedded-%d-%08x", static_cast<int>(::getpid()), rd());
+  config.socket_path = name;
+  config.space.num_nodes = 1;
+  config.space.job_id = rd();
+  if (const char* mem = std::getenv("DSM_MEMORY")) {
+    auto size = ParseSize(mem);
+    if (!size) return Status(EINVAL, std::string("DSM_MEMORY='") + mem + "' is not a size");
+    config.space.size = *size;
+  }
+  auto daemon = hostd::Daemon::Create(config);
+  if (!daemon.ok()) return daemon.status();
+  embedded_ = std::move(daemon).value();
+  *socket_path = name;
+  hostd::Daemon* d = embedded_.get();
+  // The daemon thread must not take the program's signals.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  embedded_thread_ = std::thread([d] { d->Run(); });
+  embedded_thread_.detach();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return Status::Ok();
+}
+
+Status Runtime::Start() {
+  if (started_) return Status::Ok();
+  started_ = true;
+  std::string socket_path;
+  uint64_t wanted = kAnyNode;
+  const char* env_socket = std::getenv("DSM_SOCKET");
+  if (env_socket != nullptr && *env_socket != '\0') {
+    socket_path = env_socket;
+    if (const char* id = std::getenv("DSM_NODE_ID")) {
+      auto v = ParseUint(id);
+      if (!v || *v >= kMaxNodes) return Status(EINVAL, std::string("DSM_NODE_ID='") + id + "' is not a node id");
+      wanted = *v;
+    }
+  } else {
+    if (Status s = StartEmbeddedDaemon(&socket_path); !s.ok()) {
+      return Status(s.code(), "cannot start the embedded daemon: " + s.message());
+    }
+  }
+  auto client = DeviceClient::Connect(socket_path, kConnectTimeoutMs);
+  if (!client.ok()) return client.status();
+  client_ = std::move(client).value();
+  counters_ = &client_->regs()->counters;
+  auto r = client_->Call(kAttach, {kVersion, wanted, static_cast<uint64_t>(::getpid())});
+  if (r.status != kOk) {
+    return Status(EPROTO, std::string("attach refused by the host daemon: ") +
+                              (r.status == kDaemonGone ? "daemon went away" : StatusName(r.status)));
+  }
+  node_id_ = static_cast<int>(r.results[0]);
+  num_nodes_ = static_cast<int>(r.results[1]);
+  char prefix[32];
+  std::snprintf(prefix, sizeof prefix, "dsm[node %d]", node_id_);
+  SetLogPrefix(prefix);
+  // Every node is present before node 0's main starts.
+  SyncBarrier();
+  return Status::Ok();
+}
+
+void Runtime::EnsureStarted() {
+  if (started_) return;
+  if (const char* s = std::getenv("DSM_SOCKET"); s != nullptr && *s != '\0') {
+    Fatal("this program was linked without libdsm's link options (-Wl,--wrap=main): link it "
+          "through the CMake target dsm::dsm, 'pkg-config --libs dsm', or dsm-clang");
+  }
+  if (Status s = Start(); !s.ok()) Fatal("%s", s.message().c_str());
+  ::on_exit(OnMasterExit, nullptr);
+}
+
+void Runtime::Main(MainFn main, int argc, char** argv, char** envp) {
+  if (Status s = Start(); !s.ok()) Fatal("%s", s.message().c_str());
+  if (node_id_ != 0) WorkerLoop();
+  ::on_exit(OnMasterExit, nullptr);
+  // main runs on a stack inside the shared space, so that its locals can be
+  // handed to parallel regions. A guard page below it stays inaccessible.
+  SpaceHeader* h = client_->header();
+  char* stack = client_->base() + h->stack_offset;
+  if (::mprotect(stack - kPageSize, kPageSize, PROT_NONE) != 0) {
+    Fatal("cannot protect the guard page of the master stack: %s", std::strerror(errno));
+  }
+  g_master.main = main;
+  g_master.argc = argc;
+  g_master.argv = argv;
+  g_master.envp = envp;
+  if (::getcontext(&g_master.master) != 0) Fatal("getcontext: %s", std::strerror(errno));
+  g_master.master.uc_stack.ss_sp = stack;
+  g_master.master.uc_stack.ss_size = h->stack_size;
+  g_master.master.uc_link = &g_master.caller;
+  ::makecontext(&g_master.master, MasterEntry, 0);
+  if (::swapcontext(&g_master.caller, &g_master.master) != 0) Fatal("swapcontext: %s", std::strerror(errno));
+  std::exit(g_master.result);
+}
+
+void Runtime::Finish(int status) {
+  if (finished_ || client_ == nullptr || node_id_ != 0) return;
+  finished_ = true;
+  auto r = client_->Call(kFinish, {static_cast<uint64_t>(status & 0xff)});
+  if (r.status != kOk && r.status != kJobFinished) {
+    DSM_LOG_WARN("could not tell the daemon that the job finished: %s",
+                 r.status == kDaemonGone ? "daemon went away" : StatusName(r.status));
+  }
+}
+
+void Runtime::Fatal(const char* fmt, ...) {
+  char msg[768];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  DSM_LOG_ERROR("%s", msg);
+  std::fflush(nullptr);
+  ::_exit(kExitJobFailed);
+}
+
+DeviceClient::Reply Runtime::Call(uint32_t command, std::initializer_list<uint64_t> args) {
+  auto r = client_->Call(command, args);
+  HandleEnd(r);
+  return r;
+}
+
+void Runtime::HandleEnd(const DeviceClient::Reply& r) {
+  switch (r.status) {
+    case kJobFinished:
+      // Node 0 finished: a worker ends quietly.
+      std::fflush(nullptr);
+      ::_exit(0);
+    case kNodeLost:
+      Fatal("node %" PRIu64 " left the job before it finished; ending", r.results[0]);
+    case kDaemonGone:
+      Fatal("the host daemon went away; ending");
+    default:
+      return;
+  }
+}
+
+ControlBlock* Runtime::control() const {
+  return reinterpret_cast<ControlBlock*>(client_->base() + client_->header()->control_offset);
+}
+
+void Runtime::SyncBarrier() {
+  if (num_nodes_ == 1) return;
+  auto r = Call(kBarrier, {});
+  if (r.status != kOk) Fatal("barrier failed: %s", StatusName(r.status));
+  ++counters_->barriers;
+}
+
+void Runtime::Barrier() {
+  EnsureStarted();
+  // Outside a parallel region only node 0 runs: a team of one.
+  if (!in_parallel_) return;
+  SyncBarrier();
+}
+
+void Runtime::Parallel(void (*fn)(void*), void* arg) {
+  EnsureStarted();
+  if (node_id_ != 0) {
+    Fatal("dsm_parallel called on node %d: only node 0 starts parallel regions", node_id_);
+  }
+  if (in_parallel_) Fatal("nested dsm_parallel: parallel regions cannot be nested");
+  ControlBlock* cb = control();
+  FuncRef ref;
+  if (!EncodeFunc(reinterpret_cast<const void*>(fn), &ref)) {
+    Fatal("dsm_parallel: function %p is not in any loaded object", reinterpret_cast<void*>(fn));
+  }
+  cb->fn = ref;
+  cb->arg = reinterpret_cast<uint64_t>(arg);
+  ++cb->generation;
+  ++counters_->parallel_regions;
+  in_parallel_ = true;
+  SyncBarrier();  // start: workers read the control block after it
+  fn(arg);
+  SyncBarrier();  // end: the implicit barrier
+  in_parallel_ = false;
+}
+
+void Runtime::WorkerLoop() {
+  for (;;) {
+    SyncBarrier();
+    ControlBlock* cb = control();
+    void* fn = DecodeFunc(cb->fn);
+    if (fn == nullptr) Fatal("parallel region: function not found in this process (binaries differ?)");
+    ++counters_->parallel_regions;
+    in_parallel_ = true;
+    reinterpret_cast<void (*)(void*)>(fn)(reinterpret_cast<void*>(cb->arg));
+    in_parallel_ = false;
+    SyncBarrier();
+  }
+}
+
+LockEntry* Runtime::FindLock(uint32_t id, uint64_t* index) {
+  LockEntry* table = client_->lock_table();
+  const uint64_t n = client_->header()->lock_table_entries;
+  const uint64_t key = kLockKeyUsed | id;
+  uint64_t i = MixLockId(id) & (n - 1);
+  for (uint64_t probes = 0; probes < n; ++probes, i = (i + 1) & (n - 1)) {
+    uint64_t k = LoadAcquire(&table[i].key);
+    if (k == 0) {
+      uint64_t expected = 0;
+      if (CompareExchange(&table[i].key, &expected, key)) k = key;
+      else k = expected;
+    }
+    if (k == key) {
+      *index = i;
+      return &table[i];
+    }
+  }
+  *index = kNoLockEntry;
+  return nullptr;  // table full: the daemon manages this lock alone
+}
+
+void Runtime::Lock(uint32_t id) {
+  EnsureStarted();
+  uint64_t index;
+  LockEntry* e = FindLock(id, &index);
+  const uint64_t me = static_cast<uint64_t>(node_id_) + 1;
+  if (e != nullptr) {
+    for (int i = 0; i < kLockSpin; ++i) {
+      uint64_t w = LoadAcquire(&e->word);
+      if (w == 0) {
+        if (CompareExchange(&e->word, &w, me)) {
+          ++counters_->lock_fast;
+          return;
+        }
+      } else if ((w & kLockOwnerMask) == me) {
+        Fatal("dsm_lock(%u): this node already holds the lock (locks are not recursive)", id);
+      } else if (w & kLockWaiters) {
+        break;  // others are queued: join the queue (FIFO)
+      }
+      // With more nodes than cores the holder may be waiting for our core.
+      if (i % 16 == 15) sched_yield();
+      CpuRelax();
+    }
+  }
+  auto r = Call(kLock, {id, index});
+  if (r.status == kAlreadyHeld) {
+    Fatal("dsm_lock(%u): this node already holds the lock (locks are not recursive)", id);
+  }
+  if (r.status != kOk) Fatal("dsm_lock(%u) failed: %s", id, StatusName(r.status));
+  ++counters_->lock_slow;
+}
+
+void Runtime::Unlock(uint32_t id) {
+  EnsureStarted();
+  uint64_t index;
+  LockEntry* e = FindLock(id, &index);
+  const uint64_t me = static_cast<uint64_t>(node_id_) + 1;
+  if (e != nullptr) {
+    uint64_t w = LoadAcquire(&e->word);
+    if ((w & kLockOwnerMask) != me) Fatal("dsm_unlock(%u): this node does not hold the lock", id);
+    if (!(w & kLockWaiters) && CompareExchange(&e->word, &w, uint64_t{0})) return;
+  }
+  auto r = Call(kUnlock, {id, index});
+  if (r.status == kNotHeld) Fatal("dsm_unlock(%u): this node does not hold the lock", id);
+  if (r.status != kOk) Fatal("dsm_unlock(%u) failed: %s", id, StatusName(r.status));
+  ++counters_->unlock_slow;
+}
+
+void* Runtime::AllocChunk(size_t bytes) {
+  auto r = Call(kAlloc, {bytes, kPageSize});
+  if (r.status != kOk) return nullptr;
+  return client_->base() + r.results[0];
+}
+
+bool Runtime::FreeChunk(void* chunk) {
+  auto offset = static_cast<uint64_t>(static_cast<char*>(chunk) - client_->base());
+  return Call(kFree, {offset}).status == kOk;
+}
+
+void* Runtime::Malloc(size_t size) {
+  EnsureStarted();
+  void* p = arena_.Allocate(size);
+  if (p != nullptr) ++counters_->mallocs;
+  return p;
+}
+
+void* Runtime::Calloc(size_t n, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* p = Malloc(total);
+  if (p != nullptr) std::memset(p, 0, total);
+  return p;
+}
+
+void Runtime::Free(void* p) {
+  if (p == nullptr) return;
+  EnsureStarted();
+  char* base = client_->base();
+  if (static_cast<char*>(p) < base || static_cast<char*>(p) >= base + client_->space_size()) {
+    Fatal("dsm_free(%p): not a pointer into shared memory", p);
+  }
+  switch (arena_.Free(p)) {
+    case Arena::FreeResult::kOk:
+      ++counters_->frees;
+      return;
+    case Arena::FreeResult::kDoubleFree:
+      Fatal("dsm_free(%p): block freed twice", p);
+    case Arena::FreeResult::kNotAllocated:
+      Fatal("dsm_free(%p): not a block returned by dsm_malloc", p);
+  }
+}
+
+}  // namespace dsm::runtime

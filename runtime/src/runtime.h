@@ -1,0 +1,93 @@
+// The node runtime: one instance per process (the only file-scope mutable
+// state of libdsm). It attaches to the host daemon before main, runs node 0's
+// main on a stack inside the shared space, keeps the other nodes in the
+// worker loop that runs parallel regions, and implements the C API of
+// include/dsm/dsm.h on top of the device client.
+//
+// Thread safety: the node's main thread only. Not async-signal-safe.
+#pragma once
+
+#include <cstdarg>
+#include <cstdint>
+#include <memory>
+#include <thread>
+
+#include "arena.h"
+#include "device_client.h"
+#include "func_ref.h"
+
+namespace dsm::hostd {
+class Daemon;
+}
+
+namespace dsm::runtime {
+
+// Exit status of a node that ends because the job failed (another node was
+// lost, the daemon went away) or because the program misused the API.
+constexpr int kExitJobFailed = 3;
+
+using MainFn = int (*)(int, char**, char**);
+
+// The runtime control page: the first page of the data area.
+struct ControlBlock {
+  uint64_t generation;  // parallel regions started
+  FuncRef fn;
+  uint64_t arg;
+};
+
+class Runtime : private ChunkSource {
+ public:
+  static Runtime& Get();
+
+  // Called by __wrap_main: attaches, then runs main on node 0 and the
+  // worker loop elsewhere. Never returns (exits the process).
+  [[noreturn]] void Main(MainFn main, int argc, char** argv, char** envp);
+
+  // Starts a one-node embedded job if no Main ran (API used from a program
+  // linked without the wrap).
+  void EnsureStarted();
+
+  int node_id() const { return node_id_; }
+  int num_nodes() const { return num_nodes_; }
+
+  void* Malloc(size_t size);
+  void* Calloc(size_t n, size_t size);
+  void Free(void* p);
+  void Lock(uint32_t id);
+  void Unlock(uint32_t id);
+  void Barrier();
+  void Parallel(void (*fn)(void*), void* arg);
+
+  // Prints "dsm[node K]: error: ..." and ends this node with kExitJobFailed.
+  [[noreturn, gnu::format(printf, 2, 3)]] void Fatal(const char* fmt, ...);
+
+  // node 0's exit: tells the daemon the job finished.
+  void Finish(int status);
+
+ private:
+  Runtime() = default;
+  Status Start();
+  Status StartEmbeddedDaemon(std::string* socket_path);
+  DeviceClient::Reply Call(uint32_t command, std::initializer_list<uint64_t> args);
+  void HandleEnd(const DeviceClient::Reply& r);
+  void SyncBarrier();
+  [[noreturn]] void WorkerLoop();
+  device::LockEntry* FindLock(uint32_t id, uint64_t* index);
+  ControlBlock* control() const;
+
+  void* AllocChunk(size_t bytes) override;
+  bool FreeChunk(void* chunk) override;
+
+  std::unique_ptr<DeviceClient> client_;
+  std::unique_ptr<hostd::Daemon> embedded_;
+  std::thread embedded_thread_;
+  Arena arena_{this};
+  int node_id_ = 0;
+  int num_nodes_ = 1;
+  bool started_ = false;
+  bool in_parallel_ = false;
+  bool finished_ = false;
+  device::NodeCounters* counters_ = nullptr;
+};
+
+}  // namespace dsm::runtime

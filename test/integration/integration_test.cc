@@ -1,0 +1,303 @@
+// Whole jobs on one host: real dsm-run, real dsm-hostd, real node processes.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct RunResult {
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;
+  std::string out, err;
+  double seconds = 0;
+  bool timed_out = false;
+};
+
+std::string Program(const std::string& name) { return std::string(DSM_PROGRAMS_DIR) + "/dsm_test_" + name; }
+
+// A process with its stdout and stderr on pipes.
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+        bool clear_dsm_env = true) {
+    int out[2], err[2];
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) std::abort();
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], 1);
+      dup2(err[1], 2);
+      int devnull = open("/dev/null", O_RDONLY);
+      dup2(devnull, 0);
+      if (clear_dsm_env) {
+        unsetenv("DSM_SOCKET");
+        unsetenv("DSM_NODE_ID");
+        unsetenv("DSM_NUM_NODES");
+      }
+      for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    out_ = out[0];
+    err_ = err[0];
+    start_ = Clock::now();
+  }
+  ~Child() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_ >= 0) close(out_);
+    if (err_ >= 0) close(err_);
+  }
+  pid_t pid() const { return pid_; }
+
+  // Reads stdout until it holds `lines` newline characters (or EOF/deadline).
+  bool WaitForLines(size_t lines, double timeout_s) {
+    auto deadline = start_ + std::chrono::duration<double>(timeout_s);
+    while (std::count(out.begin(), out.end(), '\n') < static_cast<long>(lines)) {
+      if (!Pump(deadline)) return false;
+    }
+    return true;
+  }
+
+  // Reads everything until the process ends; kills it at the deadline.
+  RunResult Finish(double timeout_s) {
+    auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+    RunResult r;
+    while (out_ >= 0 || err_ >= 0) {
+      if (!Pump(deadline)) {
+        r.timed_out = true;
+        kill(pid_, SIGKILL);
+        break;
+      }
+    }
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    reaped_ = true;
+    r.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+    r.out = out;
+    r.err = err;
+    return r;
+  }
+
+  std::string out, err;
+
+ private:
+  bool Pump(Clock::time_point deadline) {
+    pollfd fds[2] = {{out_, POLLIN, 0}, {err_, POLLIN, 0}};
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    int n = poll(fds, 2, static_cast<int>(left));
+    if (n <= 0) return n < 0 && errno == EINTR;
+    char buf[4096];
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      ssize_t got = read(fds[i].fd, buf, sizeof buf);
+      if (got > 0) {
+        (i == 0 ? out : err).append(buf, static_cast<size_t>(got));
+      } else {
+        close(fds[i].fd);
+        (i == 0 ? out_ : err_) = -1;
+      }
+    }
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int out_ = -1, err_ = -1;
+  bool reaped_ = false;
+  Clock::time_point start_;
+};
+
+RunResult Run(const std::vector<std::string>& argv, double timeout_s = 120,
+              const std::map<std::string, std::string>& env = {}) {
+  Child c(argv, env);
+  return c.Finish(timeout_s);
+}
+
+RunResult RunJob(int nodes, const std::string& program, std::vector<std::string> args = {},
+                 const std::map<std::string, std::string>& env = {}) {
+  std::vector<std::string> argv = {DSM_RUN_PATH, "-n", std::to_string(nodes), "--timeout", "120", "--",
+                                   Program(program)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Run(argv, 150, env);
+}
+
+// A private TMPDIR, to check that a job leaves nothing behind.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/dsm-itest-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::system(("rm -rf " + path_).c_str()); }
+  const std::string& path() const { return path_; }
+  std::vector<std::string> Entries() const {
+    std::vector<std::string> names;
+    DIR* d = opendir(path_.c_str());
+    if (d == nullptr) return names;
+    while (dirent* e = readdir(d)) {
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.push_back(e->d_name);
+    }
+    closedir(d);
+    return names;
+  }
+
+ private:
+  std::string path_;
+};
+
+bool ProcessGone(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  // A zombie waiting for a reaper counts as gone: it holds no resources.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  auto close_paren = line.rfind(')');
+  return close_paren != std::string::npos && close_paren + 2 < line.size() && line[close_paren + 2] == 'Z';
+}
+
+std::string Describe(const RunResult& r) {
+  std::ostringstream s;
+  s << "exit=" << r.exit_code << " signal=" << r.signal << " seconds=" << r.seconds
+    << " timed_out=" << r.timed_out << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err;
+  return s.str();
+}
+
+class PerNodeCount : public ::testing::TestWithParam<int> {};
+
+TEST_P(PerNodeCount, SharedCounterUnderALockIsExact) {
+  int n = GetParam();
+  RunResult r = RunJob(n, "counter", {"100000"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("counter=" + std::to_string(100000L * n) + " "), std::string::npos) << r.out;
+}
+
+TEST_P(PerNodeCount, EveryNodeSeesWhatAllOthersWroteInTheLastPhase) {
+  int n = GetParam();
+  RunResult r = RunJob(n, "phases", {"200"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  long checks = 200L * n * n * 64;
+  EXPECT_NE(r.out.find("checks=" + std::to_string(checks) + " errors=0"), std::string::npos) << r.out;
+}
+
+TEST_P(PerNodeCount, LinkedListBuiltByAllNodesIsWalkedByEach) {
+  int n = GetParam();
+  RunResult r = RunJob(n, "list", {"2000"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("nodes=" + std::to_string(n) + " items=2000 errors=0"), std::string::npos) << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Nodes, PerNodeCount, ::testing::Values(1, 2, 4, 8),
+                         [](const auto& info) { return std::to_string(info.param) + "nodes"; });
+
+TEST(Embedded, ProgramStartedWithoutDsmRunIsAOneNodeJob) {
+  RunResult r = Run({Program("counter"), "1000"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("counter=1000 expected=1000 nodes=1"), std::string::npos) << r.out;
+  RunResult l = Run({Program("list"), "500"});
+  ASSERT_EQ(l.exit_code, 0) << Describe(l);
+}
+
+TEST(Embedded, ExitStatusOfMainIsTheProgramsStatus) {
+  RunResult r = Run({Program("misuse"), "ok"});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("misuse: ok survived"), std::string::npos);
+}
+
+TEST(Linking, StaticNonPieProgramRunsOnFourNodes) {
+  RunResult r = RunJob(4, "counter_static", {"20000"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("counter=80000 "), std::string::npos) << r.out;
+}
+
+TEST(Linking, PkgConfigBuildWorks) {
+  TempDir dir;
+  std::string exe = dir.path() + "/counter_pc";
+  std::string cmd = "PKG_CONFIG_PATH=" + std::string(DSM_PKGCONFIG_DIR) + " sh -c '" + DSM_C_COMPILER +
+                    " -o " + exe + " " + DSM_SOURCE_DIR +
+                    "/test/integration/programs/counter.c $(pkg-config --cflags --libs dsm)' 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::vector<std::string> argv = {DSM_RUN_PATH, "-n", "3", "--timeout", "60", "--", exe, "3000"};
+  RunResult r = Run(argv);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("counter=9000 "), std::string::npos) << r.out;
+}
+
+TEST(Failure, KilledNodeEndsTheJobWithinThreeSecondsAndLeavesNothing) {
+  TempDir tmp;
+  std::vector<std::string> argv = {DSM_RUN_PATH, "-n", "4", "--timeout", "60", "--", Program("spin")};
+  Child job(argv, {{"TMPDIR", tmp.path()}});
+  ASSERT_TRUE(job.WaitForLines(4, 30)) << "nodes did not start: " << job.out << job.err;
+  std::map<int, pid_t> pids;
+  std::istringstream lines(job.out);
+  std::string tag;
+  int node, pid;
+  while (lines >> tag >> node >> pid) pids[node] = pid;
+  ASSERT_EQ(pids.size(), 4u) << job.out;
+  auto killed_at = Clock::now();
+  ASSERT_EQ(kill(pids[2], SIGKILL), 0);
+  RunResult r = job.Finish(10);
+  double took = std::chrono::duration<double>(Clock::now() - killed_at).count();
+  EXPECT_FALSE(r.timed_out) << Describe(r);
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  EXPECT_LT(took, 3.0) << Describe(r);
+  EXPECT_NE(r.err.find("node 2"), std::string::npos) << Describe(r);
+  EXPECT_NE(r.err.find("signal 9"), std::string::npos) << Describe(r);
+  for (auto& [n, p] : pids) EXPECT_TRUE(ProcessGone(p)) << "node " << n << " pid " << p;
+  EXPECT_TRUE(tmp.Entries().empty()) << "the job left files in TMPDIR";
+}
+
+struct MisuseCase {
+  const char* mode;
+  const char* message;
+};
+
+class Misuse : public ::testing::TestWithParam<MisuseCase> {};
+
+TEST_P(Misuse, IsReportedClearlyAndFailsTheJob) {
+  RunResult r = RunJob(2, "misuse", {GetParam().mode});
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.err.find(GetParam().message), std::string::npos) << Describe(r);
+  EXPECT_EQ(r.out.find("survived"), std::string::npos) << Describe(r);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Api, Misuse,
+    ::testing::Values(MisuseCase{"unlock-not-held", "dsm_unlock(5): this node does not hold the lock"},
+                      MisuseCase{"parallel-from-worker", "only node 0 starts parallel regions"},
+                      MisuseCase{"nested-parallel", "nested dsm_parallel"},
+                      MisuseCase{"double-free", "freed twice"},
+                      MisuseCase{"bad-free", "not a block returned by dsm_malloc"}),
+    [](const auto& info) {
+      std::string n = info.param.mode;
+      for (char& c : n) if (c == '-') c = '_';
+      return n;
+    });
+
+}  // namespace
