@@ -45,6 +45,17 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonConfig& config) {
     if (!s.ok()) DSM_LOG_DEBUG("ring peer %u: %s", slot, s.message().c_str());
   });
   Daemon* self = d.get();
+  if (config.status_fd >= 0) {
+    d->core_->set_on_job_end([self](JobState state) {
+      char line[64];
+      int n = state == JobState::kFinished
+                  ? std::snprintf(line, sizeof line, "finished %d\n", self->core_->exit_status())
+                  : std::snprintf(line, sizeof line, "lost %u\n", self->core_->lost_node().value_or(~0u));
+      if (::write(self->config_.status_fd, line, static_cast<size_t>(n)) != n) {
+        DSM_LOG_DEBUG("status fd: %s", std::strerror(errno));
+      }
+    });
+  }
   srv->set_on_leave([self](int64_t peer) {
     self->core_->OnPeerLeft(static_cast<uint32_t>(peer));
   });

@@ -356,6 +356,7 @@ void HostCore::DoFinish(Slot& s, const Request& req, Reply* reply) {
 void HostCore::EndJob(JobState state) {
   if (state_ != JobState::kRunning) return;
   state_ = state;
+  if (on_job_end_) on_job_end_(state);
   Reply ended = EndedReply();
   for (uint32_t slot = 1; slot < kMaxSlots; ++slot) {
     if (slots_[slot].pending) CompletePending(slot, ended);

@@ -1,4 +1,5 @@
 // dsm-hostd: the host daemon. See hostd/include/dsm/hostd/daemon.h.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -28,7 +29,10 @@ options:
   --nodes N          nodes in the job (1..1024)
   --memory SIZE      shared space size, a power of two (K/M/G/T suffixes;
                      default 1G, 64M..1T)
-  --ready-fd FD      write "ready\n" to FD once listening, then close it
+  --ready-fd FD      write "ready\n" to FD once listening; when the job ends,
+                     write "finished <status>\n" (node 0 finished with that
+                     exit status) or "lost <node>\n" (that node left early)
+                     before any other node is told; closed at exit
   --exit-when-done   exit once the job ended and every node left
   --stats            print per-node statistics on stderr at exit
   --help, --version
@@ -52,11 +56,7 @@ int main(int argc, char** argv) {
   long ready_fd = -1;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      if (i + 1 >= argc) return nullptr;
-      (void)name;
-      return argv[++i];
-    };
+    auto value = [&](const char*) -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -111,6 +111,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.signal_fd = sigfd.get();
+  if (ready_fd >= 0) {
+    if (::fcntl(static_cast<int>(ready_fd), F_SETFD, FD_CLOEXEC) != 0) {
+      return UsageError("--ready-fd " + std::to_string(ready_fd) + " is not an open file descriptor");
+    }
+    config.status_fd = static_cast<int>(ready_fd);
+  }
 
   auto daemon = dsm::hostd::Daemon::Create(config);
   if (!daemon.ok()) {
@@ -123,7 +129,6 @@ int main(int argc, char** argv) {
       DSM_LOG_ERROR("cannot write to --ready-fd %ld: %s", ready_fd, std::strerror(errno));
       return 2;
     }
-    ::close(static_cast<int>(ready_fd));
   }
   return daemon.value()->Run();
 }

@@ -75,7 +75,7 @@ class Child {
 
   // Reads stdout until it holds `lines` newline characters (or EOF/deadline).
   bool WaitForLines(size_t lines, double timeout_s) {
-    auto deadline = start_ + std::chrono::duration<double>(timeout_s);
+    auto deadline = start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
     while (std::count(out.begin(), out.end(), '\n') < static_cast<long>(lines)) {
       if (!Pump(deadline)) return false;
     }
@@ -84,7 +84,7 @@ class Child {
 
   // Reads everything until the process ends; kills it at the deadline.
   RunResult Finish(double timeout_s) {
-    auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+    auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
     RunResult r;
     while (out_ >= 0 || err_ >= 0) {
       if (!Pump(deadline)) {
@@ -133,7 +133,7 @@ class Child {
   Clock::time_point start_;
 };
 
-RunResult Run(const std::vector<std::string>& argv, double timeout_s = 120,
+RunResult RunCommand(const std::vector<std::string>& argv, double timeout_s = 120,
               const std::map<std::string, std::string>& env = {}) {
   Child c(argv, env);
   return c.Finish(timeout_s);
@@ -144,7 +144,7 @@ RunResult RunJob(int nodes, const std::string& program, std::vector<std::string>
   std::vector<std::string> argv = {DSM_RUN_PATH, "-n", std::to_string(nodes), "--timeout", "120", "--",
                                    Program(program)};
   argv.insert(argv.end(), args.begin(), args.end());
-  return Run(argv, 150, env);
+  return RunCommand(argv, 150, env);
 }
 
 // A private TMPDIR, to check that a job leaves nothing behind.
@@ -212,19 +212,43 @@ TEST_P(PerNodeCount, LinkedListBuiltByAllNodesIsWalkedByEach) {
   EXPECT_NE(r.out.find("nodes=" + std::to_string(n) + " items=2000 errors=0"), std::string::npos) << r.out;
 }
 
+// Long critical sections: nodes queue in the daemon and get the lock handed
+// over in FIFO order; no increment may be lost on the way.
+TEST(Contention, QueuedLockHandOverLosesNoUpdate) {
+  std::vector<std::string> argv = {DSM_RUN_PATH, "-n", "4", "--stats", "--timeout", "120", "--",
+                                   Program("counter"), "20000", "300"};
+  RunResult r = RunCommand(argv);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("counter=80000 "), std::string::npos) << r.out;
+  // The statistics table: node, requests, lock-fast, lock-slow, ...
+  std::istringstream table(r.err.substr(r.err.find("lock-slow")));
+  std::string line;
+  std::getline(table, line);
+  long slow_total = 0, fast_total = 0;
+  for (int i = 0; i < 4 && std::getline(table, line); ++i) {
+    std::istringstream fields(line);
+    long node, requests, fast, slow;
+    ASSERT_TRUE(fields >> node >> requests >> fast >> slow) << line;
+    fast_total += fast;
+    slow_total += slow;
+  }
+  EXPECT_EQ(fast_total + slow_total, 80000) << r.err;
+  EXPECT_GT(slow_total, 0) << "no lock went through the daemon: the test did not contend\n" << r.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Nodes, PerNodeCount, ::testing::Values(1, 2, 4, 8),
                          [](const auto& info) { return std::to_string(info.param) + "nodes"; });
 
 TEST(Embedded, ProgramStartedWithoutDsmRunIsAOneNodeJob) {
-  RunResult r = Run({Program("counter"), "1000"});
+  RunResult r = RunCommand({Program("counter"), "1000"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_NE(r.out.find("counter=1000 expected=1000 nodes=1"), std::string::npos) << r.out;
-  RunResult l = Run({Program("list"), "500"});
+  RunResult l = RunCommand({Program("list"), "500"});
   ASSERT_EQ(l.exit_code, 0) << Describe(l);
 }
 
 TEST(Embedded, ExitStatusOfMainIsTheProgramsStatus) {
-  RunResult r = Run({Program("misuse"), "ok"});
+  RunResult r = RunCommand({Program("misuse"), "ok"});
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_NE(r.out.find("misuse: ok survived"), std::string::npos);
 }
@@ -243,7 +267,7 @@ TEST(Linking, PkgConfigBuildWorks) {
                     "/test/integration/programs/counter.c $(pkg-config --cflags --libs dsm)' 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::vector<std::string> argv = {DSM_RUN_PATH, "-n", "3", "--timeout", "60", "--", exe, "3000"};
-  RunResult r = Run(argv);
+  RunResult r = RunCommand(argv);
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_NE(r.out.find("counter=9000 "), std::string::npos) << r.out;
 }

@@ -5,19 +5,20 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *mode;
-
+/* Globals are private to each node (only main's stack and dsm_malloc memory
+ * are shared), so the mode reaches the workers through the argument. */
 static void inner(void *arg) { (void)arg; }
 
 static void region(void *arg) {
-  (void)arg;
+  const char *mode = arg;
   if (strcmp(mode, "parallel-from-worker") == 0 && dsm_node_id() == 1) dsm_parallel(inner, NULL);
   if (strcmp(mode, "nested-parallel") == 0 && dsm_node_id() == 0) dsm_parallel(inner, NULL);
   dsm_barrier();
 }
 
 int main(int argc, char **argv) {
-  mode = argc > 1 ? argv[1] : "ok";
+  char mode[64];
+  snprintf(mode, sizeof mode, "%s", argc > 1 ? argv[1] : "ok");
   if (strcmp(mode, "unlock-not-held") == 0) dsm_unlock(5);
   if (strcmp(mode, "double-free") == 0) {
     void *p = dsm_malloc(32);
@@ -28,7 +29,7 @@ int main(int argc, char **argv) {
     char *p = dsm_malloc(32);
     dsm_free(p + 8);
   }
-  dsm_parallel(region, NULL);
+  dsm_parallel(region, mode);
   printf("misuse: %s survived\n", mode);
   return 0;
 }

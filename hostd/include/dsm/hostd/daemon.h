@@ -28,6 +28,9 @@ struct DaemonConfig {
   bool exit_when_done = false;    // return from Run() once the job ended and all peers left
   bool print_stats = false;       // print the statistics table on stderr when Run() returns
   int signal_fd = -1;             // optional signalfd; readable means stop
+  // Optional: when the job ends the daemon writes one line here, before any
+  // node learns of it: "finished <exit status>" or "lost <node id>".
+  int status_fd = -1;
 };
 
 class Daemon {

@@ -55,6 +55,10 @@ class HostCore {
   // The job has ended and every peer has gone.
   [[nodiscard]] bool done() const { return state_ != JobState::kRunning && joined_ == 0; }
 
+  // Called once when the job ends, before any node is told (so an observer
+  // learns how the job ended before any node can exit because of it).
+  void set_on_job_end(std::function<void(JobState)> f) { on_job_end_ = std::move(f); }
+
   // A table of per-node statistics (one line per node), for --stats.
   [[nodiscard]] std::string StatsTable() const;
 
@@ -106,6 +110,7 @@ class HostCore {
   const SharedSpace* space_;
   uint32_t num_nodes_;
   RingFn ring_;
+  std::function<void(JobState)> on_job_end_;
   std::vector<Slot> slots_;
   std::vector<Node> nodes_;
   LockManager locks_;
