@@ -1,0 +1,55 @@
+#!/bin/sh
+# A stand-in for dsm-hostd in the launcher tests. It speaks only the start-up
+# part of the daemon's command line contract:
+#   dsm-hostd --socket PATH --nodes N --memory BYTES --ready-fd FD
+#             --exit-when-done [--stats]
+# and then waits until it is killed (it never serves anything).
+#
+# Environment:
+#   FAKE_HOSTD_MODE     ready (default): create PATH, write "ready" to FD, wait
+#                       fail:  exit 2 without writing "ready"
+#                       close: close FD without writing "ready", then wait
+#                       die:   write "ready", then exit 3 at once
+#   FAKE_HOSTD_PIDFILE  write our pid there (atomically, via a rename)
+#   FAKE_HOSTD_ARGS     write our arguments there, one per line
+set -u
+
+if [ -n "${FAKE_HOSTD_ARGS:-}" ]; then
+  printf '%s\n' "$@" > "$FAKE_HOSTD_ARGS.tmp" && mv "$FAKE_HOSTD_ARGS.tmp" "$FAKE_HOSTD_ARGS"
+fi
+if [ -n "${FAKE_HOSTD_PIDFILE:-}" ]; then
+  echo $$ > "$FAKE_HOSTD_PIDFILE.tmp" && mv "$FAKE_HOSTD_PIDFILE.tmp" "$FAKE_HOSTD_PIDFILE"
+fi
+
+socket=
+ready_fd=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --socket) socket=$2; shift 2 ;;
+    --ready-fd) ready_fd=$2; shift 2 ;;
+    --nodes|--memory) shift 2 ;;
+    *) shift ;;
+  esac
+done
+case "$ready_fd" in
+  [0-9]) ;;
+  *) echo "fake_hostd: --ready-fd must be one digit for sh, got '$ready_fd'" >&2; exit 2 ;;
+esac
+
+case "${FAKE_HOSTD_MODE:-ready}" in
+  fail)
+    echo "fake_hostd: failing on purpose" >&2
+    exit 2 ;;
+  close)
+    eval "exec $ready_fd>&-"
+    exec sleep 600 ;;
+  die)
+    : > "$socket"
+    eval "printf 'ready\n' >&$ready_fd"
+    exit 3 ;;
+  *)
+    : > "$socket"
+    eval "printf 'ready\n' >&$ready_fd"
+    eval "exec $ready_fd>&-"
+    exec sleep 600 ;;
+esac

@@ -1,0 +1,52 @@
+// dsm-run: starts dsm-hostd and the nodes of a job and supervises them.
+// Everything but the printing of usage errors is in launcher.{h,cc}.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "dsm/common/log.h"
+#include "launcher.h"
+
+namespace {
+
+int UsageError(const std::string& what) {
+  std::fprintf(stderr, "dsm-run: error: %s\n%s\n", what.c_str(), dsm::launcher::kTryHelp);
+  return dsm::launcher::kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace launcher = dsm::launcher;
+  dsm::SetLogPrefix("dsm-run");
+  std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  auto options = launcher::ParseOptions(args);
+  if (!options.ok()) return UsageError(options.status().message());
+  if (options->action == launcher::Options::Action::kHelp) {
+    std::fputs(launcher::UsageText().c_str(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : launcher::kExitFailure;
+  }
+  if (options->action == launcher::Options::Action::kVersion) {
+    std::puts(launcher::kVersionText);
+    return std::fflush(stdout) == 0 ? 0 : launcher::kExitFailure;
+  }
+
+  auto program = launcher::FindProgram(options->program, std::getenv("PATH"));
+  if (!program.ok()) return UsageError(program.status().message());
+
+  // --hostd is resolved like the program; the default is an absolute path.
+  std::string hostd = options->hostd;
+  if (hostd.empty()) {
+    auto path = launcher::DefaultHostdPath();
+    if (!path.ok()) return UsageError("cannot locate dsm-hostd: " + path.status().message());
+    hostd = *path;
+  }
+  auto resolved_hostd = launcher::FindProgram(hostd, std::getenv("PATH"));
+  if (!resolved_hostd.ok()) {
+    return UsageError("dsm-hostd: " + resolved_hostd.status().message() +
+                      (options->hostd.empty() ? " (use --hostd PATH)" : ""));
+  }
+  std::fflush(stdout);
+  return launcher::RunJob(*options, *program, *resolved_hostd);
+}
