@@ -254,12 +254,14 @@ TEST(Embedded, ExitStatusOfMainIsTheProgramsStatus) {
 }
 
 TEST(Linking, StaticNonPieProgramRunsOnFourNodes) {
+  if (!DSM_HAVE_STATIC_TEST) GTEST_SKIP() << "sanitizer builds cannot link programs statically";
   RunResult r = RunJob(4, "counter_static", {"20000"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_NE(r.out.find("counter=80000 "), std::string::npos) << r.out;
 }
 
 TEST(Linking, PkgConfigBuildWorks) {
+  if (!DSM_HAVE_STATIC_TEST) GTEST_SKIP() << "the pkg-config build does not add sanitizer flags";
   TempDir dir;
   std::string exe = dir.path() + "/counter_pc";
   std::string cmd = "PKG_CONFIG_PATH=" + std::string(DSM_PKGCONFIG_DIR) + " sh -c '" + DSM_C_COMPILER +
