@@ -72,7 +72,9 @@ Result<ClientSetup> ConnectClient(const std::string& path, int timeout_ms);
 // setup.peers[id], a leave erases setup.peers[id]. Returns the peer id.
 Result<int64_t> ApplyNotice(ClientSetup& setup, Message msg);
 
-// Rings vector v of an eventfd set (writes 1). Async-signal-safe.
+// Rings vector v of an eventfd set (writes 1). Async-signal-safe when it
+// succeeds (a failure allocates its message). A saturated counter counts as
+// success: the eventfd is already ringing.
 Status Ring(int eventfd);
 
 }  // namespace dsm::ivshmem
