@@ -1,5 +1,6 @@
 #include "dsm/hostd/daemon.h"
 
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -89,7 +90,11 @@ void Daemon::RequestStop() {
 void Daemon::HandleAccept() {
   auto peer = server_->Accept();
   if (!peer.ok()) {
-    DSM_LOG_WARN("refused a peer: %s", peer.status().message().c_str());
+    // A client that hangs up before its handshake (a liveness probe, a node
+    // killed while starting) or a spurious wake-up is not worth a warning.
+    int code = peer.status().code();
+    bool quiet = code == EPIPE || code == ECONNRESET || code == EAGAIN || code == EWOULDBLOCK;
+    Log(quiet ? LogLevel::kInfo : LogLevel::kWarn, "refused a peer: %s", peer.status().message().c_str());
     return;
   }
   int64_t id = peer.value();
@@ -117,6 +122,9 @@ int Daemon::Run() {
       DSM_LOG_ERROR("epoll_wait: %s", std::strerror(errno));
       break;
     }
+    // Tell nodes where we run: one on the same CPU should block, not spin.
+    int cpu = sched_getcpu();
+    if (cpu >= 0) __atomic_store_n(&space_.header()->daemon_cpu, static_cast<uint32_t>(cpu), __ATOMIC_RELAXED);
     bool doorbell = false;
     for (int i = 0; i < n; ++i) {
       uint64_t tag = events[i].data.u64;

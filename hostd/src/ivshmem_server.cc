@@ -152,6 +152,21 @@ Status IvshmemServer::SendHandshake(int64_t id, Peer& peer) {
   return s;
 }
 
+namespace {
+
+// A peer that has just exited (typically several nodes at the end of a job)
+// makes sends fail with EPIPE or ECONNRESET before its hang-up is read: that
+// is the normal way peers go and is logged quietly. Anything else is worth a
+// warning.
+void LogSendFailure(const Status& s, const char* what, int64_t to, int64_t about) {
+  const bool gone = s.code() == EPIPE || s.code() == ECONNRESET;
+  Log(gone ? LogLevel::kInfo : LogLevel::kWarn,
+      "ivshmem server: telling peer %lld %s peer %lld failed: %s; removing it",
+      static_cast<long long>(to), what, static_cast<long long>(about), s.message().c_str());
+}
+
+}  // namespace
+
 void IvshmemServer::Announce(int64_t joined_id, const Peer& joined) {
   std::vector<int64_t> failed;
   for (const auto& [other, p] : peers_) {
@@ -159,8 +174,7 @@ void IvshmemServer::Announce(int64_t joined_id, const Peer& joined) {
     for (const auto& e : joined.vectors) {
       Status s = ivshmem::SendMessage(p.socket.get(), joined_id, e.get());
       if (!s.ok()) {
-        DSM_LOG_WARN("ivshmem server: telling peer %lld about peer %lld failed: %s; removing it",
-                     static_cast<long long>(other), static_cast<long long>(joined_id), s.message().c_str());
+        LogSendFailure(s, "about", other, joined_id);
         failed.push_back(other);
         break;
       }
@@ -241,8 +255,7 @@ void IvshmemServer::RemovePeerInternal(int64_t peer_id, std::vector<int64_t>* fa
   for (const auto& [other, p] : peers_) {
     Status s = ivshmem::SendMessage(p.socket.get(), peer_id);
     if (!s.ok()) {
-      DSM_LOG_WARN("ivshmem server: telling peer %lld that peer %lld left failed: %s; removing it",
-                   static_cast<long long>(other), static_cast<long long>(peer_id), s.message().c_str());
+      LogSendFailure(s, "that this peer left:", other, peer_id);
       if (std::find(failed->begin(), failed->end(), other) == failed->end()) failed->push_back(other);
     }
   }

@@ -1,6 +1,7 @@
 #include "device_client.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -24,9 +25,16 @@ uint64_t NowNs() {
 inline void CpuRelax() { __builtin_ia32_pause(); }
 
 // Spinning pays off only when the daemon runs on another core and answers
-// within a few microseconds; beyond that the node blocks (2-core machines
-// with more processes than cores must not spin).
-constexpr int kSpinIterations = 200;
+// within a few microseconds (a cross-CPU wake-up costs 40 us here, a served
+// request 6-10 us); beyond that the node blocks, since 2-core machines with
+// more processes than cores must not spin. Requests that usually wait for
+// other nodes (lock hand-off, barrier) spin only briefly.
+constexpr uint64_t kSpinNs = 20000;
+constexpr uint64_t kSpinWaitingNs = 2000;
+
+uint64_t SpinBudget(uint32_t command) {
+  return command == kLock || command == kBarrier ? kSpinWaitingNs : kSpinNs;
+}
 
 Status CheckHeader(const SpaceHeader* h, uint64_t size) {
   if (LoadAcquire(&h->magic) != kMagic) return Status(EPROTO, "shared space has no dsmkit header (bad magic)");
@@ -96,7 +104,7 @@ DeviceClient::Reply DeviceClient::Call(uint32_t command, std::initializer_list<u
   uint64_t seq = ++seq_;
   StoreRelease(&r->seq, seq);
   Reply reply;
-  if (!ivshmem::Ring(ring_fd_).ok() || !Wait(seq)) {
+  if (!ivshmem::Ring(ring_fd_).ok() || !Wait(seq, SpinBudget(command))) {
     reply.status = kDaemonGone;
     return reply;
   }
@@ -105,13 +113,21 @@ DeviceClient::Reply DeviceClient::Call(uint32_t command, std::initializer_list<u
   return reply;
 }
 
-bool DeviceClient::Wait(uint64_t seq) {
+bool DeviceClient::Wait(uint64_t seq, uint64_t spin_ns) {
   RegisterFile* r = regs_;
-  for (int i = 0; i < kSpinIterations; ++i) {
-    if (LoadAcquire(&r->done_seq) == seq) return true;
-    CpuRelax();
-  }
+  if (LoadAcquire(&r->done_seq) == seq) return true;
   uint64_t start = NowNs();
+  int cpu = sched_getcpu();
+  if (cpu < 0 || static_cast<uint32_t>(cpu) != __atomic_load_n(&header()->daemon_cpu, __ATOMIC_RELAXED)) {
+    for (uint32_t i = 1;; ++i) {
+      if (LoadAcquire(&r->done_seq) == seq) {
+        __atomic_fetch_add(&r->counters.wait_ns, NowNs() - start, __ATOMIC_RELAXED);
+        return true;
+      }
+      CpuRelax();
+      if (i % 64 == 0 && NowNs() - start > spin_ns) break;
+    }
+  }
   bool ok = true;
   StoreSeqCst(&r->node_flags, kNodeWaiting);
   while (LoadSeqCst(&r->done_seq) != seq) {

@@ -52,9 +52,11 @@ class DeviceClient {
 
  private:
   DeviceClient() = default;
-  // Waits for done_seq == seq: spins briefly, then blocks on the doorbell
-  // eventfd and the socket. Returns false when the daemon went away.
-  bool Wait(uint64_t seq);
+  // Waits for done_seq == seq: spins for up to spin_ns (not at all when the
+  // daemon last ran on this CPU: it could not answer while we spin), then
+  // blocks on the doorbell eventfd and the socket. Returns false when the
+  // daemon went away.
+  bool Wait(uint64_t seq, uint64_t spin_ns);
   bool DrainSocket();
 
   ivshmem::ClientSetup setup_;

@@ -72,7 +72,10 @@ struct SpaceHeader {
   uint32_t host_id;             // 144 this host's index in the job
   uint32_t num_hosts;           // 148
   uint64_t job_id;              // 152 random per job; nodes may check it
-  uint64_t reserved[44];        // 160 .. 511, zero
+  uint32_t daemon_cpu;          // 160 CPU the daemon last ran on (a hint:
+                                //     a node on the same CPU does not spin)
+  uint32_t reserved0;           // 164
+  uint64_t reserved[43];        // 168 .. 511, zero
 };
 static_assert(sizeof(SpaceHeader) == 512);
 static_assert(offsetof(SpaceHeader, version) == 8);
@@ -88,6 +91,7 @@ static_assert(offsetof(SpaceHeader, stack_offset) == 112);
 static_assert(offsetof(SpaceHeader, heap_offset) == 128);
 static_assert(offsetof(SpaceHeader, host_id) == 144);
 static_assert(offsetof(SpaceHeader, job_id) == 152);
+static_assert(offsetof(SpaceHeader, daemon_cpu) == 160);
 
 // ---------------------------------------------------------------------------
 // Register file: one 4 KiB page per slot.
