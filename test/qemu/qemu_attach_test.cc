@@ -29,6 +29,8 @@
 
 #include "dsm/common/ivshmem.h"
 #include "dsm/hostd/ivshmem_server.h"
+#include "device_client.h"
+#include "dsm/device/protocol.h"
 #include "ivshmem_test_util.h"
 
 namespace dsm {
@@ -219,6 +221,26 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
+// Polls `info pci` (bounded) until SeaBIOS has assigned BAR0 and BAR2.
+std::optional<Bars> WaitForBars(class Qemu& qemu, Clock::time_point deadline, std::string* last) {
+  while (Clock::now() < deadline) {
+    auto out = qemu.Command("info pci");
+    if (!out) return std::nullopt;
+    *last = out->substr(std::min(out->size(), out->find('\n') + 1));
+    if (auto bars = ParseInfoPci(*last)) return bars;
+    pollfd none{-1, 0, 0};
+    ::poll(&none, 1, 50);  // let the guest run a little before asking again
+  }
+  return std::nullopt;
+}
+
+// Reads guest-physical memory through the monitor: 4 bytes (w) or 8 (g).
+std::optional<uint64_t> ReadPhys(class Qemu& qemu, uint64_t addr, char size) {
+  auto out = qemu.Command(std::string("xp /1") + size + "x " + Hex(addr));
+  if (!out) return std::nullopt;
+  return ParseXp(*out);
+}
+
 TEST(QemuAttachTest, DoorbellDeviceAttachesToServer) {
   const auto qemu_bin = FindInPath(kQemu);
   if (!qemu_bin) GTEST_SKIP() << kQemu << " is not installed";
@@ -340,6 +362,89 @@ TEST(QemuAttachTest, DoorbellDeviceAttachesToServer) {
   std::printf("QEMU start-up output:\n%s\n", banner->c_str());
   if (polls > 1) std::printf("first info pci:\n%s\n", first_info_pci.c_str());
   std::printf("info pci:\n%s\n", info_pci.c_str());
+}
+
+}  // namespace
+}  // namespace dsm
+
+namespace dsm {
+namespace {
+
+// The real daemon: dsm-hostd serves a native node (which attaches through
+// the register protocol) and QEMU's device as its next peer. The guest sees
+// the daemon's shared space in BAR2, including the native node's register
+// page as the daemon completed it.
+TEST(QemuAttachTest, RealDaemonServesANativeNodeAndQemu) {
+  const auto qemu_bin = FindInPath(kQemu);
+  if (!qemu_bin) GTEST_SKIP() << kQemu << " is not installed";
+  const auto test_deadline = Clock::now() + std::chrono::seconds(30);
+  ivstest::TempDir tmp;
+  ASSERT_TRUE(tmp.ok());
+  const std::string path = tmp.File("hostd.sock");
+
+  int ready[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  const pid_t daemon = ::fork();
+  if (daemon == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::dup2(ready[1], 3);
+    ::execl(DSM_HOSTD_PATH, DSM_HOSTD_PATH, "--socket", path.c_str(), "--nodes", "1", "--memory", "64M",
+            "--ready-fd", "3", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(ready[1]);
+  UniqueFd ready_r(ready[0]);
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{daemon};
+  char buf[16] = {};
+  pollfd rp{ready_r.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&rp, 1, 10000), 1) << "dsm-hostd did not start";
+  ASSERT_EQ(::read(ready_r.get(), buf, 6), 6);
+  ASSERT_STREQ(buf, "ready\n");
+
+  // A native node: peer 1, attached as node 0.
+  auto node = runtime::DeviceClient::Connect(path, 5000);
+  ASSERT_TRUE(node.ok()) << node.status().message();
+  ASSERT_EQ(node.value()->peer_id(), 1);
+  auto attach = node.value()->Call(device::kAttach, {device::kVersion, 0, static_cast<uint64_t>(::getpid())});
+  ASSERT_EQ(attach.status, device::kOk);
+  const uint64_t attach_seq = node.value()->regs()->done_seq;
+
+  Qemu qemu;
+  ASSERT_TRUE(qemu.Start(*qemu_bin, {"-accel", "tcg", "-machine", "pc", "-m", "64", "-nodefaults",
+                                     "-no-user-config", "-display", "none", "-chardev",
+                                     "socket,path=" + path + ",id=ivs", "-device",
+                                     "ivshmem-doorbell,chardev=ivs,vectors=1", "-monitor", "stdio"}));
+  ASSERT_TRUE(qemu.ReadUntilPrompt(std::min(test_deadline, Clock::now() + std::chrono::seconds(10))))
+      << "QEMU did not start; output:\n" << qemu.transcript();
+  std::string info_pci;
+  auto bars = WaitForBars(qemu, std::min(test_deadline, Clock::now() + std::chrono::seconds(10)), &info_pci);
+  ASSERT_TRUE(bars) << "BARs never assigned; last info pci:\n" << info_pci << qemu.transcript();
+
+  // IVPosition: QEMU is the daemon's second peer.
+  EXPECT_EQ(ReadPhys(qemu, bars->bar0 + 8, 'w'), 2u);
+  // BAR2 is the daemon's shared space: header magic and version...
+  EXPECT_EQ(ReadPhys(qemu, bars->bar2, 'g'), device::kMagic);
+  EXPECT_EQ(ReadPhys(qemu, bars->bar2 + 8, 'w'), device::kVersion);
+  // ...and the native node's register page, as the daemon completed it.
+  const device::SpaceHeader* h = node.value()->header();
+  const uint64_t page1 = bars->bar2 + h->regs_offset + device::kPageSize;
+  EXPECT_EQ(ReadPhys(qemu, page1 + offsetof(device::RegisterFile, done_seq), 'g'), attach_seq);
+  EXPECT_EQ(ReadPhys(qemu, page1 + offsetof(device::RegisterFile, results), 'g'), 0u);  // node id 0
+  // A request made now is visible to the guest at once (one memory).
+  auto nop = node.value()->Call(device::kNop, {});
+  ASSERT_EQ(nop.status, device::kOk);
+  EXPECT_EQ(ReadPhys(qemu, page1 + offsetof(device::RegisterFile, done_seq), 'g'), attach_seq + 1);
+
+  // QEMU leaving (it never attached as a node) does not disturb the job.
+  ASSERT_TRUE(qemu.Quit(10000)) << qemu.transcript();
+  EXPECT_EQ(node.value()->Call(device::kNop, {}).status, device::kOk);
+  EXPECT_EQ(node.value()->Call(device::kFinish, {0}).status, device::kOk);
 }
 
 }  // namespace
