@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <vector>
 
 namespace dsm::hostd {
@@ -249,6 +250,54 @@ TEST_F(HostCoreTest, LosingANodeFailsTheJobAndNamesIt) {
   EXPECT_EQ(Call(2, kLock, {1, kNoLockEntry}), kNodeLost);
   // The slot is clean for the next peer.
   EXPECT_EQ(space_.regs(3)->seq, 0u);
+}
+
+}  // namespace
+}  // namespace dsm::hostd
+
+namespace dsm::hostd {
+namespace {
+
+// Whatever a (possibly hostile) guest writes into its register page, the
+// daemon answers or ignores it, and a well-behaved node keeps being served.
+TEST_F(HostCoreTest, RandomRegisterContentsNeverBreakTheDaemon) {
+  Make(3);
+  Attach(1, 0);
+  Attach(2, 1);
+  core_->OnPeerJoined(3);  // joined, never attached
+  std::mt19937_64 rng(7);
+  int served = 0;
+  for (int round = 0; round < 20000; ++round) {
+    // Slot 2 is attached node 1, slot 3 never attached. Node 1 can never
+    // block: barriers would wait for the others (replaced by nop), and a
+    // lock it takes is one nobody else holds.
+    uint32_t slot = 2 + static_cast<uint32_t>(rng() % 2);
+    RegisterFile* r = space_.regs(slot);
+    uint32_t command = static_cast<uint32_t>(rng() % 3 == 0 ? rng() : rng() % (kCommandCount + 2));
+    if (command == kFinish || command == kDetach || command == kBarrier) command = kNop;
+    r->command = command;
+    for (auto& a : r->args) a = rng() % 4 == 0 ? rng() : rng() % 64;
+    uint64_t seq = r->done_seq;  // the last request the daemon answered
+    bool fresh = false;
+    switch (rng() % 8) {
+      case 0: break;  // duplicate ring
+      case 1: seq = seq > 0 ? seq - 1 : 0; break;  // stale
+      case 2: seq += 2 + rng() % 100; fresh = true; break;
+      default: seq += 1; fresh = true;
+    }
+    StoreRelease(&r->seq, seq);
+    core_->OnDoorbell();
+    if (fresh) {
+      ASSERT_TRUE(Done(slot, seq)) << "round " << round << ": " << CommandName(command) << " not answered";
+      ++served;
+    }
+  }
+  EXPECT_GT(served, 14000);  // three rounds in four are fresh requests
+  EXPECT_EQ(core_->state(), JobState::kRunning);
+  // The daemon still serves node 0 correctly.
+  EXPECT_EQ(Call(1, kNop), kOk);
+  EXPECT_EQ(Call(1, kLock, {12345, kNoLockEntry}), kOk);
+  EXPECT_EQ(Call(1, kUnlock, {12345, kNoLockEntry}), kOk);
 }
 
 }  // namespace
