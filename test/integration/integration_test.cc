@@ -298,6 +298,67 @@ TEST(Failure, KilledNodeEndsTheJobWithinThreeSecondsAndLeavesNothing) {
   EXPECT_TRUE(tmp.Entries().empty()) << "the job left files in TMPDIR";
 }
 
+TEST(Daemon, SigtermStopsItCleanlyAndRemovesItsSocket) {
+  TempDir tmp;
+  const std::string sock = tmp.path() + "/hostd.sock";
+  // --ready-fd 1: the ready line arrives on the child's stdout pipe.
+  Child daemon({DSM_HOSTD_PATH, "--socket", sock, "--nodes", "2", "--ready-fd", "1"});
+  ASSERT_TRUE(daemon.WaitForLines(1, 10)) << daemon.err;
+  EXPECT_EQ(daemon.out, "ready\n");
+  struct stat st;
+  ASSERT_EQ(stat(sock.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  ASSERT_EQ(kill(daemon.pid(), SIGTERM), 0);
+  RunResult r = daemon.Finish(5);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(tmp.Entries().empty()) << "socket left behind";
+}
+
+TEST(Node, NoDaemonAtItsSocketIsAClearError) {
+  Child node({Program("counter"), "10"}, {{"DSM_SOCKET", "/nonexistent/dsm.sock"}, {"DSM_NODE_ID", "0"}},
+             /*clear_dsm_env=*/false);
+  RunResult r = node.Finish(20);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.err.find("cannot reach the host daemon at /nonexistent/dsm.sock"), std::string::npos) << Describe(r);
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(Node, BadNodeIdInTheEnvironmentIsAClearError) {
+  Child node({Program("counter"), "10"}, {{"DSM_SOCKET", "@nowhere"}, {"DSM_NODE_ID", "two"}},
+             /*clear_dsm_env=*/false);
+  RunResult r = node.Finish(20);
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.err.find("DSM_NODE_ID='two' is not a node id"), std::string::npos) << Describe(r);
+}
+
+struct BadArgs {
+  std::vector<std::string> args;
+  const char* message;
+};
+
+class DaemonArguments : public ::testing::TestWithParam<BadArgs> {};
+
+TEST_P(DaemonArguments, AreRejectedWithAClearMessage) {
+  std::vector<std::string> argv = {DSM_HOSTD_PATH};
+  argv.insert(argv.end(), GetParam().args.begin(), GetParam().args.end());
+  RunResult r = RunCommand(argv, 10);
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  EXPECT_NE(r.err.find(GetParam().message), std::string::npos) << Describe(r);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Hostd, DaemonArguments,
+    ::testing::Values(BadArgs{{}, "--socket is required"},
+                      BadArgs{{"--socket", "@x"}, "--nodes is required"},
+                      BadArgs{{"--socket", "@x", "--nodes", "0"}, "--nodes needs a number from 1 to 1024"},
+                      BadArgs{{"--socket", "@x", "--nodes", "3x"}, "--nodes needs a number"},
+                      BadArgs{{"--socket", "@x", "--nodes", "2", "--memory", "100M"}, "power of two"},
+                      BadArgs{{"--socket", "@x", "--nodes", "2", "--memory", "32M"}, "between 64 MiB and 1 TiB"},
+                      BadArgs{{"--socket", "@x", "--nodes", "2", "--ready-fd", "77"}, "not an open file descriptor"},
+                      BadArgs{{"--socket", "@x", "--nodes", "2", "--frobnicate"}, "unknown argument '--frobnicate'"}));
+
 struct MisuseCase {
   const char* mode;
   const char* message;
