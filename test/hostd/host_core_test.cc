@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -214,6 +216,35 @@ TEST_F(HostCoreTest, AllocAndFreeGoThroughTheHeapWithErrors) {
   EXPECT_EQ(Call(1, kFree, {off + 8}), kBadArgument);
   EXPECT_EQ(Call(1, kFree, {off}), kOk);
   EXPECT_EQ(Call(1, kFree, {off}), kBadArgument);
+}
+
+TEST_F(HostCoreTest, StatsReportTheCallersRequestsAndWaits) {
+  Make(2);
+  Attach(1, 0);
+  Attach(2, 1);
+  uint64_t b = Send(1, kBarrier);
+  ASSERT_EQ(Call(2, kBarrier), kOk);
+  ASSERT_TRUE(Done(1, b));
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Call(1, kAlloc, {kPageSize, kPageSize}), kOk);
+  ASSERT_EQ(Call(1, kStats), kOk);
+  RegisterFile* r = space_.regs(1);
+  ASSERT_EQ(r->bulk_len, sizeof(DaemonNodeStats));
+  DaemonNodeStats st;
+  std::memcpy(&st, r->bulk, sizeof st);
+  EXPECT_EQ(st.requests[kAttach], 1u);
+  EXPECT_EQ(st.requests[kBarrier], 1u);
+  EXPECT_EQ(st.requests[kAlloc], 3u);
+  EXPECT_EQ(st.requests[kStats], 1u);
+  EXPECT_EQ(st.requests[kLock], 0u);
+  // Node 0 arrived first and waited for node 1; node 1 did not wait.
+  ASSERT_EQ(Call(2, kStats), kOk);
+  DaemonNodeStats other;
+  std::memcpy(&other, space_.regs(2)->bulk, sizeof other);
+  EXPECT_EQ(other.barrier_wait_ns, 0u);
+  EXPECT_EQ(other.requests[kAlloc], 0u);
+  std::string table = core_->StatsTable();
+  EXPECT_NE(table.find("lock-fast"), std::string::npos);
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 3);  // header + 2 nodes
 }
 
 TEST_F(HostCoreTest, FinishReleasesWaitersWithJobFinished) {
