@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "dsm/common/clock.h"
 #include "dsm/common/log.h"
 
 namespace dsm::hostd {
@@ -13,12 +14,6 @@ namespace dsm::hostd {
 using namespace dsm::device;
 
 namespace {
-
-uint64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 uint32_t OwnerOf(uint64_t word) { return static_cast<uint32_t>(word & kLockOwnerMask); }
 
@@ -101,7 +96,7 @@ void HostCore::ServeSlot(uint32_t slot) {
     s.pending = true;
     s.pending_command = req.command;
     s.pending_seq = seq;
-    s.pending_since_ns = NowNs();
+    s.pending_since_ns = MonotonicNs();
   }
 }
 
@@ -227,21 +222,26 @@ LockEntry* HostCore::ValidLockEntry(uint64_t index, uint32_t id) const {
   return e;
 }
 
+bool HostCore::LockArguments(const Request& req, uint32_t* id, LockEntry** entry) const {
+  if (req.args[0] > UINT32_MAX) return false;
+  *id = static_cast<uint32_t>(req.args[0]);
+  *entry = nullptr;
+  if (req.args[1] == kNoLockEntry) return true;
+  *entry = ValidLockEntry(req.args[1], *id);
+  return *entry != nullptr;
+}
+
 bool HostCore::DoLock(Slot& s, const Request& req, Reply* reply) {
-  if (req.args[0] > UINT32_MAX) {
+  uint32_t id;
+  LockEntry* e;
+  if (!LockArguments(req, &id, &e)) {
     reply->status = kBadArgument;
     return true;
   }
-  uint32_t id = static_cast<uint32_t>(req.args[0]);
   bool granted = false;
-  if (req.args[1] == kNoLockEntry) {
+  if (e == nullptr) {
     reply->status = locks_.Acquire(id, s.node, &granted);
     return reply->status != kOk || granted;
-  }
-  LockEntry* e = ValidLockEntry(req.args[1], id);
-  if (e == nullptr) {
-    reply->status = kBadArgument;
-    return true;
   }
   const uint64_t me = s.node + 1;
   uint64_t w = LoadAcquire(&e->word);
@@ -275,20 +275,16 @@ bool HostCore::DoLock(Slot& s, const Request& req, Reply* reply) {
 }
 
 bool HostCore::DoUnlock(Slot& s, const Request& req, Reply* reply) {
-  if (req.args[0] > UINT32_MAX) {
+  uint32_t id;
+  LockEntry* e;
+  if (!LockArguments(req, &id, &e)) {
     reply->status = kBadArgument;
     return true;
   }
-  uint32_t id = static_cast<uint32_t>(req.args[0]);
   std::optional<uint32_t> next;
-  if (req.args[1] == kNoLockEntry) {
+  if (e == nullptr) {
     reply->status = locks_.Release(id, s.node, &next);
     if (reply->status == kOk && next) Grant(*next);
-    return true;
-  }
-  LockEntry* e = ValidLockEntry(req.args[1], id);
-  if (e == nullptr) {
-    reply->status = kBadArgument;
     return true;
   }
   const uint64_t me = s.node + 1;
@@ -321,7 +317,7 @@ void HostCore::Grant(uint32_t node) {
   auto slot = static_cast<uint32_t>(nodes_[node].slot);
   Slot& s = slots_[slot];
   if (s.pending && s.pending_command == kLock) {
-    nodes_[node].stats.lock_wait_ns += NowNs() - s.pending_since_ns;
+    nodes_[node].stats.lock_wait_ns += MonotonicNs() - s.pending_since_ns;
   }
   CompletePending(slot, Reply{});
 }
@@ -331,7 +327,7 @@ bool HostCore::DoBarrier(Slot& s, Reply* reply) {
   reply->status = barrier_.Arrive(s.node, &release);
   if (reply->status != kOk) return true;
   if (release.empty()) return false;
-  uint64_t now = NowNs();
+  uint64_t now = MonotonicNs();
   for (uint32_t node : release) {
     if (node == s.node) continue;
     Node& n = nodes_[node];

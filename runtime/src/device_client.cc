@@ -1,5 +1,7 @@
 #include "device_client.h"
 
+#include "dsm/common/clock.h"
+
 #include <poll.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -15,12 +17,6 @@ namespace dsm::runtime {
 using namespace dsm::device;
 
 namespace {
-
-uint64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 inline void CpuRelax() { __builtin_ia32_pause(); }
 
@@ -116,16 +112,16 @@ DeviceClient::Reply DeviceClient::Call(uint32_t command, std::initializer_list<u
 bool DeviceClient::Wait(uint64_t seq, uint64_t spin_ns) {
   RegisterFile* r = regs_;
   if (LoadAcquire(&r->done_seq) == seq) return true;
-  uint64_t start = NowNs();
+  uint64_t start = MonotonicNs();
   int cpu = sched_getcpu();
   if (cpu < 0 || static_cast<uint32_t>(cpu) != __atomic_load_n(&header()->daemon_cpu, __ATOMIC_RELAXED)) {
     for (uint32_t i = 1;; ++i) {
       if (LoadAcquire(&r->done_seq) == seq) {
-        __atomic_fetch_add(&r->counters.wait_ns, NowNs() - start, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&r->counters.wait_ns, MonotonicNs() - start, __ATOMIC_RELAXED);
         return true;
       }
       CpuRelax();
-      if (i % 64 == 0 && NowNs() - start > spin_ns) break;
+      if (i % 64 == 0 && MonotonicNs() - start > spin_ns) break;
     }
   }
   bool ok = true;
@@ -152,7 +148,7 @@ bool DeviceClient::Wait(uint64_t seq, uint64_t spin_ns) {
     }
   }
   StoreSeqCst(&r->node_flags, 0u);
-  __atomic_fetch_add(&r->counters.wait_ns, NowNs() - start, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&r->counters.wait_ns, MonotonicNs() - start, __ATOMIC_RELAXED);
   return ok;
 }
 

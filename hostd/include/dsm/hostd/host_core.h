@@ -105,6 +105,9 @@ class HostCore {
   void CompletePending(uint32_t slot, const Reply& reply);
   void EndJob(JobState state);
   device::LockEntry* ValidLockEntry(uint64_t index, uint32_t id) const;
+  // Decodes kLock/kUnlock arguments: the id, and the table entry (nullptr
+  // for a daemon-only lock). False when either is invalid.
+  bool LockArguments(const Request& req, uint32_t* id, device::LockEntry** entry) const;
   Reply EndedReply() const;
 
   const SharedSpace* space_;

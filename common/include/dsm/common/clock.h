@@ -1,0 +1,17 @@
+// Monotonic time in nanoseconds (CLOCK_MONOTONIC through the vDSO: tens of
+// nanoseconds, no system call). Thread-safe and async-signal-safe.
+#pragma once
+
+#include <time.h>
+
+#include <cstdint>
+
+namespace dsm {
+
+inline uint64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace dsm
