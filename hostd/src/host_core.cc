@@ -1,7 +1,5 @@
 #include "dsm/hostd/host_core.h"
 
-#include <time.h>
-
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>

@@ -1,16 +1,15 @@
 #include "device_client.h"
 
-#include "dsm/common/clock.h"
-
 #include <poll.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "dsm/common/clock.h"
 
 namespace dsm::runtime {
 
