@@ -3,13 +3,23 @@
 # part of the daemon's command line contract:
 #   dsm-hostd --socket PATH --nodes N --memory BYTES --ready-fd FD
 #             --exit-when-done [--stats]
-# and then waits until it is killed (it never serves anything).
+# and the lines it writes on FD ("ready", then "finished <status>" or
+# "lost <node>" when the job ends); then it waits until it is killed (it
+# never serves anything).
 #
 # Environment:
-#   FAKE_HOSTD_MODE     ready (default): create PATH, write "ready" to FD, wait
+#   FAKE_HOSTD_MODE     ready (default): create PATH, write "ready" to FD,
+#                         close FD, wait. It never says that the job
+#                         finished, so a worker exiting 0 is a failure.
+#                       finished: like ready, but write "finished 0" right
+#                         after "ready" (for jobs whose nodes all exit 0)
+#                       script: create PATH, write "ready", then run the
+#                         shell code in FAKE_HOSTD_SCRIPT (FD is in $fd),
+#                         close FD, wait
 #                       fail:  exit 2 without writing "ready"
 #                       close: close FD without writing "ready", then wait
 #                       die:   write "ready", then exit 3 at once
+#   FAKE_HOSTD_SCRIPT   for the script mode
 #   FAKE_HOSTD_PIDFILE  write our pid there (atomically, via a rename)
 #   FAKE_HOSTD_ARGS     write our arguments there, one per line
 set -u
@@ -47,6 +57,19 @@ case "${FAKE_HOSTD_MODE:-ready}" in
     : > "$socket"
     eval "printf 'ready\n' >&$ready_fd"
     exit 3 ;;
+  finished)
+    : > "$socket"
+    # One write: the nodes must not be able to exit before both lines.
+    eval "printf 'ready\nfinished 0\n' >&$ready_fd"
+    eval "exec $ready_fd>&-"
+    exec sleep 600 ;;
+  script)
+    : > "$socket"
+    eval "printf 'ready\n' >&$ready_fd"
+    fd=$ready_fd
+    eval "${FAKE_HOSTD_SCRIPT:-}"
+    eval "exec $ready_fd>&-"
+    exec sleep 600 ;;
   *)
     : > "$socket"
     eval "printf 'ready\n' >&$ready_fd"

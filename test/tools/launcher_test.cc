@@ -299,6 +299,35 @@ const std::string kPublishPid =
     R"(echo $$ > "$TEST_DIR/pid.$DSM_NODE_ID.tmp" && )"
     R"(mv "$TEST_DIR/pid.$DSM_NODE_ID.tmp" "$TEST_DIR/pid.$DSM_NODE_ID"; )";
 
+// The stand-in daemon says "finished 0" right after "ready", as the real one
+// does when node 0 finishes: the workers may then exit with status 0 before
+// node 0. Without it, a worker exiting with status 0 is a failure.
+const std::string kFinished = "FAKE_HOSTD_MODE=finished";
+
+// The stand-in daemon writes "ready", then runs this shell code ($fd is its
+// end of the pipe), e.g. to say "lost K" at a moment the nodes choose.
+std::vector<std::string> HostdScript(const std::string& code) {
+  return {"FAKE_HOSTD_MODE=script", "FAKE_HOSTD_SCRIPT=" + code};
+}
+
+// Waits until the process (not necessarily our child) has exited.
+bool WaitForExit(pid_t pid, double max_seconds = 10) {
+  UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!fd) return errno == ESRCH;  // gone already
+  pollfd p{fd.get(), POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(max_seconds * 1000)) == 1;
+}
+
+// The lines of text that dsm-run itself wrote (the nodes may write too).
+std::vector<std::string> DsmRunLines(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string line; std::getline(ss, line);) {
+    if (line.starts_with("dsm-run: ")) out.push_back(line);
+  }
+  return out;
+}
+
 struct Outcome {
   int status = -1;  // exit status, or 128+signal
   bool signaled = false;
@@ -429,19 +458,30 @@ class LauncherJob : public ::testing::Test {
   // Waits (inotify, no polling loop with sleeps) until every named file
   // exists in root_.
   bool WaitForFiles(const std::vector<std::string>& names, double max_seconds = 10) {
+    return WaitUntil(
+        [&] {
+          return std::all_of(names.begin(), names.end(),
+                             [&](const std::string& n) { return fs::exists(Path(n)); });
+        },
+        "files did not appear", max_seconds);
+  }
+
+  // Waits until done() holds, checking it whenever something in root_ is
+  // created, renamed or written.
+  template <typename F>
+  bool WaitUntil(F done, const char* what, double max_seconds) {
     UniqueFd in(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-    if (!in || ::inotify_add_watch(in.get(), root_.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE) < 0) {
+    if (!in || ::inotify_add_watch(in.get(), root_.c_str(),
+                                   IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_MODIFY) < 0) {
       ADD_FAILURE() << "inotify: " << std::strerror(errno);
       return false;
     }
     double deadline = Now() + max_seconds;
     for (;;) {
-      bool all =
-          std::all_of(names.begin(), names.end(), [&](const std::string& n) { return fs::exists(Path(n)); });
-      if (all) return true;
+      if (done()) return true;
       double left = deadline - Now();
       if (left <= 0) {
-        ADD_FAILURE() << "files did not appear within " << max_seconds << " s";
+        ADD_FAILURE() << what << " within " << max_seconds << " s";
         return false;
       }
       pollfd p{in.get(), POLLIN, 0};
@@ -520,14 +560,14 @@ TEST_F(LauncherJob, ExitStatusOfNode0IsTheJobsStatus) {
   EXPECT_EQ(o.err, "");
   ExpectJobGone();
 
-  // The other nodes exit 0 as they would when told that the job finished,
+  // The other nodes exit 0 as they do when told that the job finished,
   // possibly before node 0 is seen to exit.
-  o = Run(Job(3, {}, kPublishPid + R"([ "$DSM_NODE_ID" = 0 ] && exit 42; exit 0)"));
+  o = Run(Job(3, {}, kPublishPid + R"([ "$DSM_NODE_ID" = 0 ] && exit 42; exit 0)"), {kFinished});
   EXPECT_EQ(o.status, 42);
   EXPECT_EQ(o.err, "");
   ExpectJobGone();
 
-  o = Run(Job(2, {}, kPublishPid + "exit 0"));
+  o = Run(Job(2, {}, kPublishPid + "exit 0"), {kFinished});
   EXPECT_EQ(o.status, 0);
   EXPECT_EQ(o.err, "");
   ExpectJobGone();
@@ -588,11 +628,85 @@ TEST_F(LauncherJob, WorkerExitingWithAnErrorEndsTheJob) {
   ExpectJobGone();
 }
 
-TEST_F(LauncherJob, WorkerExitingWithZeroBeforeNode0IsAFailure) {
+TEST_F(LauncherJob, WorkerExitingWithZeroBeforeTheJobFinishedIsAFailure) {
+  // The stand-in never says "finished": the job did not finish.
   Outcome o = Run(Job(2, {}, kPublishPid + R"([ "$DSM_NODE_ID" = 1 ] && exit 0; exec sleep 100)"));
   EXPECT_EQ(o.status, 1);
   EXPECT_LT(o.seconds, 3.0);
   EXPECT_EQ(o.err, "dsm-run: node 1 (pid " + std::to_string(PidOf("pid.1")) +
+                       ") exited with status 0 before the job finished; ending the job\n");
+  ExpectJobGone();
+}
+
+TEST_F(LauncherJob, WorkersExitingWithZeroAfterTheJobFinishedIsNormal) {
+  // The daemon's lines come in pieces, among an unknown and an overlong line
+  // (both ignored). The workers exit only once "finished 0" is written, as
+  // with the real daemon, and node 0 only after they did.
+  ASSERT_EQ(::mkfifo(Path("workers.gate").c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo(Path("gate.0").c_str(), 0600), 0);
+  Launch(Job(3, {}, kPublishPid + R"([ "$DSM_NODE_ID" = 0 ] && { read x < "$TEST_DIR/gate.0"; exit 42; }; )"
+                                  R"(read x < "$TEST_DIR/workers.gate"; exit 0)"),
+         HostdScript(R"(printf 'some news\n' >&$fd; head -c 1000 /dev/zero | tr '\0' x >&$fd; )"
+                     R"(printf '\nfini' >&$fd; printf 'shed 0\n' >&$fd; )"
+                     R"(exec 5<> "$TEST_DIR/workers.gate"; printf 'go\ngo\n' >&5)"));
+  ASSERT_TRUE(WaitForFiles(PidFiles(3)));
+  ASSERT_TRUE(WaitForExit(PidOf("pid.1")));
+  ASSERT_TRUE(WaitForExit(PidOf("pid.2")));
+  UniqueFd gate(::open(Path("gate.0").c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  ASSERT_TRUE(gate.valid()) << std::strerror(errno);
+  ASSERT_EQ(::write(gate.get(), "go\n", 3), 3);
+  Outcome o = Wait();
+  EXPECT_EQ(o.status, 42);
+  EXPECT_EQ(o.err, "");
+  ExpectJobGone();
+}
+
+TEST_F(LauncherJob, LostNodeIsNamedNotTheNodesStoppingBecauseOfIt) {
+  // As with the real daemon when node 2 dies: "lost 2", then node 1 exits
+  // with status 3, and dsm-run sees that before node 2's own death.
+  ASSERT_EQ(::mkfifo(Path("hostd.gate").c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo(Path("gate.1").c_str(), 0600), 0);
+  Launch(Job(3, {}, kPublishPid + R"([ "$DSM_NODE_ID" = 1 ] && { echo > "$TEST_DIR/hostd.gate"; )"
+                                  R"(read x < "$TEST_DIR/gate.1"; exit 3; }; exec sleep 100)"),
+         HostdScript(R"(read x < "$TEST_DIR/hostd.gate"; printf 'lost 2\n' >&$fd; echo > "$TEST_DIR/gate.1")"));
+  ASSERT_TRUE(WaitForFiles(PidFiles(3)));
+  ASSERT_TRUE(WaitForExit(PidOf("pid.1")));
+  pid_t victim = PidOf("pid.2");
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  Outcome o = Wait();
+  EXPECT_EQ(o.status, 128 + SIGKILL);
+  EXPECT_EQ(o.err, "dsm-run: node 2 (pid " + std::to_string(victim) +
+                       ") was killed by signal 9 (Killed); ending the job\n");
+  ExpectJobGone();
+}
+
+TEST_F(LauncherJob, LostNodeThatKeepsRunningIsNamed) {
+  // Node 1 left the job (say it detached) but does not exit; node 2 stops
+  // with status 3 because of it.
+  ASSERT_EQ(::mkfifo(Path("hostd.gate").c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo(Path("gate.2").c_str(), 0600), 0);
+  Launch(Job(3, {},
+             kPublishPid + R"(case $DSM_NODE_ID in 1) echo > "$TEST_DIR/hostd.gate" ;; )"
+                           R"(2) read x < "$TEST_DIR/gate.2"; exit 3 ;; esac; exec sleep 100)"),
+         HostdScript(R"(read x < "$TEST_DIR/hostd.gate"; printf 'lost 1\n' >&$fd; echo > "$TEST_DIR/gate.2")"));
+  Outcome o = Wait();
+  EXPECT_EQ(o.status, 1);
+  EXPECT_GE(o.seconds, kLostGraceMs / 1000.0);
+  EXPECT_EQ(o.err, "dsm-run: node 1 (pid " + std::to_string(PidOf("pid.1")) +
+                       ") left the job before it finished; ending the job\n");
+  ExpectJobGone();
+}
+
+TEST_F(LauncherJob, Node0LeavingWithoutFinishingTheJobIsAFailure) {
+  // Node 0 exits with status 0 but never told the daemon that the job
+  // finished (think _exit): "lost 0". Whether dsm-run sees the line or the
+  // exit first, the job failed.
+  ASSERT_EQ(::mkfifo(Path("hostd.gate").c_str(), 0600), 0);
+  Outcome o = Run(Job(2, {}, kPublishPid + R"([ "$DSM_NODE_ID" = 0 ] && { echo > "$TEST_DIR/hostd.gate"; )"
+                                           R"(exit 0; }; exec sleep 100)"),
+                  HostdScript(R"(read x < "$TEST_DIR/hostd.gate"; printf 'lost 0\n' >&$fd)"));
+  EXPECT_EQ(o.status, 1);
+  EXPECT_EQ(o.err, "dsm-run: node 0 (pid " + std::to_string(PidOf("pid.0")) +
                        ") exited with status 0 before the job finished; ending the job\n");
   ExpectJobGone();
 }
@@ -657,7 +771,7 @@ TEST_F(LauncherJob, TagOutputPrefixesAndKeepsEveryLine) {
   std::string script =
       R"(i=0; while [ $i -lt 1000 ]; do echo "out $DSM_NODE_ID $i"; echo "err $DSM_NODE_ID $i" >&2; )"
       R"(i=$((i+1)); done; printf "outtail $DSM_NODE_ID"; printf "errtail $DSM_NODE_ID" >&2)";
-  Outcome o = Run(Job(kNodes, {"--tag-output"}, script));
+  Outcome o = Run(Job(kNodes, {"--tag-output"}, script), {kFinished});
   EXPECT_EQ(o.status, 0) << o.err.substr(0, 2000);
   for (const auto& [stream, text] : {std::pair<std::string, std::string>{"out", o.out}, {"err", o.err}}) {
     SCOPED_TRACE(stream);
@@ -691,7 +805,7 @@ TEST_F(LauncherJob, TagOutputPrefixesAndKeepsEveryLine) {
 }
 
 TEST_F(LauncherJob, WithoutTagOutputNodesShareTheStreams) {
-  Outcome o = Run(Job(2, {}, R"(echo "plain $DSM_NODE_ID"; echo "oops $DSM_NODE_ID" >&2)"));
+  Outcome o = Run(Job(2, {}, R"(echo "plain $DSM_NODE_ID"; echo "oops $DSM_NODE_ID" >&2)"), {kFinished});
   EXPECT_EQ(o.status, 0);
   std::vector<std::string> out = Lines(o.out), err = Lines(o.err);
   std::sort(out.begin(), out.end());
@@ -701,7 +815,7 @@ TEST_F(LauncherJob, WithoutTagOutputNodesShareTheStreams) {
 }
 
 TEST_F(LauncherJob, StdinReachesNode0Only) {
-  Outcome o = Run(Job(3, {}, R"(cat > "$TEST_DIR/in.$DSM_NODE_ID")"), {}, "hello\nworld\n");
+  Outcome o = Run(Job(3, {}, R"(cat > "$TEST_DIR/in.$DSM_NODE_ID")"), {kFinished}, "hello\nworld\n");
   EXPECT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(ReadFile(Path("in.0")), "hello\nworld\n");
   EXPECT_EQ(ReadFile(Path("in.1")), "");
@@ -712,7 +826,7 @@ TEST_F(LauncherJob, StdinReachesNode0Only) {
 TEST_F(LauncherJob, NodeEnvironmentAndDaemonCommandLine) {
   Outcome o = Run(Job(3, {"--memory", "256M", "--stats"},
                       R"(echo "$DSM_SOCKET $DSM_NODE_ID $DSM_NUM_NODES" > "$TEST_DIR/env.$DSM_NODE_ID")"),
-                  {"FAKE_HOSTD_ARGS=" + Path("hostd.args"), "DSM_NODE_ID=99", "DSM_SOCKET=/wrong"});
+                  {kFinished, "FAKE_HOSTD_ARGS=" + Path("hostd.args"), "DSM_NODE_ID=99", "DSM_SOCKET=/wrong"});
   EXPECT_EQ(o.status, 0) << o.err;
   std::vector<std::string> args = Lines(ReadFile(Path("hostd.args")));
   ASSERT_EQ(args.size(), 10u) << ::testing::PrintToString(args);
@@ -829,16 +943,25 @@ TEST_F(LauncherJob, DefaultDaemonIsNextToDsmRun) {
 
 #ifdef DSM_HOSTD_PATH
 // With the real daemon (when it is built): the start-up handshake, the
-// environment and the clean-up. The nodes do not attach, so after node 0
-// exits dsm-run stops the daemon itself.
+// environment and the clean-up. The nodes do not attach, so the daemon never
+// says that the job finished: after node 0 exits dsm-run stops the daemon
+// itself, and a worker exiting with status 0 is a failure.
 TEST_F(LauncherJob, RealDaemon) {
   if (!fs::exists(DSM_HOSTD_PATH)) GTEST_SKIP() << DSM_HOSTD_PATH << " is not built";
   Args base = {"-n", "3", "--memory", "64M", "--hostd", DSM_HOSTD_PATH, "sh", "-c"};
-  Args args = base;
-  args.push_back(kPublishPid +
-                 R"(test -S "$DSM_SOCKET" || exit 9; [ "$DSM_NODE_ID" = 0 ] && exit 4; exit 0)");
+  Args args = {"-n", "1", "--memory", "64M", "--hostd", DSM_HOSTD_PATH, "sh", "-c",
+               kPublishPid + R"(test -S "$DSM_SOCKET" || exit 9; [ "$DSM_NUM_NODES" = 1 ] || exit 8; exit 4)"};
   Outcome o = Run(args);
   EXPECT_EQ(o.status, 4) << o.err;
+  ExpectJobGone();
+
+  ForgetPids();
+  args = base;
+  args.push_back(kPublishPid + R"(test -S "$DSM_SOCKET" || exit 9; [ "$DSM_NODE_ID" = 1 ] && exit 0; exec sleep 100)");
+  o = Run(args);
+  EXPECT_EQ(o.status, 1);
+  EXPECT_EQ(o.err, "dsm-run: node 1 (pid " + std::to_string(PidOf("pid.1")) +
+                       ") exited with status 0 before the job finished; ending the job\n");
   ExpectJobGone();
 
   ForgetPids();
@@ -860,6 +983,55 @@ TEST_F(LauncherJob, RealDaemon) {
       << o.err;
   ExpectJobGone();
 }
+
+#ifdef DSM_TEST_COUNTER_PATH
+// A real dsmkit job: the workers exit with status 0 as soon as node 0 has
+// finished, typically before dsm-run sees node 0 go. That must never look
+// like a failure.
+TEST_F(LauncherJob, RealDaemonRealProgramSucceedsEveryTime) {
+  if (!fs::exists(DSM_HOSTD_PATH)) GTEST_SKIP() << DSM_HOSTD_PATH << " is not built";
+  for (int run = 0; run < 20; ++run) {
+    SCOPED_TRACE("run " + std::to_string(run));
+    Outcome o = Run({"-n", "4", "--memory", "64M", "--hostd", DSM_HOSTD_PATH, DSM_TEST_COUNTER_PATH, "1000"});
+    ASSERT_EQ(o.status, 0) << o.err;
+    EXPECT_TRUE(DsmRunLines(o.err).empty()) << o.err;  // sanitizer builds may warn
+    EXPECT_EQ(o.out, "counter=4000 expected=4000 nodes=4\n");
+    ExpectTmpEmpty();
+  }
+}
+#endif
+
+#ifdef DSM_TEST_SPIN_PATH
+// A real dsmkit node killed mid-job: dsm-run names it, and only it, although
+// the other nodes exit with status 3 ("node 2 left the job") at once.
+TEST_F(LauncherJob, RealDaemonNamesTheKilledNodeOnly) {
+  if (!fs::exists(DSM_HOSTD_PATH)) GTEST_SKIP() << DSM_HOSTD_PATH << " is not built";
+  Launch({"-n", "4", "--memory", "64M", "--hostd", DSM_HOSTD_PATH, DSM_TEST_SPIN_PATH});
+  std::map<int, pid_t> pids;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        pids.clear();
+        std::stringstream ss(ReadFile(Path("out")));
+        std::string tag;
+        int node, pid;
+        while (ss >> tag >> node >> pid) {
+          if (tag == "spin-ready") pids[node] = pid;
+        }
+        return pids.size() == 4;
+      },
+      "the nodes did not start", 10));
+  ASSERT_EQ(::kill(pids[2], SIGKILL), 0);
+  double killed_at = Now();
+  Outcome o = Wait();
+  EXPECT_LT(o.end_time - killed_at, 3.0);
+  EXPECT_EQ(o.status, 128 + SIGKILL);
+  EXPECT_EQ(DsmRunLines(o.err), (std::vector<std::string>{"dsm-run: node 2 (pid " + std::to_string(pids[2]) +
+                                                          ") was killed by signal 9 (Killed); ending the job"}))
+      << o.err;
+  for (auto& [node, pid] : pids) EXPECT_TRUE(Gone(pid)) << "node " << node;
+  ExpectTmpEmpty();
+}
+#endif
 #endif
 
 }  // namespace

@@ -267,20 +267,25 @@ Each node runs PROGRAM with dsm-run's environment plus:
 Node 0 reads dsm-run's standard input; the other nodes read /dev/null.
 dsm-run itself reads TMPDIR, and DSM_LOG (DSM_LOG=debug traces what it does).
 
-dsm-hostd has 10 seconds to report that it is ready. The job ends when node
-0 exits: the other nodes learn from dsm-hostd that the job finished and get
-3 seconds to exit before they are killed. If a process of the job (another
-node, dsm-hostd, or node 0 by a signal) ends before node 0 exited, dsm-run
-names it and ends the job: SIGTERM to every process, SIGKILL one second
-later. (A node or dsm-hostd exiting with status 0 first is given one second
-for node 0 to follow.) SIGINT, SIGTERM and SIGHUP sent to dsm-run end the
-job the same way; a second one kills it at once.
+dsm-hostd has 10 seconds to report that it is ready; when the job ends it
+tells dsm-run whether node 0 finished it or which node left it early. The
+job ends when node 0 exits: once node 0 has finished the job, the other
+nodes learn it from dsm-hostd and exit with status 0; those still running 3
+seconds after node 0 exited are killed. If a process of the job (another
+node, dsm-hostd, or node 0 by a signal) ends before the job finished, even
+with status 0, or a node leaves the job early, dsm-run names it and ends the
+job: SIGTERM to every process, SIGKILL one second later. When a node leaves
+early the others stop with status 3; dsm-run names the node that left, not
+them (if it keeps running, it is named after one second). SIGINT, SIGTERM
+and SIGHUP sent to dsm-run end the job the same way; a second one kills it
+at once.
 
 Exit status:
   node 0's exit status   node 0 exited (the job finished)
   its status, or 128+S   another process of the job failed first: its exit
                          status, or 128+S if signal S killed it (1 if it
-                         exited with status 0)
+                         exited with status 0 or left the job but kept
+                         running)
   1                      dsm-hostd failed to start, or dsm-run itself failed
   2                      bad command line; nothing was started
   124                    the --timeout expired
@@ -297,6 +302,7 @@ namespace {
 constexpr int64_t kMs = 1000000;        // nanoseconds
 constexpr int64_t kDrainMs = 500;       // reading the last output after every process ended
 constexpr size_t kMaxLine = 64 * 1024;  // longer lines are split in --tag-output
+constexpr size_t kMaxStatusLine = 256;  // longer lines from dsm-hostd are ignored
 constexpr int kReadyFdInChild = 3;
 
 int64_t NowNs() {
@@ -422,7 +428,9 @@ class Job {
 
   void HandleSignals();
   void HandleTimer();
-  void HandleReady();
+  void DrainStatus();
+  void OnStatusLine(const std::string& line);
+  void OnLost(uint32_t node);
   void HandleExits(const std::vector<size_t>& ready);
   void HandleStream(size_t index);
   void OnDeadlines(int64_t now);
@@ -431,6 +439,7 @@ class Job {
 
   void StartFailed(const std::string& why);
   void Fail(size_t child);
+  void FailLeft(size_t child);
   void BeginWindDown(int status);
   void BeginEnding();
   void MaybeLetDaemonGo();
@@ -460,9 +469,14 @@ class Job {
   UniqueFd sigfd_;
   UniqueFd timer_;
   UniqueFd devnull_;
+  // dsm-hostd's --ready-fd: "ready", then "finished <status>" or "lost <node>".
   UniqueFd ready_r_;
-  std::string ready_buf_;
+  std::string status_buf_;     // an incomplete line
+  bool status_skip_ = false;   // dropping the rest of an overlong line
+  bool ready_seen_ = false;
   bool ready_eof_ = false;
+  bool finished_ = false;      // "finished": workers may exit with status 0
+  size_t lost_child_ = 0;      // != 0: "lost" named this child (1 + node)
   bool stdin_is_tty_ = false;
   std::string dir_;
   std::string socket_path_;
@@ -473,8 +487,7 @@ class Job {
 
   // Deadlines on CLOCK_MONOTONIC in ns; 0 = not set.
   int64_t ready_deadline_ = 0;
-  int64_t grace_deadline_ = 0;
-  size_t grace_child_ = 0;
+  int64_t lost_deadline_ = 0;  // the node that left has not exited yet
   int64_t daemon_term_at_ = 0;
   int64_t winddown_kill_at_ = 0;
   int64_t kill_at_ = 0;
@@ -804,18 +817,23 @@ void Job::Loop() {
     }
     if (n == 0) continue;
 
-    // Fixed order: signals and the timeout first, exits before output.
+    // Fixed order: signals and the timeout first, then dsm-hostd's status
+    // pipe, exits after it, output last. The pipe is read in every round,
+    // whatever poll said about it: a line written before a process exited
+    // may have arrived after poll looked at the pipe but before it looked at
+    // that process.
     exits.clear();
     for (size_t i = 0; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
       switch (tags[i].first) {
         case Kind::kSignal: HandleSignals(); break;
         case Kind::kTimer: HandleTimer(); break;
-        case Kind::kReady: HandleReady(); break;
         case Kind::kChild: exits.push_back(tags[i].second); break;
+        case Kind::kReady:
         case Kind::kStream: break;
       }
     }
+    if (ready_r_) DrainStatus();
     if (!exits.empty()) HandleExits(exits);
     for (size_t i = 0; i < fds.size(); ++i) {
       if (fds[i].revents != 0 && tags[i].first == Kind::kStream) HandleStream(tags[i].second);
@@ -852,18 +870,61 @@ void Job::HandleTimer() {
   }
 }
 
-void Job::HandleReady() {
-  char buf[64];
-  ssize_t n = ::read(ready_r_.get(), buf, sizeof buf);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (n > 0) {
-    ready_buf_.append(buf, static_cast<size_t>(n));
-    size_t nl = ready_buf_.find('\n');
-    if (nl == std::string::npos && ready_buf_.size() < 256) return;
-    std::string line = ready_buf_.substr(0, nl);
-    ready_r_.reset();
-    if (phase_ != Phase::kStarting) return;
+// Reads whatever dsm-hostd wrote on its --ready-fd, line by line.
+void Job::DrainStatus() {
+  for (int reads = 0; ready_r_ && reads < 64; ++reads) {
+    char buf[512];
+    ssize_t n = ::read(ready_r_.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {
+      // End of file (dsm-hostd exited or closed it), or an error.
+      if (n < 0) DSM_LOG_DEBUG("reading dsm-hostd's --ready-fd: %s", std::strerror(errno));
+      ready_r_.reset();
+      std::string rest;
+      rest.swap(status_buf_);
+      bool skipping = status_skip_;
+      status_skip_ = false;
+      // A last line without its newline counts, except as a bad first line:
+      // then the daemon's exit status says more.
+      if (!rest.empty() && !skipping && (ready_seen_ || rest == "ready")) OnStatusLine(rest);
+      if (phase_ == Phase::kStarting && !ready_seen_) {
+        // The daemon is probably exiting: give it a moment so that we can
+        // report its exit status rather than just the closed pipe.
+        ready_eof_ = true;
+        ready_deadline_ = std::min(ready_deadline_, NowNs() + kDrainMs * kMs);
+      }
+      return;
+    }
+    status_buf_.append(buf, static_cast<size_t>(n));
+    size_t start = 0;
+    for (size_t nl; (nl = status_buf_.find('\n', start)) != std::string::npos; start = nl + 1) {
+      if (status_skip_) {
+        status_skip_ = false;
+      } else {
+        OnStatusLine(status_buf_.substr(start, nl - start));
+      }
+    }
+    status_buf_.erase(0, start);
+    if (status_buf_.size() >= kMaxStatusLine) {
+      if (!status_skip_) {
+        if (ready_seen_) {
+          DSM_LOG_DEBUG("dsm-hostd wrote an overlong line; ignored");
+        } else {
+          OnStatusLine(status_buf_);  // not "ready"
+        }
+      }
+      status_skip_ = true;
+      status_buf_.clear();
+    }
+  }
+}
+
+void Job::OnStatusLine(const std::string& line) {
+  if (!ready_seen_) {
+    if (phase_ != Phase::kStarting) return;  // ended before the daemon was ready
     if (line == "ready") {
+      ready_seen_ = true;
       ready_deadline_ = 0;
       DSM_LOG_DEBUG("dsm-hostd is ready");
       StartNodes();
@@ -872,18 +933,36 @@ void Job::HandleReady() {
     }
     return;
   }
-  // End of file (or an error) without a whole line.
-  ready_r_.reset();
-  if (phase_ != Phase::kStarting) return;
-  if (ready_buf_ == "ready") {
-    ready_deadline_ = 0;
-    StartNodes();
-    return;
+  std::string_view v(line);
+  if (v.starts_with("finished ")) {
+    if (auto status = ParseUint(v.substr(9)); status && *status <= 255) {
+      DSM_LOG_DEBUG("dsm-hostd: node 0 finished the job with status %d", static_cast<int>(*status));
+      if (lost_child_ == 0) finished_ = true;
+      return;
+    }
+  } else if (v.starts_with("lost ")) {
+    if (auto node = ParseUint(v.substr(5)); node && *node < o_.nodes) {
+      DSM_LOG_DEBUG("dsm-hostd: node %d left the job before it finished", static_cast<int>(*node));
+      OnLost(static_cast<uint32_t>(*node));
+      return;
+    }
   }
-  // The daemon is probably exiting: give it a moment so that we can report
-  // its exit status rather than just the closed pipe.
-  ready_eof_ = true;
-  ready_deadline_ = std::min(ready_deadline_, NowNs() + kDrainMs * kMs);
+  DSM_LOG_DEBUG("dsm-hostd wrote %s on its --ready-fd; ignored", Quote(line.substr(0, 64)).c_str());
+}
+
+// Node `node` left the job before it finished: it is the culprit, whatever
+// the others do now (they exit with status 3 because of it). Its own exit
+// says how it left; wait a moment for that if it has not been seen yet.
+void Job::OnLost(uint32_t node) {
+  size_t i = 1 + static_cast<size_t>(node);
+  if (finished_ || lost_child_ != 0 || i >= children_.size()) return;
+  lost_child_ = i;
+  if (phase_ != Phase::kRunning && phase_ != Phase::kWindDown) return;
+  if (children_[i].exited) {
+    Fail(i);
+  } else {
+    lost_deadline_ = NowNs() + kLostGraceMs * kMs;
+  }
 }
 
 void Job::HandleExits(const std::vector<size_t>& ready) {
@@ -918,31 +997,37 @@ void Job::HandleExits(const std::vector<size_t>& ready) {
     }
   }
 
-  if (phase_ == Phase::kRunning) {
-    // Report the likeliest root cause: deaths by a signal first (the others
-    // are told by the daemon that a node was lost and exit with an error),
-    // then other failures, then node 0's normal exit, then processes that
-    // exited with status 0 (what workers do when the daemon tells them the
-    // job finished, which may be before we see node 0 go).
+  if (lost_child_ != 0 && (phase_ == Phase::kRunning || phase_ == Phase::kWindDown)) {
+    // dsm-hostd named the node that left: only its own exit is news; the
+    // others (node 0 included) are stopping because of it.
+    for (size_t i : exited) {
+      if (i == lost_child_) {
+        Fail(i);
+        break;
+      }
+    }
+  } else if (phase_ == Phase::kRunning) {
+    // Without word from dsm-hostd, report the likeliest root cause: deaths
+    // by a signal first, then other failures, then node 0's normal exit,
+    // then processes that exited with status 0, which is a failure unless
+    // dsm-hostd said that node 0 finished the job (workers exit with status
+    // 0 when it tells them, which may be before we see node 0 go).
     auto rank = [&](size_t i) {
       const Child& c = children_[i];
       if (c.exit.signaled) return 0;
       if (c.exit.value != 0 && c.node != 0) return 1;
       if (c.node == 0) return 2;
-      return 3;
+      return finished_ ? 4 : 3;
     };
     std::stable_sort(exited.begin(), exited.end(), [&](size_t a, size_t b) { return rank(a) < rank(b); });
     for (size_t i : exited) {
       if (phase_ != Phase::kRunning) break;
       const Child& c = children_[i];
       int r = rank(i);
-      if (r <= 1) {
-        Fail(i);
-      } else if (r == 2) {
+      if (r == 2) {
         BeginWindDown(c.exit.value);
-      } else if (grace_deadline_ == 0) {
-        grace_child_ = i;
-        grace_deadline_ = NowNs() + kEarlyExitGraceMs * kMs;
+      } else if (r != 4) {
+        Fail(i);
       }
     }
   }
@@ -1000,9 +1085,10 @@ void Job::OnDeadlines(int64_t now) {
     StartFailed(ready_eof_ ? "it closed its --ready-fd without writing 'ready'"
                            : "no 'ready' from it within " + std::to_string(kReadyTimeoutMs / 1000) + " s");
   }
-  if (phase_ == Phase::kRunning && grace_deadline_ != 0 && now >= grace_deadline_) {
-    grace_deadline_ = 0;
-    Fail(grace_child_);
+  if ((phase_ == Phase::kRunning || phase_ == Phase::kWindDown) && lost_deadline_ != 0 &&
+      now >= lost_deadline_) {
+    lost_deadline_ = 0;
+    FailLeft(lost_child_);
   }
   if (phase_ == Phase::kWindDown && daemon_term_at_ != 0 && now >= daemon_term_at_) {
     daemon_term_at_ = 0;
@@ -1034,7 +1120,7 @@ int64_t Job::NextDeadline() const {
     if (t != 0 && (next == 0 || t < next)) next = t;
   };
   consider(ready_deadline_);
-  consider(grace_deadline_);
+  consider(lost_deadline_);
   consider(daemon_term_at_);
   consider(winddown_kill_at_);
   consider(kill_at_);
@@ -1081,10 +1167,17 @@ void Job::Fail(size_t index) {
   BeginEnding();
 }
 
+// dsm-hostd said that the node left the job, and it has not exited since.
+void Job::FailLeft(size_t index) {
+  const Child& c = children_[index];
+  Say("%s (pid %d) left the job before it finished; ending the job", c.label.c_str(), c.pid);
+  exit_code_ = kExitFailure;
+  BeginEnding();
+}
+
 void Job::BeginWindDown(int status) {
   exit_code_ = status;
   phase_ = Phase::kWindDown;
-  grace_deadline_ = 0;
   int64_t now = NowNs();
   winddown_kill_at_ = now + kWindDownMs * kMs;
   give_up_at_ = winddown_kill_at_ + (kEndBudgetMs - kTermToKillMs) * kMs;
@@ -1106,7 +1199,7 @@ void Job::BeginEnding() {
   if (phase_ == Phase::kEnding) return;
   phase_ = Phase::kEnding;
   ready_deadline_ = 0;
-  grace_deadline_ = 0;
+  lost_deadline_ = 0;
   daemon_term_at_ = 0;
   winddown_kill_at_ = 0;
   int64_t now = NowNs();

@@ -8,6 +8,14 @@
 // sleeps and never leaves a child, a file descriptor or its temporary
 // directory behind. The exact contract is in UsageText().
 //
+// The daemon's --ready-fd pipe stays open after "ready": when the job ends
+// the daemon writes one more line, "finished <status>" (node 0 finished the
+// job) or "lost <node>" (that node left before it finished), before it tells
+// any node. The loop reads that pipe before it looks at any exit, so a
+// worker's exit is always judged knowing whether the job had finished, and a
+// failure names the node that left rather than one that stopped because of
+// it.
+//
 // Nothing here throws. Thread safety: ParseOptions(), FindProgram() and the
 // text functions are thread-safe; RunJob() changes process-wide state (the
 // signal mask, SIGPIPE's disposition, RLIMIT_NOFILE) for its duration and
@@ -41,7 +49,7 @@ inline constexpr int kExitCannotExec = 127;  // the program could not be execute
 inline constexpr int64_t kReadyTimeoutMs = 10000;   // dsm-hostd must say "ready" within this
 inline constexpr int64_t kWindDownMs = 3000;        // after node 0 exited: others may take this long
 inline constexpr int64_t kDaemonLingerMs = 500;     // after the last node: dsm-hostd may take this long
-inline constexpr int64_t kEarlyExitGraceMs = 1000;  // a worker/daemon exit with status 0: node 0 may follow
+inline constexpr int64_t kLostGraceMs = 1000;       // after "lost K" from dsm-hostd: node K's exit may follow
 inline constexpr int64_t kTermToKillMs = 1000;      // SIGTERM, then SIGKILL this much later
 inline constexpr int64_t kEndBudgetMs = 1800;       // ending the job gives up waiting after this
 
