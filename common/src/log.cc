@@ -45,20 +45,27 @@ void SetLogPrefix(const char* prefix) {
 
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) <= CurrentLevel(); }
 
-void Log(LogLevel level, const char* fmt, ...) {
-  if (!LogEnabled(level)) return;
-  char line[1024];
-  int n = std::snprintf(line, sizeof line, "%s: %s: ", g_prefix, LevelName(level));
+void WriteLine(const char* prefix, const char* fmt, va_list ap) {
+  char line[2048];
+  int n = std::snprintf(line, sizeof line, "%s", prefix);
   if (n < 0) return;
-  va_list ap;
-  va_start(ap, fmt);
+  if (static_cast<size_t>(n) > sizeof line - 2) n = sizeof line - 2;
   int m = std::vsnprintf(line + n, sizeof line - static_cast<size_t>(n), fmt, ap);
-  va_end(ap);
   size_t len = static_cast<size_t>(n) + (m > 0 ? static_cast<size_t>(m) : 0);
   if (len > sizeof line - 2) len = sizeof line - 2;
   line[len++] = '\n';
   ssize_t ignored = ::write(STDERR_FILENO, line, len);
   (void)ignored;
+}
+
+void Log(LogLevel level, const char* fmt, ...) {
+  if (!LogEnabled(level)) return;
+  char prefix[128];
+  std::snprintf(prefix, sizeof prefix, "%s: %s: ", g_prefix, LevelName(level));
+  va_list ap;
+  va_start(ap, fmt);
+  WriteLine(prefix, fmt, ap);
+  va_end(ap);
 }
 
 }  // namespace dsm

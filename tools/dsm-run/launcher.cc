@@ -331,16 +331,10 @@ bool WriteAll(int fd, const char* data, size_t len) {
 
 // One line "dsm-run: ..." on stderr, in one write.
 [[gnu::format(printf, 1, 2)]] void Say(const char* fmt, ...) {
-  char line[2048];
-  int n = std::snprintf(line, sizeof line, "dsm-run: ");
   va_list ap;
   va_start(ap, fmt);
-  int m = std::vsnprintf(line + n, sizeof line - static_cast<size_t>(n), fmt, ap);
+  WriteLine("dsm-run: ", fmt, ap);
   va_end(ap);
-  size_t len = static_cast<size_t>(n) + (m > 0 ? static_cast<size_t>(m) : 0);
-  if (len > sizeof line - 2) len = sizeof line - 2;
-  line[len++] = '\n';
-  WriteAll(STDERR_FILENO, line, len);
 }
 
 std::string SignalText(int sig) {

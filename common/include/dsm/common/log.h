@@ -13,6 +13,10 @@ void SetLogPrefix(const char* prefix);
 bool LogEnabled(LogLevel level);
 [[gnu::format(printf, 2, 3)]] void Log(LogLevel level, const char* fmt, ...);
 
+// Writes "<prefix><formatted text>\n" to stderr in one write(2) (cut at 2 KiB),
+// whatever the verbosity: for tools' own messages to their users.
+[[gnu::format(printf, 2, 0)]] void WriteLine(const char* prefix, const char* fmt, va_list ap);
+
 }  // namespace dsm
 
 #define DSM_LOG_ERROR(...) ::dsm::Log(::dsm::LogLevel::kError, __VA_ARGS__)
