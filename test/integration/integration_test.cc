@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -358,6 +359,47 @@ INSTANTIATE_TEST_SUITE_P(
                       BadArgs{{"--socket", "@x", "--nodes", "2", "--memory", "32M"}, "between 64 MiB and 1 TiB"},
                       BadArgs{{"--socket", "@x", "--nodes", "2", "--ready-fd", "77"}, "not an open file descriptor"},
                       BadArgs{{"--socket", "@x", "--nodes", "2", "--frobnicate"}, "unknown argument '--frobnicate'"}));
+
+// Pids of running dsm-hostd processes whose command line mentions `needle`.
+std::vector<pid_t> FindDaemons(const std::string& needle) {
+  std::vector<pid_t> found;
+  DIR* d = opendir("/proc");
+  while (dirent* e = d ? readdir(d) : nullptr) {
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    std::ifstream f("/proc/" + std::string(e->d_name) + "/cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (cmd.find("dsm-hostd") != std::string::npos && cmd.find(needle) != std::string::npos &&
+        !ProcessGone(pid)) {
+      found.push_back(pid);
+    }
+  }
+  if (d) closedir(d);
+  return found;
+}
+
+TEST(Failure, KilledDaemonEndsTheJobWithinThreeSecondsAndIsNamed) {
+  TempDir tmp;
+  std::vector<std::string> argv = {DSM_RUN_PATH, "-n", "3", "--timeout", "60", "--", Program("spin")};
+  Child job(argv, {{"TMPDIR", tmp.path()}});
+  ASSERT_TRUE(job.WaitForLines(3, 30)) << "nodes did not start: " << job.out << job.err;
+  std::vector<pid_t> daemons = FindDaemons(tmp.path());
+  ASSERT_EQ(daemons.size(), 1u);
+  auto killed_at = Clock::now();
+  ASSERT_EQ(kill(daemons[0], SIGKILL), 0);
+  RunResult r = job.Finish(10);
+  double took = std::chrono::duration<double>(Clock::now() - killed_at).count();
+  EXPECT_FALSE(r.timed_out) << Describe(r);
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  EXPECT_LT(took, 3.0) << Describe(r);
+  EXPECT_NE(r.err.find("dsm-hostd"), std::string::npos) << Describe(r);
+  EXPECT_NE(r.err.find("signal 9"), std::string::npos) << Describe(r);
+  std::istringstream lines(r.out);
+  std::string tag;
+  int node, pid;
+  while (lines >> tag >> node >> pid) EXPECT_TRUE(ProcessGone(pid)) << "node " << node;
+  EXPECT_TRUE(tmp.Entries().empty()) << "the job left files in TMPDIR";
+}
 
 struct MisuseCase {
   const char* mode;
