@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "arena.h"
+#include "dsm/common/exit_status.h"
 #include "device_client.h"
 #include "func_ref.h"
 
@@ -22,9 +23,7 @@ class Daemon;
 
 namespace dsm::runtime {
 
-// Exit status of a node that ends because the job failed (another node was
-// lost, the daemon went away) or because the program misused the API.
-constexpr int kExitJobFailed = 3;
+using dsm::kExitJobFailed;
 
 using MainFn = int (*)(int, char**, char**);
 

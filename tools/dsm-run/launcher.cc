@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "dsm/common/fd.h"
+#include "dsm/common/exit_status.h"
 #include "dsm/common/log.h"
 #include "dsm/common/parse.h"
 
@@ -276,7 +277,9 @@ node, dsm-hostd, or node 0 by a signal) ends before the job finished, even
 with status 0, or a node leaves the job early, dsm-run names it and ends the
 job: SIGTERM to every process, SIGKILL one second later. When a node leaves
 early the others stop with status 3; dsm-run names the node that left, not
-them (if it keeps running, it is named after one second). SIGINT, SIGTERM
+them (if it keeps running, it is named after one second). Likewise a node
+that stops with status 3 on its own account (the daemon went away) is named
+only if no cause shows up within one second. SIGINT, SIGTERM
 and SIGHUP sent to dsm-run end the job the same way; a second one kills it
 at once.
 
@@ -471,6 +474,7 @@ class Job {
   bool ready_eof_ = false;
   bool finished_ = false;      // "finished": workers may exit with status 0
   size_t lost_child_ = 0;      // != 0: "lost" named this child (1 + node)
+  size_t secondary_child_ = 0; // != 0: first node that ended because the job failed elsewhere
   bool stdin_is_tty_ = false;
   std::string dir_;
   std::string socket_path_;
@@ -482,6 +486,7 @@ class Job {
   // Deadlines on CLOCK_MONOTONIC in ns; 0 = not set.
   int64_t ready_deadline_ = 0;
   int64_t lost_deadline_ = 0;  // the node that left has not exited yet
+  int64_t secondary_deadline_ = 0;  // no cause seen yet for secondary_child_'s exit
   int64_t daemon_term_at_ = 0;
   int64_t winddown_kill_at_ = 0;
   int64_t kill_at_ = 0;
@@ -1005,10 +1010,14 @@ void Job::HandleExits(const std::vector<size_t>& ready) {
     // by a signal first, then other failures, then node 0's normal exit,
     // then processes that exited with status 0, which is a failure unless
     // dsm-hostd said that node 0 finished the job (workers exit with status
-    // 0 when it tells them, which may be before we see node 0 go).
+    // 0 when it tells them, which may be before we see node 0 go). A node
+    // exiting with kExitJobFailed before the job finished stopped because
+    // of a failure elsewhere (typically the daemon died): the cause is
+    // awaited for a moment before that node is named.
     auto rank = [&](size_t i) {
       const Child& c = children_[i];
       if (c.exit.signaled) return 0;
+      if (c.node >= 0 && !finished_ && c.exit.value == kExitJobFailed) return 5;
       if (c.exit.value != 0 && c.node != 0) return 1;
       if (c.node == 0) return 2;
       return finished_ ? 4 : 3;
@@ -1020,6 +1029,11 @@ void Job::HandleExits(const std::vector<size_t>& ready) {
       int r = rank(i);
       if (r == 2) {
         BeginWindDown(c.exit.value);
+      } else if (r == 5) {
+        if (secondary_child_ == 0) {
+          secondary_child_ = i;
+          secondary_deadline_ = NowNs() + kLostGraceMs * kMs;
+        }
       } else if (r != 4) {
         Fail(i);
       }
@@ -1084,6 +1098,10 @@ void Job::OnDeadlines(int64_t now) {
     lost_deadline_ = 0;
     FailLeft(lost_child_);
   }
+  if (phase_ == Phase::kRunning && secondary_deadline_ != 0 && now >= secondary_deadline_) {
+    secondary_deadline_ = 0;
+    Fail(secondary_child_);
+  }
   if (phase_ == Phase::kWindDown && daemon_term_at_ != 0 && now >= daemon_term_at_) {
     daemon_term_at_ = 0;
     Child& d = children_[0];
@@ -1115,6 +1133,7 @@ int64_t Job::NextDeadline() const {
   };
   consider(ready_deadline_);
   consider(lost_deadline_);
+  consider(secondary_deadline_);
   consider(daemon_term_at_);
   consider(winddown_kill_at_);
   consider(kill_at_);
@@ -1194,6 +1213,7 @@ void Job::BeginEnding() {
   phase_ = Phase::kEnding;
   ready_deadline_ = 0;
   lost_deadline_ = 0;
+  secondary_deadline_ = 0;
   daemon_term_at_ = 0;
   winddown_kill_at_ = 0;
   int64_t now = NowNs();
