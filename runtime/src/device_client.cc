@@ -54,28 +54,29 @@ Result<std::unique_ptr<DeviceClient>> DeviceClient::Connect(const std::string& s
     return Status(setup.status().code(),
                   "cannot reach the host daemon at " + socket_path + ": " + setup.status().message());
   }
-  std::unique_ptr<DeviceClient> c(new DeviceClient());
-  c->setup_ = std::move(setup).value();
-  if (c->setup_.own_id <= 0 || c->setup_.own_id >= kMaxSlots) {
-    return Status(EPROTO, "daemon gave peer id " + std::to_string(c->setup_.own_id) +
-                              ", outside 1.." + std::to_string(kMaxSlots - 1));
+  ivshmem::ClientSetup& su = setup.value();
+  if (su.own_id <= 0 || su.own_id >= kMaxSlots) {
+    return Status(EPROTO, "daemon gave peer id " + std::to_string(su.own_id) + ", outside 1.." +
+                              std::to_string(kMaxSlots - 1));
   }
-  auto daemon = c->setup_.peers.find(0);
-  if (daemon == c->setup_.peers.end() || daemon->second.empty() || c->setup_.own_vectors.empty()) {
+  auto daemon = su.peers.find(0);
+  if (daemon == su.peers.end() || daemon->second.empty() || su.own_vectors.empty()) {
     return Status(EPROTO, "daemon did not announce its doorbell (peer 0)");
   }
-  c->ring_fd_ = daemon->second[0].get();
-  c->wait_fd_ = c->setup_.own_vectors[0].get();
+  std::unique_ptr<DeviceClient> c(new DeviceClient());
+  c->peer_id_ = su.own_id;
+  UniqueFd shm = std::move(su.shm);
+  c->doorbell_ = std::make_unique<EventfdDoorbell>(std::move(su));
 
   struct stat st;
-  if (::fstat(c->setup_.shm.get(), &st) != 0) return Status::FromErrno("fstat shared space");
+  if (::fstat(shm.get(), &st) != 0) return Status::FromErrno("fstat shared space");
   auto size = static_cast<uint64_t>(st.st_size);
   if (!IsPowerOfTwo(size) || size < kMinSpaceSize || size > kMaxSpaceSize) {
     return Status(EPROTO, "shared space has size " + std::to_string(size));
   }
   void* want = reinterpret_cast<void*>(kFixedBase);
   void* addr = ::mmap(want, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE | MAP_NORESERVE,
-                      c->setup_.shm.get(), 0);
+                      shm.get(), 0);
   if (addr == MAP_FAILED) {
     return Status::FromErrno("cannot map the shared space at its fixed address 0x200000000000");
   }
@@ -85,7 +86,7 @@ Result<std::unique_ptr<DeviceClient>> DeviceClient::Connect(const std::string& s
   }
   c->map_ = Mapping(addr, size);
   if (Status s = CheckHeader(c->header(), size); !s.ok()) return s;
-  c->regs_ = RegisterPage(addr, static_cast<uint32_t>(c->setup_.own_id));
+  c->regs_ = RegisterPage(addr, static_cast<uint32_t>(c->peer_id_));
   c->seq_ = LoadAcquire(&c->regs_->seq);
   return c;
 }
@@ -99,7 +100,7 @@ DeviceClient::Reply DeviceClient::Call(uint32_t command, std::initializer_list<u
   uint64_t seq = ++seq_;
   StoreRelease(&r->seq, seq);
   Reply reply;
-  if (!ivshmem::Ring(ring_fd_).ok() || !Wait(seq, SpinBudget(command))) {
+  if (!doorbell_->Ring() || !Wait(seq, SpinBudget(command))) {
     reply.status = kDaemonGone;
     return reply;
   }
@@ -126,24 +127,10 @@ bool DeviceClient::Wait(uint64_t seq, uint64_t spin_ns) {
   bool ok = true;
   StoreSeqCst(&r->node_flags, kNodeWaiting);
   while (LoadSeqCst(&r->done_seq) != seq) {
-    pollfd fds[2] = {{wait_fd_, POLLIN, 0}, {setup_.socket.get(), POLLIN, 0}};
-    int n = ::poll(fds, 2, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ok = false;
+    if (!doorbell_->Sleep()) {
+      // The daemon may have answered just before going away.
+      ok = LoadSeqCst(&r->done_seq) == seq;
       break;
-    }
-    if (fds[0].revents & POLLIN) {
-      uint64_t v;
-      ssize_t got = ::read(wait_fd_, &v, sizeof v);
-      (void)got;
-    }
-    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      if (!DrainSocket()) {
-        // The daemon may have answered just before going away.
-        ok = LoadSeqCst(&r->done_seq) == seq;
-        break;
-      }
     }
   }
   StoreSeqCst(&r->node_flags, 0u);
@@ -151,7 +138,27 @@ bool DeviceClient::Wait(uint64_t seq, uint64_t spin_ns) {
   return ok;
 }
 
-bool DeviceClient::DrainSocket() {
+EventfdDoorbell::EventfdDoorbell(ivshmem::ClientSetup setup) : setup_(std::move(setup)) {
+  ring_fd_ = setup_.peers.at(0)[0].get();
+  wait_fd_ = setup_.own_vectors[0].get();
+}
+
+bool EventfdDoorbell::Ring() { return ivshmem::Ring(ring_fd_).ok(); }
+
+bool EventfdDoorbell::Sleep() {
+  pollfd fds[2] = {{wait_fd_, POLLIN, 0}, {setup_.socket.get(), POLLIN, 0}};
+  int n = ::poll(fds, 2, -1);
+  if (n < 0) return errno == EINTR;
+  if (fds[0].revents & POLLIN) {
+    uint64_t v;
+    ssize_t got = ::read(wait_fd_, &v, sizeof v);
+    (void)got;
+  }
+  if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) return DrainSocket();
+  return true;
+}
+
+bool EventfdDoorbell::DrainSocket() {
   // Join/leave notices of other peers; the daemon closing is end of file.
   pollfd pfd{setup_.socket.get(), POLLIN, 0};
   while (::poll(&pfd, 1, 0) > 0) {

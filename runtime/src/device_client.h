@@ -25,6 +25,37 @@ namespace dsm::runtime {
 // Not a device status: the daemon's socket closed while waiting.
 constexpr int32_t kDaemonGone = -1;
 
+// The two ways a node's request path differs between a native process and a
+// guest: how it rings the daemon, and how it sleeps until the daemon may
+// have answered. Everything else (the register page, the sequence numbers,
+// spinning, the waiting flag) is the same code for both.
+class Doorbell {
+ public:
+  virtual ~Doorbell() = default;
+  // Rings the daemon (ivshmem peer 0, vector 0). False when it cannot.
+  virtual bool Ring() = 0;
+  // Blocks until the daemon rang this node or went away; spurious returns
+  // are allowed (the caller re-checks done_seq). False when the daemon is
+  // gone.
+  virtual bool Sleep() = 0;
+};
+
+// A native node's doorbell: the eventfds from the ivshmem handshake, plus the
+// daemon's socket, whose end of file means the daemon is gone.
+class EventfdDoorbell : public Doorbell {
+ public:
+  explicit EventfdDoorbell(ivshmem::ClientSetup setup);
+  bool Ring() override;
+  bool Sleep() override;
+
+ private:
+  bool DrainSocket();
+
+  ivshmem::ClientSetup setup_;
+  int ring_fd_ = -1;  // the daemon's (peer 0) vector 0
+  int wait_fd_ = -1;  // our own vector 0
+};
+
 class DeviceClient {
  public:
   struct Reply {
@@ -47,23 +78,21 @@ class DeviceClient {
   }
   [[nodiscard]] device::RegisterFile* regs() const { return regs_; }
   [[nodiscard]] device::LockEntry* lock_table() const { return device::LockTable(base()); }
-  [[nodiscard]] int64_t peer_id() const { return setup_.own_id; }
+  [[nodiscard]] int64_t peer_id() const { return peer_id_; }
   [[nodiscard]] uint64_t space_size() const { return map_.size(); }
 
  private:
   DeviceClient() = default;
   // Waits for done_seq == seq: spins for up to spin_ns (not at all when the
   // daemon last ran on this CPU: it could not answer while we spin), then
-  // blocks on the doorbell eventfd and the socket. Returns false when the
+  // sets kNodeWaiting and sleeps on the doorbell. Returns false when the
   // daemon went away.
   bool Wait(uint64_t seq, uint64_t spin_ns);
-  bool DrainSocket();
 
-  ivshmem::ClientSetup setup_;
+  std::unique_ptr<Doorbell> doorbell_;
   Mapping map_;
+  int64_t peer_id_ = -1;
   device::RegisterFile* regs_ = nullptr;
-  int ring_fd_ = -1;   // the daemon's (peer 0) vector 0
-  int wait_fd_ = -1;   // our own vector 0
   uint64_t seq_ = 0;
 };
 
