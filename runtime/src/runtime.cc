@@ -14,6 +14,7 @@
 #include <random>
 #include <string>
 
+#include "dsm/common/clock.h"
 #include "dsm/common/log.h"
 #include "dsm/common/parse.h"
 #include "dsm/hostd/daemon.h"
@@ -117,6 +118,7 @@ Status Runtime::Start() {
   char prefix[32];
   std::snprintf(prefix, sizeof prefix, "dsm[node %d]", node_id_);
   SetLogPrefix(prefix);
+  trace_.Open(node_id_);
   // Every node is present before node 0's main starts.
   SyncBarrier();
   return Status::Ok();
@@ -159,6 +161,7 @@ void Runtime::Main(MainFn main, int argc, char** argv, char** envp) {
 void Runtime::Finish(int status) {
   if (finished_ || client_ == nullptr || node_id_ != 0) return;
   finished_ = true;
+  trace_.Write();
   auto r = client_->Call(kFinish, {static_cast<uint64_t>(status & 0xff)});
   if (r.status != kOk && r.status != kJobFinished) {
     DSM_LOG_WARN("could not tell the daemon that the job finished: %s",
@@ -173,6 +176,7 @@ void Runtime::Fatal(const char* fmt, ...) {
   std::vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   DSM_LOG_ERROR("%s", msg);
+  trace_.Write();
   std::fflush(nullptr);
   ::_exit(kExitJobFailed);
 }
@@ -187,6 +191,7 @@ void Runtime::HandleEnd(const DeviceClient::Reply& r) {
   switch (r.status) {
     case kJobFinished:
       // Node 0 finished: a worker ends quietly.
+      trace_.Write();
       std::fflush(nullptr);
       ::_exit(0);
     case kNodeLost:
@@ -204,9 +209,11 @@ ControlBlock* Runtime::control() const {
 
 void Runtime::SyncBarrier() {
   if (num_nodes_ == 1) return;
+  uint64_t start = trace_.enabled() ? MonotonicNs() : 0;
   auto r = Call(kBarrier, {});
   if (r.status != kOk) Fatal("barrier failed: %s", StatusName(r.status));
   ++counters_->barriers;
+  if (trace_.enabled()) trace_.Add("barrier", start, MonotonicNs());
 }
 
 void Runtime::Barrier() {
@@ -233,7 +240,7 @@ void Runtime::Parallel(void (*fn)(void*), void* arg) {
   ++counters_->parallel_regions;
   in_parallel_ = true;
   SyncBarrier();  // start: workers read the control block after it
-  fn(arg);
+  RunRegion(fn, arg);
   SyncBarrier();  // end: the implicit barrier
   in_parallel_ = false;
 }
@@ -246,10 +253,20 @@ void Runtime::WorkerLoop() {
     if (fn == nullptr) Fatal("parallel region: function not found in this process (binaries differ?)");
     ++counters_->parallel_regions;
     in_parallel_ = true;
-    reinterpret_cast<void (*)(void*)>(fn)(reinterpret_cast<void*>(cb->arg));
+    RunRegion(reinterpret_cast<void (*)(void*)>(fn), reinterpret_cast<void*>(cb->arg));
     in_parallel_ = false;
     SyncBarrier();
   }
+}
+
+void Runtime::RunRegion(void (*fn)(void*), void* arg) {
+  if (!trace_.enabled()) {
+    fn(arg);
+    return;
+  }
+  uint64_t start = MonotonicNs();
+  fn(arg);
+  trace_.Add("parallel region", start, MonotonicNs());
 }
 
 LockEntry* Runtime::FindLock(uint32_t id, uint64_t* index) {
@@ -296,7 +313,9 @@ void Runtime::Lock(uint32_t id) {
       CpuRelax();
     }
   }
+  uint64_t start = trace_.enabled() ? MonotonicNs() : 0;
   auto r = Call(kLock, {id, index});
+  if (trace_.enabled()) trace_.Add("lock wait", start, MonotonicNs(), id);
   if (r.status == kAlreadyHeld) {
     Fatal("dsm_lock(%u): this node already holds the lock (locks are not recursive)", id);
   }

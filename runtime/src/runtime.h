@@ -16,6 +16,7 @@
 #include "dsm/common/exit_status.h"
 #include "device_client.h"
 #include "func_ref.h"
+#include "trace.h"
 
 namespace dsm::hostd {
 class Daemon;
@@ -71,6 +72,8 @@ class Runtime : private ChunkSource {
   void HandleEnd(const DeviceClient::Reply& r);
   void SyncBarrier();
   [[noreturn]] void WorkerLoop();
+  // Runs one parallel region's function on this node (and traces it).
+  void RunRegion(void (*fn)(void*), void* arg);
   device::LockEntry* FindLock(uint32_t id, uint64_t* index);
   ControlBlock* control() const;
 
@@ -87,6 +90,7 @@ class Runtime : private ChunkSource {
   bool in_parallel_ = false;
   bool finished_ = false;
   device::NodeCounters* counters_ = nullptr;
+  Trace trace_;
 };
 
 }  // namespace dsm::runtime

@@ -401,6 +401,43 @@ TEST(Failure, KilledDaemonEndsTheJobWithinThreeSecondsAndIsNamed) {
   EXPECT_TRUE(tmp.Entries().empty()) << "the job left files in TMPDIR";
 }
 
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(Trace, TimelineOfEveryNodeIsOneChromeTraceFile) {
+  TempDir tmp;
+  TempDir out;
+  const std::string file = out.path() + "/job.json";
+  std::vector<std::string> argv = {DSM_RUN_PATH, "-n", "3", "--trace", file, "--", Program("phases"), "10"};
+  Child job(argv, {{"TMPDIR", tmp.path()}});
+  RunResult r = job.Finish(60);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  std::ifstream f(file);
+  std::string trace((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(trace.rfind("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[", 0), 0u) << trace.substr(0, 200);
+  ASSERT_GE(trace.size(), 4u);
+  EXPECT_EQ(trace.substr(trace.size() - 4), "\n]}\n");
+  EXPECT_EQ(Count(trace, "{"), Count(trace, "}"));
+  for (int k = 0; k < 3; ++k) {
+    std::string node = "\"pid\":1,\"tid\":" + std::to_string(k) + ",";
+    EXPECT_EQ(Count(trace, "\"thread_name\",\"ph\":\"M\"," + node), 1u) << k;
+    EXPECT_EQ(Count(trace, "\"parallel region\",\"ph\":\"X\"," + node), 1u) << k;
+    // Start-up, region start, 2 per phase, region end.
+    EXPECT_EQ(Count(trace, "\"barrier\",\"ph\":\"X\"," + node), 3u + 2 * 10) << k;
+  }
+  EXPECT_TRUE(tmp.Entries().empty()) << "trace fragments left in TMPDIR";
+}
+
+TEST(Trace, UnwritableTraceFileIsRefusedBeforeStarting) {
+  RunResult r = RunCommand({DSM_RUN_PATH, "-n", "2", "--trace", "/nonexistent/dir/t.json", "--", Program("counter")});
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  EXPECT_NE(r.err.find("cannot write the trace file /nonexistent/dir/t.json"), std::string::npos) << Describe(r);
+  EXPECT_EQ(r.out, "");
+}
+
 struct MisuseCase {
   const char* mode;
   const char* message;

@@ -147,6 +147,11 @@ TEST(LauncherOptions, Flags) {
   EXPECT_EQ(ParseError({"-n", "2", "--tag-output=yes", "p"}), "option '--tag-output' takes no value");
   EXPECT_EQ(ParseError({"-n", "2", "--hostd=", "p"}), "invalid value '' for --hostd: empty path");
   EXPECT_EQ(ParseError({"-n", "2", "--hostd"}), "option '--hostd' needs a value");
+  EXPECT_EQ(MustParse({"-n", "2", "--trace", "t.json", "p"}).trace, "t.json");
+  EXPECT_EQ(MustParse({"-n", "2", "--trace=u.json", "p"}).trace, "u.json");
+  EXPECT_EQ(MustParse({"-n", "2", "p"}).trace, "");
+  EXPECT_EQ(ParseError({"-n", "2", "--trace=", "p"}), "invalid value '' for --trace: empty path");
+  EXPECT_EQ(ParseError({"-n", "2", "--trace"}), "option '--trace' needs a value");
 }
 
 TEST(LauncherOptions, UnknownOptions) {
@@ -200,7 +205,7 @@ TEST(LauncherOptions, HelpAndVersion) {
 TEST(LauncherOptions, UsageTextDocumentsEverything) {
   std::string text = UsageText();
   for (const char* s : {"usage: dsm-run", "-n, --nodes N", "--memory SIZE", "--timeout S", "--tag-output",
-                        "--stats", "--hostd PATH", "--help", "--version", "DSM_SOCKET", "DSM_NODE_ID",
+                        "--stats", "--trace FILE", "--hostd PATH", "--help", "--version", "DSM_SOCKET", "DSM_NODE_ID",
                         "DSM_NUM_NODES", "/dev/null", "Exit status", "124", "127", "128+S", "[node K] "}) {
     EXPECT_NE(text.find(s), std::string::npos) << "usage text lacks " << s;
   }

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string_view>
 
 #include "dsm/common/fd.h"
@@ -156,6 +157,14 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
     } else if (name == "--stats") {
       flag();
       o.stats = true;
+    } else if (name == "--trace") {
+      auto v = value();
+      if (!v) continue;
+      if (v->empty()) {
+        fail("invalid value '' for --trace: empty path");
+      } else {
+        o.trace = *v;
+      }
     } else if (name == "--hostd") {
       auto v = value();
       if (!v) continue;
@@ -255,6 +264,10 @@ options:
                      64 KiB are split). Without it the nodes write to
                      dsm-run's stdout and stderr directly.
   --stats            have dsm-hostd print per-node statistics on stderr at exit
+  --trace FILE       write a timeline of every node (parallel regions,
+                     barriers, lock waits) to FILE in Chrome's trace event
+                     format: open it in Perfetto (ui.perfetto.dev) or
+                     chrome://tracing
   --hostd PATH       the daemon to run (default: dsm-hostd in the directory
                      of the dsm-run executable)
   -h, --help         print this help and exit
@@ -422,6 +435,8 @@ class Job {
   [[noreturn]] void ExecChild(const SpawnSpec& spec, pid_t parent, int err_fd);
   void Loop();
   void Teardown();
+  std::string TracePrefix() const;
+  void WriteTrace();
 
   void HandleSignals();
   void HandleTimer();
@@ -466,6 +481,10 @@ class Job {
   UniqueFd sigfd_;
   UniqueFd timer_;
   UniqueFd devnull_;
+  struct FileCloser {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, FileCloser> trace_out_;  // --trace, opened before anything starts
   // dsm-hostd's --ready-fd: "ready", then "finished <status>" or "lost <node>".
   UniqueFd ready_r_;
   std::string status_buf_;     // an incomplete line
@@ -497,6 +516,14 @@ class Job {
 };
 
 int Job::Run() {
+  if (!o_.trace.empty()) {
+    // Fail before starting anything if the trace cannot be written.
+    trace_out_.reset(std::fopen(o_.trace.c_str(), "w"));
+    if (!trace_out_) {
+      Say("error: cannot write the trace file %s: %s", o_.trace.c_str(), std::strerror(errno));
+      return kExitUsage;
+    }
+  }
   Status s = Setup();
   if (!s.ok()) {
     Say("error: %s", s.message().c_str());
@@ -698,13 +725,15 @@ void Job::StartNodes() {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view v(*e);
-    if (v.starts_with("DSM_SOCKET=") || v.starts_with("DSM_NODE_ID=") || v.starts_with("DSM_NUM_NODES=")) {
+    if (v.starts_with("DSM_SOCKET=") || v.starts_with("DSM_NODE_ID=") || v.starts_with("DSM_NUM_NODES=") ||
+        v.starts_with("DSM_TRACE=")) {
       continue;
     }
     env.emplace_back(v);
   }
   env.push_back("DSM_SOCKET=" + socket_path_);
   env.push_back("DSM_NUM_NODES=" + std::to_string(o_.nodes));
+  if (!o_.trace.empty()) env.push_back("DSM_TRACE=" + TracePrefix());
   env.emplace_back();  // DSM_NODE_ID, per node
   std::vector<std::string> args;
   args.push_back(o_.program);
@@ -1255,6 +1284,7 @@ void Job::Teardown() {
   timer_.reset();
   devnull_.reset();
   sigfd_.reset();
+  if (trace_out_) WriteTrace();
   if (!dir_.empty()) {
     if (::unlink(socket_path_.c_str()) != 0 && errno != ENOENT) {
       Say("warning: cannot remove %s: %s", socket_path_.c_str(), std::strerror(errno));
@@ -1266,6 +1296,38 @@ void Job::Teardown() {
   if (chld_saved_) ::sigaction(SIGCHLD, &old_chld_, nullptr);
   if (rlimit_saved_) ::setrlimit(RLIMIT_NOFILE, &old_nofile_);
   if (mask_saved_) ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+}
+
+std::string Job::TracePrefix() const { return dir_ + "/trace"; }
+
+// Merges the nodes' trace files (one event object per line, each ending in a
+// comma) into one Chrome trace, names each node's track, and removes them.
+void Job::WriteTrace() {
+  std::FILE* out = trace_out_.get();
+  std::fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", out);
+  std::fputs("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\"dsm job\"}}", out);
+  for (uint32_t k = 0; k < o_.nodes; ++k) {
+    std::fprintf(out, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%u,\"args\":{\"name\":\"node %u\"}}",
+                 k, k);
+    if (dir_.empty()) continue;
+    std::string path = TracePrefix() + ".node" + std::to_string(k) + ".json";
+    std::FILE* in = std::fopen(path.c_str(), "r");
+    if (in == nullptr) continue;  // the node never got far enough to write one
+    char line[1024];
+    while (std::fgets(line, sizeof line, in) != nullptr) {
+      size_t len = std::strlen(line);
+      while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ',')) line[--len] = '\0';
+      if (len == 0 || line[0] != '{' || line[len - 1] != '}') continue;  // torn or foreign line
+      std::fputs(",\n", out);
+      std::fputs(line, out);
+    }
+    std::fclose(in);
+    ::unlink(path.c_str());
+  }
+  std::fputs("\n]}\n", out);
+  if (std::fclose(trace_out_.release()) != 0) {
+    Say("warning: cannot write the trace file %s: %s", o_.trace.c_str(), std::strerror(errno));
+  }
 }
 
 }  // namespace

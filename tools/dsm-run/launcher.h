@@ -62,6 +62,7 @@ struct Options {
   std::string timeout_text;  // --timeout as given, for the message
   bool tag_output = false;
   bool stats = false;
+  std::string trace;  // --trace FILE: the merged timeline of every node
   std::string hostd;  // --hostd; empty: dsm-hostd next to dsm-run
   std::string program;
   std::vector<std::string> args;  // the program's arguments, untouched
