@@ -18,6 +18,7 @@
 #include "dsm/common/log.h"
 #include "dsm/common/parse.h"
 #include "dsm/hostd/daemon.h"
+#include "fault.h"
 
 namespace dsm::runtime {
 
@@ -144,6 +145,10 @@ void Runtime::Main(MainFn main, int argc, char** argv, char** envp) {
   char* stack = client_->base() + h->stack_offset;
   if (::mprotect(stack - kPageSize, kPageSize, PROT_NONE) != 0) {
     Fatal("cannot protect the guard page of the master stack: %s", std::strerror(errno));
+  }
+  if (!InstallFaultHandler(reinterpret_cast<uintptr_t>(stack - kPageSize), reinterpret_cast<uintptr_t>(stack),
+                           h->stack_size, node_id_)) {
+    Fatal("cannot install the fault handler: %s", std::strerror(errno));
   }
   g_master.main = main;
   g_master.argc = argc;

@@ -438,6 +438,17 @@ TEST(Trace, UnwritableTraceFileIsRefusedBeforeStarting) {
   EXPECT_EQ(r.out, "");
 }
 
+TEST(MasterStack, HoldsDeepRecursionAndReportsOverflowClearly) {
+  // 100 frames of 64 KiB (6.4 MiB): fits the 16 MiB master stack.
+  RunResult ok = RunJob(2, "deep", {"100"});
+  EXPECT_EQ(ok.exit_code, 0) << Describe(ok);
+  RunResult r = RunJob(2, "deep");
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.err.find("stack overflow in main"), std::string::npos) << Describe(r);
+  EXPECT_EQ(r.out.find("deep:"), std::string::npos);
+}
+
 struct MisuseCase {
   const char* mode;
   const char* message;

@@ -1,0 +1,57 @@
+#include "fault.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "dsm/common/exit_status.h"
+
+namespace dsm::runtime {
+namespace {
+
+// Read by the handler only; written once before it is installed.
+uintptr_t g_guard_lo = 0;
+uintptr_t g_guard_hi = 0;
+char g_overflow_message[256];
+size_t g_overflow_length = 0;
+
+void OnSegv(int sig, siginfo_t* info, void*) {
+  auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+  if (addr >= g_guard_lo && addr < g_guard_hi) {
+    ssize_t ignored = ::write(STDERR_FILENO, g_overflow_message, g_overflow_length);
+    (void)ignored;
+    ::_exit(kExitJobFailed);
+  }
+  // Not ours: the default action, with the original fault (re-executing the
+  // faulting instruction raises it again).
+  signal(sig, SIG_DFL);
+}
+
+}  // namespace
+
+bool InstallFaultHandler(uintptr_t guard_lo, uintptr_t guard_hi, uint64_t stack_bytes, int node) {
+  g_guard_lo = guard_lo;
+  g_guard_hi = guard_hi;
+  int n = std::snprintf(g_overflow_message, sizeof g_overflow_message,
+                        "dsm[node %d]: error: stack overflow in main: node 0's main runs on a %llu MiB "
+                        "stack in shared memory; move large arrays to dsm_malloc\n",
+                        node, static_cast<unsigned long long>(stack_bytes >> 20));
+  g_overflow_length = n > 0 ? static_cast<size_t>(n) : 0;
+  // The handler must run when the stack it would use is the one that
+  // overflowed.
+  static char alt_stack[64 * 1024];
+  stack_t ss{};
+  ss.ss_sp = alt_stack;
+  ss.ss_size = sizeof alt_stack;
+  if (::sigaltstack(&ss, nullptr) != 0) return false;
+  struct sigaction sa {};
+  sa.sa_sigaction = OnSegv;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  return ::sigaction(SIGSEGV, &sa, nullptr) == 0;
+}
+
+}  // namespace dsm::runtime
