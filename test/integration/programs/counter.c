@@ -15,7 +15,8 @@ struct shared {
   long iterations;
   long hold;
   int queue;
-  int arrived;
+  int held;    /* node 0 holds the lock for the queue-up round */
+  int arrived; /* nodes about to ask for it */
   long counter;
   long per_node[1024];
 };
@@ -24,11 +25,13 @@ static void queue_up(struct shared *s) {
   int me = dsm_node_id(), nodes = dsm_num_nodes();
   if (me == 0) {
     dsm_lock(42);
+    __atomic_store_n(&s->held, 1, __ATOMIC_RELEASE);
     while (__atomic_load_n(&s->arrived, __ATOMIC_ACQUIRE) < nodes - 1) sched_yield();
     struct timespec hold = {0, 100 * 1000 * 1000};
     nanosleep(&hold, NULL);
     dsm_unlock(42);
   } else {
+    while (!__atomic_load_n(&s->held, __ATOMIC_ACQUIRE)) sched_yield();
     __atomic_fetch_add(&s->arrived, 1, __ATOMIC_RELEASE);
     dsm_lock(42);
     dsm_unlock(42);
