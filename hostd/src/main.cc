@@ -29,6 +29,8 @@ options:
   --nodes N          nodes in the job (1..1024)
   --memory SIZE      shared space size, a power of two (K/M/G/T suffixes;
                      default 1G, 64M..1T)
+  --stack SIZE       node 0's main stack in the shared space (default 16M,
+                     64K..4G, leaving at least 16 MiB of heap)
   --ready-fd FD      write "ready\n" to FD once listening; when the job ends,
                      write "finished <status>\n" (node 0 finished with that
                      exit status) or "lost <node>\n" (that node left early)
@@ -80,6 +82,11 @@ int main(int argc, char** argv) {
       if (!n) return UsageError("--memory needs a size such as 256M or 1G");
       if (dsm::Status s = dsm::hostd::ValidateSpaceSize(*n); !s.ok()) return UsageError(s.message());
       config.space.size = *n;
+    } else if (arg == "--stack") {
+      const char* v = value("--stack");
+      auto n = v ? dsm::ParseSize(v) : std::nullopt;
+      if (!n) return UsageError("--stack needs a size such as 64M");
+      config.space.stack_size = *n;
     } else if (arg == "--ready-fd") {
       const char* v = value("--ready-fd");
       auto n = v ? dsm::ParseUint(v) : std::nullopt;
@@ -95,6 +102,9 @@ int main(int argc, char** argv) {
   }
   if (config.socket_path.empty()) return UsageError("--socket is required");
   if (nodes == 0) return UsageError("--nodes is required");
+  if (dsm::Status s = dsm::hostd::ValidateStackSize(config.space.stack_size, config.space.size); !s.ok()) {
+    return UsageError(s.message());
+  }
   config.space.num_nodes = static_cast<uint32_t>(nodes);
   config.space.job_id = std::random_device{}();
 

@@ -17,8 +17,18 @@ Status ValidateSpaceSize(uint64_t size) {
   return Status::Ok();
 }
 
+Status ValidateStackSize(uint64_t stack_size, uint64_t space_size) {
+  if (!device::LayoutFits(space_size, stack_size)) {
+    return Status(EINVAL, "master stack size " + std::to_string(stack_size) +
+                              " must be between 64 KiB and 4 GiB and leave 16 MiB of heap in a " +
+                              std::to_string(space_size >> 20) + " MiB shared space");
+  }
+  return Status::Ok();
+}
+
 Result<SharedSpace> SharedSpace::Create(const SpaceConfig& config) {
   if (Status s = ValidateSpaceSize(config.size); !s.ok()) return s;
+  if (Status s = ValidateStackSize(config.stack_size, config.size); !s.ok()) return s;
   if (config.num_nodes == 0 || config.num_nodes > device::kMaxNodes) {
     return Status(EINVAL, "node count " + std::to_string(config.num_nodes) + " out of range 1.." +
                               std::to_string(device::kMaxNodes));
@@ -34,7 +44,7 @@ Result<SharedSpace> SharedSpace::Create(const SpaceConfig& config) {
   if (addr == MAP_FAILED) return Status::FromErrno("mmap shared space");
   space.map_ = Mapping(addr, config.size);
 
-  const device::Layout l = device::ComputeLayout(config.size);
+  const device::Layout l = device::ComputeLayout(config.size, config.stack_size);
   device::SpaceHeader* h = space.header();
   std::memset(h, 0, sizeof *h);
   h->version = device::kVersion;

@@ -37,7 +37,8 @@ bool InstallFaultHandler(uintptr_t guard_lo, uintptr_t guard_hi, uint64_t stack_
   g_guard_hi = guard_hi;
   int n = std::snprintf(g_overflow_message, sizeof g_overflow_message,
                         "dsm[node %d]: error: stack overflow in main: node 0's main runs on a %llu MiB "
-                        "stack in shared memory; move large arrays to dsm_malloc\n",
+                        "stack in shared memory; give it more with dsm-run --stack SIZE (DSM_STACK_SIZE "
+                        "without dsm-run) or move large arrays to dsm_malloc\n",
                         node, static_cast<unsigned long long>(stack_bytes >> 20));
   g_overflow_length = n > 0 ? static_cast<size_t>(n) : 0;
   // The handler must run when the stack it would use is the one that

@@ -72,6 +72,11 @@ Status Runtime::StartEmbeddedDaemon(std::string* socket_path) {
     if (!size) return Status(EINVAL, std::string("DSM_MEMORY='") + mem + "' is not a size");
     config.space.size = *size;
   }
+  if (const char* stack = std::getenv("DSM_STACK_SIZE")) {
+    auto size = ParseSize(stack);
+    if (!size) return Status(EINVAL, std::string("DSM_STACK_SIZE='") + stack + "' is not a size");
+    config.space.stack_size = *size;
+  }
   auto daemon = hostd::Daemon::Create(config);
   if (!daemon.ok()) return daemon.status();
   embedded_ = std::move(daemon).value();
@@ -110,6 +115,11 @@ Status Runtime::Start() {
   client_ = std::move(client).value();
   counters_ = &client_->regs()->counters;
   auto r = client_->Call(kAttach, {kVersion, wanted, static_cast<uint64_t>(::getpid())});
+  if (r.status == kAttachRefused) {
+    return Status(EPROTO, "the host daemon refused node id " +
+                              (wanted == kAnyNode ? std::string("(any)") : std::to_string(wanted)) +
+                              ": taken, or outside 0.." + std::to_string(client_->header()->num_nodes - 1));
+  }
   if (r.status != kOk) {
     return Status(EPROTO, std::string("attach refused by the host daemon: ") +
                               (r.status == kDaemonGone ? "daemon went away" : StatusName(r.status)));

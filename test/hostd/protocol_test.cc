@@ -26,6 +26,23 @@ TEST(Layout, RegionsAreOrderedAlignedAndInside) {
   }
 }
 
+TEST(Layout, MasterStackSizeMovesTheHeapAndMustLeaveSomeOfIt) {
+  Layout def = ComputeLayout(kDefaultSpaceSize);
+  Layout big = ComputeLayout(kDefaultSpaceSize, 256ULL << 20);
+  EXPECT_EQ(def.stack_size, kMasterStackSize);
+  EXPECT_EQ(big.stack_size, 256ULL << 20);
+  EXPECT_EQ(big.stack_offset, def.stack_offset);
+  EXPECT_GE(big.heap_offset, big.stack_offset + big.stack_size);
+  EXPECT_EQ(big.heap_offset + big.heap_size, kDefaultSpaceSize);
+  EXPECT_EQ(ComputeLayout(kDefaultSpaceSize, 5000).stack_size, 2 * kPageSize);  // rounded up
+  EXPECT_TRUE(LayoutFits(kDefaultSpaceSize, kMasterStackSize));
+  EXPECT_TRUE(LayoutFits(kDefaultSpaceSize, kMinMasterStackSize));
+  EXPECT_FALSE(LayoutFits(kDefaultSpaceSize, kMinMasterStackSize - 1));
+  EXPECT_FALSE(LayoutFits(kMaxSpaceSize, kMaxMasterStackSize + 1));
+  EXPECT_FALSE(LayoutFits(kMinSpaceSize, 60ULL << 20));  // no heap left
+  EXPECT_EQ(ComputeLayout(kMinSpaceSize, 1ULL << 30).heap_size, 0u);
+}
+
 TEST(Layout, PowerOfTwoHelper) {
   EXPECT_TRUE(IsPowerOfTwo(1));
   EXPECT_TRUE(IsPowerOfTwo(1ULL << 40));

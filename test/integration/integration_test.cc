@@ -359,6 +359,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadArgs{{"--socket", "@x", "--nodes", "2", "--memory", "100M"}, "power of two"},
                       BadArgs{{"--socket", "@x", "--nodes", "2", "--memory", "32M"}, "between 64 MiB and 1 TiB"},
                       BadArgs{{"--socket", "@x", "--nodes", "2", "--ready-fd", "77"}, "not an open file descriptor"},
+                      BadArgs{{"--socket", "@x", "--nodes", "2", "--stack", "lots"}, "--stack needs a size"},
+                      BadArgs{{"--socket", "@x", "--nodes", "2", "--memory", "64M", "--stack", "60M"},
+                              "leave 16 MiB of heap in a 64 MiB shared space"},
                       BadArgs{{"--socket", "@x", "--nodes", "2", "--frobnicate"}, "unknown argument '--frobnicate'"}));
 
 // Pids of running dsm-hostd processes whose command line mentions `needle`.
@@ -447,7 +450,25 @@ TEST(MasterStack, HoldsDeepRecursionAndReportsOverflowClearly) {
   EXPECT_FALSE(r.timed_out);
   EXPECT_NE(r.exit_code, 0) << Describe(r);
   EXPECT_NE(r.err.find("stack overflow in main"), std::string::npos) << Describe(r);
+  EXPECT_NE(r.err.find("dsm-run --stack SIZE"), std::string::npos) << Describe(r);
   EXPECT_EQ(r.out.find("deep:"), std::string::npos);
+}
+
+TEST(MasterStack, SizeIsChosenPerJob) {
+  // 300 frames of 64 KiB (19 MiB) overflow the default 16 MiB stack...
+  RunResult small = RunJob(2, "deep", {"300"});
+  EXPECT_NE(small.exit_code, 0) << Describe(small);
+  EXPECT_NE(small.err.find("stack overflow in main: node 0's main runs on a 16 MiB stack"), std::string::npos)
+      << Describe(small);
+  // ...and fit a 64 MiB one, with dsm-run or in an embedded job.
+  RunResult big = RunCommand({DSM_RUN_PATH, "-n", "2", "--stack", "64M", "--", Program("deep"), "300"});
+  EXPECT_EQ(big.exit_code, 0) << Describe(big);
+  RunResult embedded = RunCommand({Program("deep"), "300"}, 60, {{"DSM_STACK_SIZE", "64M"}});
+  EXPECT_EQ(embedded.exit_code, 0) << Describe(embedded);
+  RunResult bad = RunCommand({Program("deep"), "3"}, 60, {{"DSM_STACK_SIZE", "1k"}});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("master stack size 1024 must be between 64 KiB and 4 GiB"), std::string::npos)
+      << Describe(bad);
 }
 
 struct MisuseCase {

@@ -152,6 +152,12 @@ TEST(LauncherOptions, Flags) {
   EXPECT_EQ(MustParse({"-n", "2", "p"}).trace, "");
   EXPECT_EQ(ParseError({"-n", "2", "--trace=", "p"}), "invalid value '' for --trace: empty path");
   EXPECT_EQ(ParseError({"-n", "2", "--trace"}), "option '--trace' needs a value");
+  EXPECT_EQ(MustParse({"-n", "2", "p"}).stack, 0u);
+  EXPECT_EQ(MustParse({"-n", "2", "--stack", "64M", "p"}).stack, 64u << 20);
+  EXPECT_EQ(ParseError({"-n", "2", "--stack=big", "p"}), "invalid value 'big' for --stack: not a size (examples: 64M, 1G)");
+  EXPECT_EQ(ParseError({"-n", "2", "--memory", "64M", "--stack", "60M", "p"}),
+            "invalid value for --stack: 62914560 bytes must be between 64K and 4G and leave 16M of heap in the "
+            "64M shared space (--memory)");
 }
 
 TEST(LauncherOptions, UnknownOptions) {
@@ -205,7 +211,7 @@ TEST(LauncherOptions, HelpAndVersion) {
 TEST(LauncherOptions, UsageTextDocumentsEverything) {
   std::string text = UsageText();
   for (const char* s : {"usage: dsm-run", "-n, --nodes N", "--memory SIZE", "--timeout S", "--tag-output",
-                        "--stats", "--trace FILE", "--hostd PATH", "--help", "--version", "DSM_SOCKET", "DSM_NODE_ID",
+                        "--stats", "--trace FILE", "--stack SIZE", "--hostd PATH", "--help", "--version", "DSM_SOCKET", "DSM_NODE_ID",
                         "DSM_NUM_NODES", "/dev/null", "Exit status", "124", "127", "128+S", "[node K] "}) {
     EXPECT_NE(text.find(s), std::string::npos) << "usage text lacks " << s;
   }

@@ -29,6 +29,7 @@
 #include "dsm/common/exit_status.h"
 #include "dsm/common/log.h"
 #include "dsm/common/parse.h"
+#include "dsm/device/protocol.h"
 
 extern char** environ;
 
@@ -136,6 +137,15 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       } else {
         o.memory = *n;
       }
+    } else if (name == "--stack") {
+      auto v = value();
+      if (!v) continue;
+      auto n = ParseSize(*v);
+      if (!n || *n == 0) {
+        fail("invalid value " + Quote(*v) + " for --stack: not a size (examples: 64M, 1G)");
+      } else {
+        o.stack = *n;
+      }
     } else if (name == "--timeout") {
       auto v = value();
       if (!v) continue;
@@ -185,6 +195,11 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
   if (version) {
     o.action = Options::Action::kVersion;
     return o;
+  }
+  if (!error && o.stack != 0 && !device::LayoutFits(o.memory, o.stack)) {
+    fail("invalid value for --stack: " + std::to_string(o.stack) +
+         " bytes must be between 64K and 4G and leave 16M of heap in the " + std::to_string(o.memory >> 20) +
+         "M shared space (--memory)");
   }
   if (error) return *error;
   if (!have_nodes) return UsageErr("missing option -n/--nodes (the number of nodes)");
@@ -256,6 +271,8 @@ options:
   -n, --nodes N      number of nodes, 1..1024 (required)
   --memory SIZE      size of the shared space: a power of two from 64M to 1T,
                      with a K, M, G or T suffix (default 1G)
+  --stack SIZE       size of node 0's main stack, which lives in the shared
+                     space (default 16M; 64K..4G, leaving 16M of heap)
   --timeout S        end the job S seconds after dsm-run started (fractions
                      allowed) and exit with status 124
   --tag-output       prefix every line the nodes print with "[node K] " (their
@@ -698,6 +715,10 @@ void Job::StartDaemon() {
                                    std::to_string(kReadyFdInChild),
                                    "--exit-when-done"};
   if (o_.stats) args.emplace_back("--stats");
+  if (o_.stack != 0) {
+    args.emplace_back("--stack");
+    args.push_back(std::to_string(o_.stack));
+  }
   SpawnSpec spec;
   spec.path = hostd_path_.c_str();
   spec.argv = Pointers(args);

@@ -58,6 +58,7 @@ struct Options {
   Action action = Action::kRun;
   uint32_t nodes = 0;
   uint64_t memory = kDefaultMemory;
+  uint64_t stack = 0;  // --stack: node 0's main stack; 0 = the daemon's default
   std::optional<double> timeout_seconds;
   std::string timeout_text;  // --timeout as given, for the message
   bool tag_output = false;

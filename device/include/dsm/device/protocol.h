@@ -42,8 +42,11 @@ constexpr uint64_t kFixedBase = 0x200000000000ULL;
 constexpr uint64_t kMinSpaceSize = 64ULL << 20;
 constexpr uint64_t kMaxSpaceSize = 1ULL << 40;
 constexpr uint64_t kDefaultSpaceSize = 1ULL << 30;
-// Stack that node 0's main runs on (inside the data area).
+// Stack that node 0's main runs on (inside the data area): the default, and
+// the bounds of what a job may ask for (a multiple of the page size).
 constexpr uint64_t kMasterStackSize = 16ULL << 20;
+constexpr uint64_t kMinMasterStackSize = 64ULL << 10;
+constexpr uint64_t kMaxMasterStackSize = 4ULL << 30;
 
 // ---------------------------------------------------------------------------
 // Header page (offset 0). Written by the daemon once, before any peer exists.
@@ -240,8 +243,10 @@ struct Layout {
 constexpr uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 constexpr bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
-// Valid for power-of-two sizes in [kMinSpaceSize, kMaxSpaceSize].
-constexpr Layout ComputeLayout(uint64_t space_size) {
+// Valid for power-of-two sizes in [kMinSpaceSize, kMaxSpaceSize] and stack
+// sizes in [kMinMasterStackSize, kMaxMasterStackSize] that leave a heap
+// (LayoutFits).
+constexpr Layout ComputeLayout(uint64_t space_size, uint64_t stack_size = kMasterStackSize) {
   Layout l{};
   l.space_size = space_size;
   l.regs_offset = kPageSize;
@@ -258,10 +263,16 @@ constexpr Layout ComputeLayout(uint64_t space_size) {
   l.control_offset = l.data_offset;
   // One guard page (never handed out) under the stack.
   l.stack_offset = l.data_offset + 2 * kPageSize;
-  l.stack_size = kMasterStackSize;
+  l.stack_size = AlignUp(stack_size, kPageSize);
   l.heap_offset = AlignUp(l.stack_offset + l.stack_size, 2ULL << 20);
-  l.heap_size = space_size - l.heap_offset;
+  l.heap_size = l.heap_offset < space_size ? space_size - l.heap_offset : 0;
   return l;
+}
+
+// The stack leaves at least 16 MiB of heap in a space of this size.
+constexpr bool LayoutFits(uint64_t space_size, uint64_t stack_size) {
+  return stack_size >= kMinMasterStackSize && stack_size <= kMaxMasterStackSize &&
+         ComputeLayout(space_size, stack_size).heap_size >= (16ULL << 20);
 }
 
 static_assert(ComputeLayout(kMinSpaceSize).heap_size > 16ULL << 20);

@@ -23,6 +23,7 @@ struct SpaceConfig {
   uint32_t host_id = 0;
   uint32_t num_hosts = 1;
   uint64_t job_id = 0;
+  uint64_t stack_size = device::kMasterStackSize;  // node 0's main stack
 };
 
 class SharedSpace {
@@ -46,5 +47,7 @@ class SharedSpace {
 
 // Checks a size given by a user: a power of two within the device's bounds.
 Status ValidateSpaceSize(uint64_t size);
+// Checks a master stack size given by a user against the space it lives in.
+Status ValidateStackSize(uint64_t stack_size, uint64_t space_size);
 
 }  // namespace dsm::hostd
