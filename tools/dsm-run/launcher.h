@@ -28,15 +28,16 @@
 #include <vector>
 
 #include "dsm/common/status.h"
+#include "dsm/device/protocol.h"
 
 namespace dsm::launcher {
 
 inline constexpr const char* kVersionText = "dsm-run (dsmkit) 0.1.0";
 
-inline constexpr uint32_t kMaxNodes = 1024;
-inline constexpr uint64_t kMinMemory = uint64_t{64} << 20;
-inline constexpr uint64_t kMaxMemory = uint64_t{1} << 40;
-inline constexpr uint64_t kDefaultMemory = uint64_t{1} << 30;
+inline constexpr uint32_t kMaxNodes = device::kMaxNodes;
+inline constexpr uint64_t kMinMemory = device::kMinSpaceSize;
+inline constexpr uint64_t kMaxMemory = device::kMaxSpaceSize;
+inline constexpr uint64_t kDefaultMemory = device::kDefaultSpaceSize;
 inline constexpr double kMaxTimeoutSeconds = 1e9;
 
 // Exit statuses of dsm-run besides node 0's own.
