@@ -48,7 +48,7 @@ Status CheckHeader(const SpaceHeader* h, uint64_t size) {
 }  // namespace
 
 Result<std::unique_ptr<DeviceClient>> DeviceClient::Connect(const std::string& socket_path,
-                                                            int timeout_ms) {
+                                                            int timeout_ms, Placement placement) {
   auto setup = ivshmem::ConnectClient(socket_path, timeout_ms);
   if (!setup.ok()) {
     return Status(setup.status().code(),
@@ -74,13 +74,15 @@ Result<std::unique_ptr<DeviceClient>> DeviceClient::Connect(const std::string& s
   if (!IsPowerOfTwo(size) || size < kMinSpaceSize || size > kMaxSpaceSize) {
     return Status(EPROTO, "shared space has size " + std::to_string(size));
   }
-  void* want = reinterpret_cast<void*>(kFixedBase);
-  void* addr = ::mmap(want, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE | MAP_NORESERVE,
-                      shm.get(), 0);
+  const bool fixed = placement == Placement::kFixed;
+  void* want = fixed ? reinterpret_cast<void*>(kFixedBase) : nullptr;
+  int flags = MAP_SHARED | MAP_NORESERVE | (fixed ? MAP_FIXED_NOREPLACE : 0);
+  void* addr = ::mmap(want, size, PROT_READ | PROT_WRITE, flags, shm.get(), 0);
   if (addr == MAP_FAILED) {
-    return Status::FromErrno("cannot map the shared space at its fixed address 0x200000000000");
+    return Status::FromErrno(fixed ? "cannot map the shared space at its fixed address 0x200000000000"
+                                   : "cannot map the shared space");
   }
-  if (addr != want) {
+  if (fixed && addr != want) {
     ::munmap(addr, size);
     return Status(EEXIST, "the shared space's fixed address 0x200000000000 is in use in this process");
   }

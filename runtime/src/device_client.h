@@ -63,11 +63,15 @@ class DeviceClient {
     uint64_t results[4] = {0, 0, 0, 0};
   };
 
-  // Connects to the daemon at socket_path and maps its shared space at the
-  // fixed base. Fails with a message naming the problem (no daemon, version,
-  // address in use).
-  static Result<std::unique_ptr<DeviceClient>> Connect(const std::string& socket_path,
-                                                       int timeout_ms);
+  // Where the shared space is mapped. Nodes use kFixed (one address on every
+  // node: pointers into shared data mean the same everywhere). kAnywhere lets
+  // a test hold several clients, and a daemon, in one process.
+  enum class Placement { kFixed, kAnywhere };
+
+  // Connects to the daemon at socket_path and maps its shared space. Fails
+  // with a message naming the problem (no daemon, version, address in use).
+  static Result<std::unique_ptr<DeviceClient>> Connect(const std::string& socket_path, int timeout_ms,
+                                                       Placement placement = Placement::kFixed);
 
   // One request; returns when the daemon completed it, or with kDaemonGone.
   Reply Call(uint32_t command, std::initializer_list<uint64_t> args);
