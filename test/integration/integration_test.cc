@@ -238,6 +238,28 @@ TEST(Contention, QueuedLockHandOverLosesNoUpdate) {
   EXPECT_GE(slow_total, 3) << "locks did not go through the daemon's queue\n" << r.err;
 }
 
+// 20000 distinct ids overflow the 16384-entry host lock table; the rest are
+// managed by the daemon alone, with the same mutual exclusion.
+TEST(Locks, MoreIdsThanTheHostLockTableHolds) {
+  std::vector<std::string> argv = {DSM_RUN_PATH, "-n", "3", "--stats", "--timeout", "120", "--",
+                                   Program("manylocks"), "20000"};
+  RunResult r = RunCommand(argv);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("manylocks: ids=20000 nodes=3 bad=0"), std::string::npos) << r.out;
+  // Daemon-only locks show up as slow locks: at least 3616 ids x 2 rounds x 3 nodes.
+  std::istringstream table(r.err.substr(r.err.find("lock-slow")));
+  std::string line;
+  std::getline(table, line);
+  long slow_total = 0;
+  for (int i = 0; i < 3 && std::getline(table, line); ++i) {
+    std::istringstream fields(line);
+    long node, requests, fast, slow;
+    ASSERT_TRUE(fields >> node >> requests >> fast >> slow) << line;
+    slow_total += slow;
+  }
+  EXPECT_GE(slow_total, (20000 - 16384) * 2 * 3) << r.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Nodes, PerNodeCount, ::testing::Values(1, 2, 4, 8),
                          [](const auto& info) { return std::to_string(info.param) + "nodes"; });
 
