@@ -47,14 +47,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonConfig& config) {
   });
   Daemon* self = d.get();
   if (config.status_fd >= 0) {
+    d->core_->set_on_attach([self](uint32_t node) { self->WriteStatus("attached " + std::to_string(node)); });
     d->core_->set_on_job_end([self](JobState state) {
-      char line[64];
-      int n = state == JobState::kFinished
-                  ? std::snprintf(line, sizeof line, "finished %d\n", self->core_->exit_status())
-                  : std::snprintf(line, sizeof line, "lost %u\n", self->core_->lost_node().value_or(~0u));
-      if (::write(self->config_.status_fd, line, static_cast<size_t>(n)) != n) {
-        DSM_LOG_DEBUG("status fd: %s", std::strerror(errno));
-      }
+      self->WriteStatus(state == JobState::kFinished
+                            ? "finished " + std::to_string(self->core_->exit_status())
+                            : "lost " + std::to_string(self->core_->lost_node().value_or(~0u)));
     });
   }
   srv->set_on_leave([self](int64_t peer) {
@@ -79,6 +76,13 @@ Status Daemon::Watch(int fd, uint64_t tag) {
   ev.data.u64 = tag;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return Status::FromErrno("epoll_ctl");
   return Status::Ok();
+}
+
+void Daemon::WriteStatus(const std::string& line) {
+  std::string text = line + "\n";
+  if (::write(config_.status_fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    DSM_LOG_DEBUG("status fd: %s", std::strerror(errno));
+  }
 }
 
 void Daemon::RequestStop() {

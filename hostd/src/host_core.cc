@@ -210,6 +210,7 @@ bool HostCore::DoAttach(Slot& s, uint32_t slot, const Request& req, Reply* reply
   reply->results[2] = h->host_id;
   reply->results[3] = h->num_hosts;
   DSM_LOG_INFO("peer %u attached as node %u (pid %" PRIu64 ")", slot, node, n.pid);
+  if (on_attach_) on_attach_(node);
   return true;
 }
 

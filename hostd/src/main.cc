@@ -31,10 +31,11 @@ options:
                      default 1G, 64M..1T)
   --stack SIZE       node 0's main stack in the shared space (default 16M,
                      64K..4G, leaving at least 16 MiB of heap)
-  --ready-fd FD      write "ready\n" to FD once listening; when the job ends,
-                     write "finished <status>\n" (node 0 finished with that
-                     exit status) or "lost <node>\n" (that node left early)
-                     before any other node is told; closed at exit
+  --ready-fd FD      write "ready\n" to FD once listening, "attached <node>\n"
+                     as each node joins (before it is answered), and when the
+                     job ends "finished <status>\n" (node 0 finished with
+                     that exit status) or "lost <node>\n" (that node left
+                     early), before any other node is told; closed at exit
   --exit-when-done   exit once the job ended and every node left
   --stats            print per-node statistics on stderr at exit
   --help, --version

@@ -339,6 +339,13 @@ TEST(Daemon, SigtermStopsItCleanlyAndRemovesItsSocket) {
   EXPECT_TRUE(tmp.Entries().empty()) << "socket left behind";
 }
 
+TEST(Node, ProgramNotLinkedWithLibdsmIsNamedNotRunNTimes) {
+  RunResult r = RunCommand({DSM_RUN_PATH, "-n", "2", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_NE(r.err.find("without joining the job: is /bin/true linked with libdsm"), std::string::npos)
+      << Describe(r);
+}
+
 TEST(Node, NoDaemonAtItsSocketIsAClearError) {
   Child node({Program("counter"), "10"}, {{"DSM_SOCKET", "/nonexistent/dsm.sock"}, {"DSM_NODE_ID", "0"}},
              /*clear_dsm_env=*/false);

@@ -566,7 +566,7 @@ class LauncherJob : public ::testing::Test {
 };
 
 TEST_F(LauncherJob, ExitStatusOfNode0IsTheJobsStatus) {
-  Outcome o = Run(Job(1, {}, kPublishPid + "exit 7"));
+  Outcome o = Run(Job(1, {}, kPublishPid + "exit 7"), {kFinished});
   EXPECT_EQ(o.status, 7);
   EXPECT_EQ(o.err, "");
   ExpectJobGone();
@@ -584,8 +584,35 @@ TEST_F(LauncherJob, ExitStatusOfNode0IsTheJobsStatus) {
   ExpectJobGone();
 }
 
+// dsm-hostd says "attached K" before node K can go on; a node that exits
+// without it never joined the job: the program is not linked with libdsm,
+// and running N unrelated copies of it is not what was asked.
+TEST_F(LauncherJob, NodeExitingWithoutJoiningTheJobIsAnError) {
+  const std::string kNoAttach = "FAKE_HOSTD_ATTACH=none";
+  Outcome o = Run(Job(2, {}, kPublishPid + R"([ "$DSM_NODE_ID" = 0 ] && exit 0; exec sleep 100)"), {kNoAttach});
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.err.find("node 0 (pid " + std::to_string(PidOf("pid.0")) +
+                       ") exited with status 0 without joining the job: is "),
+            std::string::npos)
+      << o.err;
+  EXPECT_NE(o.err.find("linked with libdsm"), std::string::npos) << o.err;
+  ExpectJobGone();
+  o = Run(Job(3, {}, kPublishPid + R"([ "$DSM_NODE_ID" = 2 ] && exit 9; exec sleep 100)"), {kNoAttach});
+  EXPECT_EQ(o.status, 9);
+  EXPECT_NE(o.err.find("node 2 (pid " + std::to_string(PidOf("pid.2")) +
+                       ") exited with status 9 without joining the job"),
+            std::string::npos)
+      << o.err;
+  ExpectJobGone();
+  // A node killed before it joined is reported as killed.
+  o = Run(Job(2, {}, kPublishPid + R"([ "$DSM_NODE_ID" = 1 ] && kill -9 $$; exec sleep 100)"), {kNoAttach});
+  EXPECT_EQ(o.status, 137);
+  EXPECT_NE(o.err.find("was killed by signal 9"), std::string::npos) << o.err;
+  ExpectJobGone();
+}
+
 TEST_F(LauncherJob, NodesStillRunningAfterNode0AreKilledAfterThreeSeconds) {
-  Outcome o = Run(Job(2, {}, kPublishPid + R"([ "$DSM_NODE_ID" = 0 ] && exit 5; exec sleep 100)"));
+  Outcome o = Run(Job(2, {}, kPublishPid + R"([ "$DSM_NODE_ID" = 0 ] && exit 5; exec sleep 100)"), {kFinished});
   EXPECT_EQ(o.status, 5);
   EXPECT_GE(o.seconds, 2.9);
   EXPECT_LT(o.seconds, 6.0);
@@ -734,7 +761,7 @@ TEST_F(LauncherJob, InheritedIgnoredSigchldChangesNothing) {
 
 TEST_F(LauncherJob, TagOutputSplitsOverlongLines) {
   // 100000 characters without a newline: one piece of 65536, then the rest.
-  Outcome o = Run(Job(1, {"--tag-output"}, "head -c 100000 /dev/zero | tr '\\0' x"));
+  Outcome o = Run(Job(1, {"--tag-output"}, "head -c 100000 /dev/zero | tr '\\0' x"), {kFinished});
   EXPECT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(o.out,
             "[node 0] " + std::string(65536, 'x') + "\n[node 0] " + std::string(100000 - 65536, 'x') + "\n");
@@ -970,9 +997,12 @@ TEST_F(LauncherJob, RealDaemon) {
   args = base;
   args.push_back(kPublishPid + R"(test -S "$DSM_SOCKET" || exit 9; [ "$DSM_NODE_ID" = 1 ] && exit 0; exec sleep 100)");
   o = Run(args);
+  // A shell script never attaches: the real daemon never says it joined.
   EXPECT_EQ(o.status, 1);
-  EXPECT_EQ(o.err, "dsm-run: node 1 (pid " + std::to_string(PidOf("pid.1")) +
-                       ") exited with status 0 before the job finished; ending the job\n");
+  EXPECT_NE(o.err.find("dsm-run: node 1 (pid " + std::to_string(PidOf("pid.1")) +
+                       ") exited with status 0 without joining the job: is sh linked with libdsm"),
+            std::string::npos)
+      << o.err;
   ExpectJobGone();
 
   ForgetPids();

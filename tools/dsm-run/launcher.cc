@@ -309,7 +309,9 @@ job: SIGTERM to every process, SIGKILL one second later. When a node leaves
 early the others stop with status 3; dsm-run names the node that left, not
 them (if it keeps running, it is named after one second). Likewise a node
 that stops with status 3 on its own account (the daemon went away) is named
-only if no cause shows up within one second. SIGINT, SIGTERM
+only if no cause shows up within one second. A node that exits without ever
+joining the job (dsm-hostd reports each node that attaches) is named with
+the likely cause: PROGRAM is not linked with libdsm. SIGINT, SIGTERM
 and SIGHUP sent to dsm-run end the job the same way; a second one kills it
 at once.
 
@@ -460,6 +462,7 @@ class Job {
   void DrainStatus();
   void OnStatusLine(const std::string& line);
   void OnLost(uint32_t node);
+  void NotADsmProgram(size_t index);
   void HandleExits(const std::vector<size_t>& ready);
   void HandleStream(size_t index);
   void OnDeadlines(int64_t now);
@@ -509,6 +512,7 @@ class Job {
   bool ready_seen_ = false;
   bool ready_eof_ = false;
   bool finished_ = false;      // "finished": workers may exit with status 0
+  std::vector<bool> attached_; // "attached K": node K joined the job
   size_t lost_child_ = 0;      // != 0: "lost" named this child (1 + node)
   size_t secondary_child_ = 0; // != 0: first node that ended because the job failed elsewhere
   bool stdin_is_tty_ = false;
@@ -627,6 +631,7 @@ Status Job::Setup() {
   dir_ = templ;
   socket_path_ = dir_ + "/hostd.sock";
   children_.reserve(o_.nodes + 1);
+  attached_.assign(o_.nodes, false);
   return Status::Ok();
 }
 
@@ -989,6 +994,11 @@ void Job::OnStatusLine(const std::string& line) {
       if (lost_child_ == 0) finished_ = true;
       return;
     }
+  } else if (v.starts_with("attached ")) {
+    if (auto node = ParseUint(v.substr(9)); node && *node < o_.nodes) {
+      attached_[static_cast<size_t>(*node)] = true;
+      return;
+    }
   } else if (v.starts_with("lost ")) {
     if (auto node = ParseUint(v.substr(5)); node && *node < o_.nodes) {
       DSM_LOG_DEBUG("dsm-hostd: node %d left the job before it finished", static_cast<int>(*node));
@@ -1067,6 +1077,9 @@ void Job::HandleExits(const std::vector<size_t>& ready) {
     auto rank = [&](size_t i) {
       const Child& c = children_[i];
       if (c.exit.signaled) return 0;
+      // dsm-hostd says "attached K" before node K can go on: a node that
+      // exits without it never joined the job (not a dsmkit program).
+      if (c.node >= 0 && !attached_[static_cast<size_t>(c.node)]) return 6;
       if (c.node >= 0 && !finished_ && c.exit.value == kExitJobFailed) return 5;
       if (c.exit.value != 0 && c.node != 0) return 1;
       if (c.node == 0) return 2;
@@ -1077,7 +1090,9 @@ void Job::HandleExits(const std::vector<size_t>& ready) {
       if (phase_ != Phase::kRunning) break;
       const Child& c = children_[i];
       int r = rank(i);
-      if (r == 2) {
+      if (r == 6) {
+        NotADsmProgram(i);
+      } else if (r == 2) {
         BeginWindDown(c.exit.value);
       } else if (r == 5) {
         if (secondary_child_ == 0) {
@@ -1152,6 +1167,7 @@ void Job::OnDeadlines(int64_t now) {
     secondary_deadline_ = 0;
     Fail(secondary_child_);
   }
+
   if (phase_ == Phase::kWindDown && daemon_term_at_ != 0 && now >= daemon_term_at_) {
     daemon_term_at_ = 0;
     Child& d = children_[0];
@@ -1227,6 +1243,15 @@ void Job::Fail(size_t index) {
   std::string what = c.exit.signaled ? Describe(c.exit) : Describe(c.exit) + " before the job finished";
   Say("%s (pid %d) %s; ending the job", c.label.c_str(), c.pid, what.c_str());
   exit_code_ = ExitCodeOf(c.exit);
+  BeginEnding();
+}
+
+void Job::NotADsmProgram(size_t index) {
+  const Child& c = children_[index];
+  Say("%s (pid %d) %s without joining the job: is %s linked with libdsm (CMake target dsm::dsm, "
+      "'pkg-config --libs dsm', or dsm-clang)?",
+      c.label.c_str(), c.pid, Describe(c.exit).c_str(), o_.program.c_str());
+  exit_code_ = c.exit.value != 0 ? c.exit.value : kExitFailure;
   BeginEnding();
 }
 

@@ -28,8 +28,10 @@ struct DaemonConfig {
   bool exit_when_done = false;    // return from Run() once the job ended and all peers left
   bool print_stats = false;       // print the statistics table on stderr when Run() returns
   int signal_fd = -1;             // optional signalfd; readable means stop
-  // Optional: when the job ends the daemon writes one line here, before any
-  // node learns of it: "finished <exit status>" or "lost <node id>".
+  // Optional: the daemon reports the job's progress here, one line per
+  // event, each written before the node concerned is answered: "attached
+  // <node id>" as a node joins; when the job ends, "finished <exit status>"
+  // or "lost <node id>".
   int status_fd = -1;
 };
 
@@ -51,6 +53,7 @@ class Daemon {
   Daemon() = default;
   Status Watch(int fd, uint64_t tag);
   void HandleAccept();
+  void WriteStatus(const std::string& line);
 
   DaemonConfig config_;
   SharedSpace space_;

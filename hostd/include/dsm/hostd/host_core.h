@@ -58,6 +58,8 @@ class HostCore {
   // Called once when the job ends, before any node is told (so an observer
   // learns how the job ended before any node can exit because of it).
   void set_on_job_end(std::function<void(JobState)> f) { on_job_end_ = std::move(f); }
+  // Called when a node attaches, before it is answered.
+  void set_on_attach(std::function<void(uint32_t node)> f) { on_attach_ = std::move(f); }
 
   // A table of per-node statistics (one line per node), for --stats.
   [[nodiscard]] std::string StatsTable() const;
@@ -114,6 +116,7 @@ class HostCore {
   uint32_t num_nodes_;
   RingFn ring_;
   std::function<void(JobState)> on_job_end_;
+  std::function<void(uint32_t)> on_attach_;
   std::vector<Slot> slots_;
   std::vector<Node> nodes_;
   LockManager locks_;
