@@ -305,6 +305,20 @@ bool DeadOrZombie(pid_t pid) {
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
 }
 
+// A grandchild is not dsm-run's to reap, and SIGKILL to its process group
+// takes effect asynchronously: wait (on a pidfd, bounded) for it to exit.
+bool ExitsWithin(pid_t pid, int timeout_ms) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errno == ESRCH;
+  pollfd p{fd, POLLIN, 0};
+  int r;
+  do {
+    r = ::poll(&p, 1, timeout_ms);
+  } while (r < 0 && errno == EINTR);
+  ::close(fd);
+  return r == 1 || DeadOrZombie(pid);
+}
+
 // Every node script starts with this: it publishes the node's pid.
 const std::string kPublishPid =
     R"(echo $$ > "$TEST_DIR/pid.$DSM_NODE_ID.tmp" && )"
@@ -544,7 +558,7 @@ class LauncherJob : public ::testing::Test {
   void ExpectJobGone() {
     for (auto& [name, pid] : PublishedPids()) {
       if (name.starts_with("gpid.")) {
-        EXPECT_TRUE(DeadOrZombie(pid)) << name << " (pid " << pid << ") survived the job";
+        EXPECT_TRUE(ExitsWithin(pid, 2000)) << name << " (pid " << pid << ") survived the job";
       } else {
         EXPECT_TRUE(Gone(pid)) << name << " (pid " << pid << ") survived the job or was not reaped";
       }
