@@ -213,6 +213,42 @@ TEST_P(PerNodeCount, LinkedListBuiltByAllNodesIsWalkedByEach) {
   EXPECT_NE(r.out.find("nodes=" + std::to_string(n) + " items=2000 errors=0"), std::string::npos) << r.out;
 }
 
+// Sums the lock-fast and lock-slow columns of dsm-run --stats' table
+// (node, requests, lock-fast, lock-slow, ...) over its node rows.
+struct LockTotals {
+  long fast = 0;
+  long slow = 0;
+  int rows = 0;  // node rows that parsed
+};
+
+LockTotals ParseLockStats(const std::string& err, int nodes) {
+  LockTotals t;
+  size_t header = err.find("lock-slow");
+  if (header == std::string::npos) return t;
+  std::istringstream table(err.substr(header));
+  std::string line;
+  std::getline(table, line);
+  for (int i = 0; i < nodes && std::getline(table, line); ++i) {
+    std::istringstream fields(line);
+    long node, requests, fast, slow;
+    if (!(fields >> node >> requests >> fast >> slow)) break;
+    t.fast += fast;
+    t.slow += slow;
+    ++t.rows;
+  }
+  return t;
+}
+
+// The "spin-ready <node> <pid>" lines of the spin program, by node.
+std::map<int, pid_t> SpinPids(const std::string& out) {
+  std::map<int, pid_t> pids;
+  std::istringstream lines(out);
+  std::string tag;
+  int node, pid;
+  while (lines >> tag >> node >> pid) pids[node] = pid;
+  return pids;
+}
+
 // Long critical sections: nodes queue in the daemon and get the lock handed
 // over in FIFO order; no increment may be lost on the way.
 TEST(Contention, QueuedLockHandOverLosesNoUpdate) {
@@ -221,21 +257,11 @@ TEST(Contention, QueuedLockHandOverLosesNoUpdate) {
   RunResult r = RunCommand(argv);
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_NE(r.out.find("counter=80000 "), std::string::npos) << r.out;
-  // The statistics table: node, requests, lock-fast, lock-slow, ...
-  std::istringstream table(r.err.substr(r.err.find("lock-slow")));
-  std::string line;
-  std::getline(table, line);
-  long slow_total = 0, fast_total = 0;
-  for (int i = 0; i < 4 && std::getline(table, line); ++i) {
-    std::istringstream fields(line);
-    long node, requests, fast, slow;
-    ASSERT_TRUE(fields >> node >> requests >> fast >> slow) << line;
-    fast_total += fast;
-    slow_total += slow;
-  }
-  EXPECT_EQ(fast_total + slow_total, 80000 + 4) << r.err;  // + the queue-up round
+  LockTotals locks = ParseLockStats(r.err, 4);
+  ASSERT_EQ(locks.rows, 4) << r.err;
+  EXPECT_EQ(locks.fast + locks.slow, 80000 + 4) << r.err;  // + the queue-up round
   // Nodes 1-3 asked while node 0 held the lock for 100 ms: they queued.
-  EXPECT_GE(slow_total, 3) << "locks did not go through the daemon's queue\n" << r.err;
+  EXPECT_GE(locks.slow, 3) << "locks did not go through the daemon's queue\n" << r.err;
 }
 
 // 20000 distinct ids overflow the 16384-entry host lock table; the rest are
@@ -247,17 +273,9 @@ TEST(Locks, MoreIdsThanTheHostLockTableHolds) {
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_NE(r.out.find("manylocks: ids=20000 nodes=3 bad=0"), std::string::npos) << r.out;
   // Daemon-only locks show up as slow locks: at least 3616 ids x 2 rounds x 3 nodes.
-  std::istringstream table(r.err.substr(r.err.find("lock-slow")));
-  std::string line;
-  std::getline(table, line);
-  long slow_total = 0;
-  for (int i = 0; i < 3 && std::getline(table, line); ++i) {
-    std::istringstream fields(line);
-    long node, requests, fast, slow;
-    ASSERT_TRUE(fields >> node >> requests >> fast >> slow) << line;
-    slow_total += slow;
-  }
-  EXPECT_GE(slow_total, (20000 - 16384) * 2 * 3) << r.err;
+  LockTotals locks = ParseLockStats(r.err, 3);
+  ASSERT_EQ(locks.rows, 3) << r.err;
+  EXPECT_GE(locks.slow, (20000 - 16384) * 2 * 3) << r.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Nodes, PerNodeCount, ::testing::Values(1, 2, 4, 8),
@@ -303,11 +321,7 @@ TEST(Failure, KilledNodeEndsTheJobWithinThreeSecondsAndLeavesNothing) {
   std::vector<std::string> argv = {DSM_RUN_PATH, "-n", "4", "--timeout", "60", "--", Program("spin")};
   Child job(argv, {{"TMPDIR", tmp.path()}});
   ASSERT_TRUE(job.WaitForLines(4, 30)) << "nodes did not start: " << job.out << job.err;
-  std::map<int, pid_t> pids;
-  std::istringstream lines(job.out);
-  std::string tag;
-  int node, pid;
-  while (lines >> tag >> node >> pid) pids[node] = pid;
+  std::map<int, pid_t> pids = SpinPids(job.out);
   ASSERT_EQ(pids.size(), 4u) << job.out;
   auto killed_at = Clock::now();
   ASSERT_EQ(kill(pids[2], SIGKILL), 0);
@@ -427,10 +441,9 @@ TEST(Failure, KilledDaemonEndsTheJobWithinThreeSecondsAndIsNamed) {
   EXPECT_LT(took, 3.0) << Describe(r);
   EXPECT_NE(r.err.find("dsm-hostd"), std::string::npos) << Describe(r);
   EXPECT_NE(r.err.find("signal 9"), std::string::npos) << Describe(r);
-  std::istringstream lines(r.out);
-  std::string tag;
-  int node, pid;
-  while (lines >> tag >> node >> pid) EXPECT_TRUE(ProcessGone(pid)) << "node " << node;
+  std::map<int, pid_t> pids = SpinPids(r.out);
+  EXPECT_EQ(pids.size(), 3u) << r.out;
+  for (auto& [node, pid] : pids) EXPECT_TRUE(ProcessGone(pid)) << "node " << node;
   EXPECT_TRUE(tmp.Entries().empty()) << "the job left files in TMPDIR";
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,25 +25,57 @@ std::string UniqueSocket() {
   return "@dsm-cluster-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
 }
 
+// A daemon for `nodes` nodes running on its own thread; it ends by itself
+// once the job ended and every client is gone. join() returns its status.
+class DaemonThread {
+ public:
+  explicit DaemonThread(uint32_t nodes) {
+    hostd::DaemonConfig cfg;
+    cfg.socket_path = UniqueSocket();
+    cfg.space.num_nodes = nodes;
+    cfg.space.size = kMinSpaceSize;
+    cfg.exit_when_done = true;
+    socket_ = cfg.socket_path;
+    auto d = hostd::Daemon::Create(cfg);
+    if (!d.ok()) {
+      error_ = d.status().message();
+      return;
+    }
+    daemon_ = std::move(d).value();
+    thread_ = std::thread([this] { status_ = daemon_->Run(); });
+  }
+  ~DaemonThread() {
+    if (thread_.joinable()) {
+      daemon_->RequestStop();
+      thread_.join();
+    }
+  }
+  [[nodiscard]] const std::string& error() const { return error_; }
+  [[nodiscard]] const std::string& socket() const { return socket_; }
+  int join() {
+    thread_.join();
+    return status_;
+  }
+
+ private:
+  std::string socket_, error_;
+  std::unique_ptr<hostd::Daemon> daemon_;
+  std::thread thread_;
+  int status_ = -1;
+};
+
 TEST(InProcessCluster, DaemonAndFourNodesShareLocksBarriersAndMemory) {
   constexpr int kNodes = 4;
   constexpr int kIncrements = 2000;
-  hostd::DaemonConfig cfg;
-  cfg.socket_path = UniqueSocket();
-  cfg.space.num_nodes = kNodes;
-  cfg.space.size = kMinSpaceSize;
-  cfg.exit_when_done = true;
-  auto daemon = hostd::Daemon::Create(cfg);
-  ASSERT_TRUE(daemon.ok()) << daemon.status().message();
-  int daemon_status = -1;
-  std::thread loop([&] { daemon_status = daemon.value()->Run(); });
+  DaemonThread daemon(kNodes);
+  ASSERT_EQ(daemon.error(), "");
 
   std::atomic<uint64_t> counter_offset{0};
   std::vector<std::string> errors(kNodes);
   std::vector<uint64_t> seen(kNodes, 0);
   auto node = [&](int id) {
     auto fail = [&](const std::string& what) { errors[static_cast<size_t>(id)] = what; };
-    auto client = DeviceClient::Connect(cfg.socket_path, 5000, DeviceClient::Placement::kAnywhere);
+    auto client = DeviceClient::Connect(daemon.socket(), 5000, DeviceClient::Placement::kAnywhere);
     if (!client.ok()) return fail(client.status().message());
     DeviceClient& c = *client.value();
     auto r = c.Call(kAttach, {kVersion, static_cast<uint64_t>(id), static_cast<uint64_t>(::getpid())});
@@ -73,7 +106,7 @@ TEST(InProcessCluster, DaemonAndFourNodesShareLocksBarriersAndMemory) {
   for (int id = 0; id < kNodes; ++id) nodes.emplace_back(node, id);
   for (auto& t : nodes) t.join();
   // The clients are gone (their sockets closed): the daemon ends by itself.
-  loop.join();
+  int daemon_status = daemon.join();
   for (int id = 0; id < kNodes; ++id) {
     EXPECT_EQ(errors[static_cast<size_t>(id)], "") << "node " << id;
     EXPECT_EQ(seen[static_cast<size_t>(id)], uint64_t{kNodes} * kIncrements) << "node " << id;
@@ -82,17 +115,10 @@ TEST(InProcessCluster, DaemonAndFourNodesShareLocksBarriersAndMemory) {
 }
 
 TEST(InProcessCluster, ClientLeavingEarlyFailsTheJobForTheOthers) {
-  hostd::DaemonConfig cfg;
-  cfg.socket_path = UniqueSocket();
-  cfg.space.num_nodes = 2;
-  cfg.space.size = kMinSpaceSize;
-  cfg.exit_when_done = true;
-  auto daemon = hostd::Daemon::Create(cfg);
-  ASSERT_TRUE(daemon.ok()) << daemon.status().message();
-  int daemon_status = -1;
-  std::thread loop([&] { daemon_status = daemon.value()->Run(); });
-  auto a = DeviceClient::Connect(cfg.socket_path, 5000, DeviceClient::Placement::kAnywhere);
-  auto b = DeviceClient::Connect(cfg.socket_path, 5000, DeviceClient::Placement::kAnywhere);
+  DaemonThread daemon(2);
+  ASSERT_EQ(daemon.error(), "");
+  auto a = DeviceClient::Connect(daemon.socket(), 5000, DeviceClient::Placement::kAnywhere);
+  auto b = DeviceClient::Connect(daemon.socket(), 5000, DeviceClient::Placement::kAnywhere);
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_EQ(a.value()->Call(kAttach, {kVersion, 0, 1}).status, kOk);
   ASSERT_EQ(b.value()->Call(kAttach, {kVersion, 1, 2}).status, kOk);
@@ -104,8 +130,7 @@ TEST(InProcessCluster, ClientLeavingEarlyFailsTheJobForTheOthers) {
   b.value().reset();  // node 1 goes away without finishing
   waiter.join();
   a.value().reset();
-  loop.join();
-  EXPECT_EQ(daemon_status, 1);
+  EXPECT_EQ(daemon.join(), 1);
 }
 
 }  // namespace
