@@ -618,6 +618,13 @@ TEST_F(LauncherJob, NodeExitingWithoutJoiningTheJobIsAnError) {
             std::string::npos)
       << o.err;
   ExpectJobGone();
+  // Status 3 is the runtime's own failure exit (it says why itself, e.g. it
+  // could not reach the daemon): a dsmkit program, not a foreign one.
+  o = Run(Job(2, {}, kPublishPid + R"([ "$DSM_NODE_ID" = 1 ] && exit 3; exec sleep 100)"), {kNoAttach});
+  EXPECT_EQ(o.status, 3);
+  EXPECT_EQ(o.err, "dsm-run: node 1 (pid " + std::to_string(PidOf("pid.1")) +
+                       ") exited with status 3 before the job finished; ending the job\n");
+  ExpectJobGone();
   // A node killed before it joined is reported as killed.
   o = Run(Job(2, {}, kPublishPid + R"([ "$DSM_NODE_ID" = 1 ] && kill -9 $$; exec sleep 100)"), {kNoAttach});
   EXPECT_EQ(o.status, 137);

@@ -1077,10 +1077,13 @@ void Job::HandleExits(const std::vector<size_t>& ready) {
     auto rank = [&](size_t i) {
       const Child& c = children_[i];
       if (c.exit.signaled) return 0;
-      // dsm-hostd says "attached K" before node K can go on: a node that
-      // exits without it never joined the job (not a dsmkit program).
-      if (c.node >= 0 && !attached_[static_cast<size_t>(c.node)]) return 6;
+      // The runtime's own failure status: a dsmkit program, joined or not
+      // (it could not reach the daemon, say), that reported its reason.
       if (c.node >= 0 && !finished_ && c.exit.value == kExitJobFailed) return 5;
+      // dsm-hostd says "attached K" before node K can go on: a node that
+      // exits otherwise without it never joined the job (not a dsmkit
+      // program).
+      if (c.node >= 0 && !attached_[static_cast<size_t>(c.node)]) return 6;
       if (c.exit.value != 0 && c.node != 0) return 1;
       if (c.node == 0) return 2;
       return finished_ ? 4 : 3;
