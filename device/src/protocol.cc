@@ -15,6 +15,8 @@ const char* CommandName(uint32_t command) {
     case kFree: return "free";
     case kStats: return "stats";
     case kFinish: return "finish";
+    case kFault: return "fault";
+    case kRelease: return "release";
     default: return "unknown";
   }
 }
@@ -34,6 +36,7 @@ const char* StatusName(int32_t status) {
     case kJobFinished: return "job finished";
     case kNodeLost: return "a node left the job";
     case kNotPermitted: return "not permitted";
+    case kHostLost: return "a host was lost";
     default: return "unknown status";
   }
 }

@@ -58,8 +58,12 @@ Result<SharedSpace> SharedSpace::Create(const SpaceConfig& config) {
   h->num_nodes = config.num_nodes;
   h->meta_offset = l.meta_offset;
   h->meta_size = l.meta_size;
-  h->twin_offset = l.twin_offset;
-  h->twin_size = l.twin_size;
+  h->inval_offset = l.inval_offset;
+  h->inval_size = l.inval_size;
+  h->inval_entries = device::kInvalEntries;
+  h->list_offset = l.list_offset;
+  h->data_pages = l.data_size / device::kPageSize;
+  h->home_mode = config.home_mode;
   h->data_offset = l.data_offset;
   h->data_size = l.data_size;
   h->control_offset = l.control_offset;
@@ -70,6 +74,12 @@ Result<SharedSpace> SharedSpace::Create(const SpaceConfig& config) {
   h->host_id = config.host_id;
   h->num_hosts = config.num_hosts;
   h->job_id = config.job_id;
+  // Several hosts: every lock's token starts with the manager on host 0, so
+  // every lock word starts "ask the daemon" (see coherence.h).
+  if (config.num_hosts > 1) {
+    device::LockEntry* table = device::LockTable(h);
+    for (uint32_t i = 0; i < device::kLockTableEntries; ++i) table[i].word = device::kLockWaiters;
+  }
   // The magic last: a reader that sees it sees a complete header.
   device::StoreRelease(&h->magic, device::kMagic);
   return space;

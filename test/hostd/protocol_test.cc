@@ -13,8 +13,9 @@ TEST(Layout, RegionsAreOrderedAlignedAndInside) {
     EXPECT_GE(l.lock_table_offset, l.regs_offset + kMaxSlots * kPageSize);
     EXPECT_GE(l.meta_offset, l.lock_table_offset + kLockTableEntries * sizeof(LockEntry));
     EXPECT_GE(l.meta_size, size / kPageSize * 16);
-    EXPECT_GE(l.twin_offset, l.meta_offset + l.meta_size);
-    EXPECT_GE(l.data_offset, l.twin_offset + l.twin_size);
+    EXPECT_GE(l.inval_offset, l.meta_offset + l.meta_size);
+    EXPECT_GE(l.list_offset, l.inval_offset + l.inval_size);
+    EXPECT_GE(l.data_offset, l.list_offset + l.list_size);
     EXPECT_EQ(l.data_offset % (2ULL << 20), 0u);
     EXPECT_EQ(l.data_offset + l.data_size, size);
     EXPECT_EQ(l.control_offset, l.data_offset);

@@ -24,7 +24,7 @@ namespace dsm::device {
 
 // "DSMSPACE" read as a little-endian integer.
 constexpr uint64_t kMagic = 0x45434150534d5344ULL;
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 constexpr uint64_t kPageSize = 4096;
 
 // Register pages: one per ivshmem peer id. Peer 0 is the daemon itself, so
@@ -61,10 +61,10 @@ struct SpaceHeader {
   uint64_t lock_table_offset;   //  40 LockEntry[lock_table_entries]
   uint32_t lock_table_entries;  //  48
   uint32_t num_nodes;           //  52 nodes in the job
-  uint64_t meta_offset;         //  56 per-page coherence metadata (reserved)
+  uint64_t meta_offset;         //  56 PageMeta[data_pages] (several hosts only)
   uint64_t meta_size;           //  64
-  uint64_t twin_offset;         //  72 twin pool (reserved)
-  uint64_t twin_size;           //  80
+  uint64_t inval_offset;        //  72 invalidation ring: uint32 page indices
+  uint64_t inval_size;          //  80 bytes (inval_entries * 4)
   uint64_t data_offset;         //  88 the data area: what programs share
   uint64_t data_size;           //  96
   uint64_t control_offset;      // 104 runtime control page (first data page)
@@ -77,8 +77,13 @@ struct SpaceHeader {
   uint64_t job_id;              // 152 random per job; nodes may check it
   uint32_t daemon_cpu;          // 160 CPU the daemon last ran on (a hint:
                                 //     a node on the same CPU does not spin)
-  uint32_t reserved0;           // 164
-  uint64_t reserved[43];        // 168 .. 511, zero
+  uint32_t home_mode;           // 164 HomeMode (several hosts)
+  uint64_t inval_head;          // 168 entries ever written to the ring (daemon;
+                                //     release store after the entries)
+  uint64_t inval_entries;       // 176 ring capacity, a power of two
+  uint64_t list_offset;         // 184 per-slot page lists (kListEntries each)
+  uint64_t data_pages;          // 192 data_size / kPageSize
+  uint64_t reserved[39];        // 200 .. 511, zero
 };
 static_assert(sizeof(SpaceHeader) == 512);
 static_assert(offsetof(SpaceHeader, version) == 8);
@@ -87,7 +92,7 @@ static_assert(offsetof(SpaceHeader, regs_offset) == 32);
 static_assert(offsetof(SpaceHeader, lock_table_offset) == 40);
 static_assert(offsetof(SpaceHeader, num_nodes) == 52);
 static_assert(offsetof(SpaceHeader, meta_offset) == 56);
-static_assert(offsetof(SpaceHeader, twin_offset) == 72);
+static_assert(offsetof(SpaceHeader, inval_offset) == 72);
 static_assert(offsetof(SpaceHeader, data_offset) == 88);
 static_assert(offsetof(SpaceHeader, control_offset) == 104);
 static_assert(offsetof(SpaceHeader, stack_offset) == 112);
@@ -95,6 +100,9 @@ static_assert(offsetof(SpaceHeader, heap_offset) == 128);
 static_assert(offsetof(SpaceHeader, host_id) == 144);
 static_assert(offsetof(SpaceHeader, job_id) == 152);
 static_assert(offsetof(SpaceHeader, daemon_cpu) == 160);
+static_assert(offsetof(SpaceHeader, inval_head) == 168);
+static_assert(offsetof(SpaceHeader, list_offset) == 184);
+static_assert(offsetof(SpaceHeader, data_pages) == 192);
 
 // ---------------------------------------------------------------------------
 // Register file: one 4 KiB page per slot.
@@ -124,6 +132,15 @@ enum Command : uint32_t {
   kStats = 9,    // bulk: DaemonNodeStats of the calling node
   kFinish = 10,  // node 0 only. args: [0] exit status. Every other node's
                  // pending and later requests answer kJobFinished.
+  // Coherence (jobs of several hosts only; see "Coherence" below).
+  kFault = 11,   // args: [0] data page index, [1] 1 for a write. Completes once
+                 // the host's copy is valid (fetched from the home if needed),
+                 // the page's home is known, and for a write on a page homed
+                 // elsewhere, once a twin exists. results: [0] PageState.
+  kRelease = 12, // args: [0] n. The first n entries of the slot's page list
+                 // are pages this node wrote since its last release. Completes
+                 // once their diffs are acknowledged by the homes and their
+                 // write notices recorded.
   kCommandCount
 };
 
@@ -141,6 +158,8 @@ enum StatusCode : int32_t {
   kJobFinished = 10,    // node 0 finished the job: exit quietly
   kNodeLost = 11,       // a node left without finishing: the job failed
   kNotPermitted = 12,   // e.g. kFinish from a node other than 0
+  kHostLost = 13,       // another host's daemon was lost: the job failed.
+                        // results: [0] host id
   kStatusCount
 };
 
@@ -216,6 +235,38 @@ constexpr uint64_t kLockOwnerMask = 0xffffULL;
 constexpr uint64_t kLockWaiters = 1ULL << 16;
 
 // ---------------------------------------------------------------------------
+// Coherence (jobs of several hosts). Single-host jobs never use any of this.
+//
+// PageMeta: one per data page, written by the daemon only, read by nodes in
+// their fault handler: a page whose state is kPageHome or kPageValid can be
+// mapped by a node without asking the daemon.
+enum PageState : uint32_t {
+  kPageUntouched = 0,  // no copy here and home not known yet
+  kPageHome = 1,       // this host is the page's home: the master copy
+  kPageValid = 2,      // a cached copy, current as of `version`
+  kPageInvalid = 3,    // a cached copy known to be stale: fetch before use
+};
+struct PageMeta {
+  uint32_t state;    // 0 PageState (load-acquire; the daemon stores it last)
+  uint32_t home;     // 4 home host (meaningful unless kPageUntouched)
+  uint64_t version;  // 8 the home's version this copy includes
+};
+static_assert(sizeof(PageMeta) == 16);
+
+enum HomeMode : uint32_t { kHomeFirstTouch = 0, kHomeRoundRobin = 1 };
+
+// Page lists: each slot owns kListEntries uint32 page indices at
+// list_offset + slot * kListBytes, written by the node before kRelease.
+constexpr uint64_t kListEntries = 16384;
+constexpr uint64_t kListBytes = kListEntries * sizeof(uint32_t);
+// The invalidation ring: the daemon appends the index of every page it
+// invalidates (ring[i % inval_entries] for i = inval_head, ...), then
+// advances inval_head. A node that acquires (lock, barrier, region start)
+// drops its mappings of every page appended since it last looked; one that
+// fell more than inval_entries behind drops all its mappings.
+constexpr uint64_t kInvalEntries = 1ULL << 20;
+
+// ---------------------------------------------------------------------------
 // Atomic access to shared fields.
 template <typename T>
 inline T LoadAcquire(const T* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
@@ -236,7 +287,7 @@ inline bool CompareExchange(T* p, T* expected, T desired) {
 struct Layout {
   uint64_t space_size;
   uint64_t regs_offset, lock_table_offset, meta_offset, meta_size;
-  uint64_t twin_offset, twin_size, data_offset, data_size;
+  uint64_t inval_offset, inval_size, list_offset, list_size, data_offset, data_size;
   uint64_t control_offset, stack_offset, stack_size, heap_offset, heap_size;
 };
 
@@ -252,13 +303,16 @@ constexpr Layout ComputeLayout(uint64_t space_size, uint64_t stack_size = kMaste
   l.regs_offset = kPageSize;
   l.lock_table_offset = AlignUp(l.regs_offset + kMaxSlots * kPageSize, 64 * 1024);
   uint64_t after_locks = l.lock_table_offset + kLockTableEntries * sizeof(LockEntry);
-  // Reserved for the coherence engine: 16 bytes of state per data page, and a
-  // twin pool of 1/16 of the space.
+  // The coherence engine's areas (untouched, so free, in single-host jobs):
+  // 16 bytes of state per page (the data area is smaller than the space, so
+  // this covers it), the invalidation ring, and the per-slot page lists.
   l.meta_offset = AlignUp(after_locks, 64 * 1024);
-  l.meta_size = AlignUp(space_size / kPageSize * 16, 64 * 1024);
-  l.twin_offset = AlignUp(l.meta_offset + l.meta_size, 2ULL << 20);
-  l.twin_size = space_size / 16;
-  l.data_offset = AlignUp(l.twin_offset + l.twin_size, 2ULL << 20);
+  l.meta_size = AlignUp(space_size / kPageSize * sizeof(PageMeta), 64 * 1024);
+  l.inval_offset = AlignUp(l.meta_offset + l.meta_size, 64 * 1024);
+  l.inval_size = kInvalEntries * sizeof(uint32_t);
+  l.list_offset = AlignUp(l.inval_offset + l.inval_size, 64 * 1024);
+  l.list_size = kMaxSlots * kListBytes;
+  l.data_offset = AlignUp(l.list_offset + l.list_size, 2ULL << 20);
   l.data_size = space_size - l.data_offset;
   l.control_offset = l.data_offset;
   // One guard page (never handed out) under the stack.
@@ -282,6 +336,19 @@ inline RegisterFile* RegisterPage(void* space, uint32_t slot) {
   auto* h = static_cast<SpaceHeader*>(space);
   return reinterpret_cast<RegisterFile*>(static_cast<char*>(space) + h->regs_offset +
                                          uint64_t{slot} * kPageSize);
+}
+inline PageMeta* PageMetaTable(void* space) {
+  auto* h = static_cast<SpaceHeader*>(space);
+  return reinterpret_cast<PageMeta*>(static_cast<char*>(space) + h->meta_offset);
+}
+inline uint32_t* InvalRing(void* space) {
+  auto* h = static_cast<SpaceHeader*>(space);
+  return reinterpret_cast<uint32_t*>(static_cast<char*>(space) + h->inval_offset);
+}
+inline uint32_t* PageList(void* space, uint32_t slot) {
+  auto* h = static_cast<SpaceHeader*>(space);
+  return reinterpret_cast<uint32_t*>(static_cast<char*>(space) + h->list_offset +
+                                     uint64_t{slot} * kListBytes);
 }
 inline LockEntry* LockTable(void* space) {
   auto* h = static_cast<SpaceHeader*>(space);

@@ -24,6 +24,7 @@ struct SpaceConfig {
   uint32_t num_hosts = 1;
   uint64_t job_id = 0;
   uint64_t stack_size = device::kMasterStackSize;  // node 0's main stack
+  uint32_t home_mode = device::kHomeFirstTouch;     // several hosts only
 };
 
 class SharedSpace {
@@ -39,6 +40,9 @@ class SharedSpace {
     return device::RegisterPage(map_.addr(), slot);
   }
   [[nodiscard]] device::LockEntry* lock_table() const { return device::LockTable(map_.addr()); }
+  [[nodiscard]] device::PageMeta* page_meta() const { return device::PageMetaTable(map_.addr()); }
+  [[nodiscard]] char* data() const { return static_cast<char*>(map_.addr()) + header()->data_offset; }
+  [[nodiscard]] char* page(uint32_t index) const { return data() + uint64_t{index} * device::kPageSize; }
 
  private:
   UniqueFd fd_;
