@@ -257,10 +257,13 @@ TEST(Contention, QueuedLockHandOverLosesNoUpdate) {
   RunResult r = RunCommand(argv);
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_NE(r.out.find("counter=80000 "), std::string::npos) << r.out;
+  // Node 0 released the lock of the queue-up round only once it saw the lock
+  // requests of nodes 1-3 waiting in the daemon (not after some delay).
+  EXPECT_NE(r.out.find("queued=3\n"), std::string::npos) << r.out;
   LockTotals locks = ParseLockStats(r.err, 4);
   ASSERT_EQ(locks.rows, 4) << r.err;
   EXPECT_EQ(locks.fast + locks.slow, 80000 + 4) << r.err;  // + the queue-up round
-  // Nodes 1-3 asked while node 0 held the lock for 100 ms: they queued.
+  // Those three requests were answered by the daemon: slow locks.
   EXPECT_GE(locks.slow, 3) << "locks did not go through the daemon's queue\n" << r.err;
 }
 
