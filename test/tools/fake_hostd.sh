@@ -5,7 +5,8 @@
 #             --exit-when-done [--stats]
 # and the lines it writes on FD ("ready", "attached <node>" for every node,
 # then "finished <status>" or "lost <node>" when the job ends); then it waits
-# until it is killed (it never serves anything).
+# until it is killed (it never serves anything). Those lines are written here
+# as literal text; their definition is common/include/dsm/common/job_status.h.
 #
 # Environment:
 #   FAKE_HOSTD_MODE     ready (default): create PATH, write "ready" to FD,

@@ -25,8 +25,9 @@
 #include <memory>
 #include <string_view>
 
-#include "dsm/common/fd.h"
 #include "dsm/common/exit_status.h"
+#include "dsm/common/fd.h"
+#include "dsm/common/job_status.h"
 #include "dsm/common/log.h"
 #include "dsm/common/parse.h"
 #include "dsm/device/protocol.h"
@@ -337,8 +338,12 @@ namespace {
 constexpr int64_t kMs = 1000000;        // nanoseconds
 constexpr int64_t kDrainMs = 500;       // reading the last output after every process ended
 constexpr size_t kMaxLine = 64 * 1024;  // longer lines are split in --tag-output
-constexpr size_t kMaxStatusLine = 256;  // longer lines from dsm-hostd are ignored
 constexpr int kReadyFdInChild = 3;
+
+bool IsReadyLine(const std::string& text) {
+  auto line = jobstatus::Parse(text);
+  return line.ok() && line->kind == jobstatus::Kind::kReady;
+}
 
 int64_t NowNs() {
   timespec ts;
@@ -941,7 +946,7 @@ void Job::DrainStatus() {
       status_skip_ = false;
       // A last line without its newline counts, except as a bad first line:
       // then the daemon's exit status says more.
-      if (!rest.empty() && !skipping && (ready_seen_ || rest == "ready")) OnStatusLine(rest);
+      if (!rest.empty() && !skipping && (ready_seen_ || IsReadyLine(rest))) OnStatusLine(rest);
       if (phase_ == Phase::kStarting && !ready_seen_) {
         // The daemon is probably exiting: give it a moment so that we can
         // report its exit status rather than just the closed pipe.
@@ -960,7 +965,7 @@ void Job::DrainStatus() {
       }
     }
     status_buf_.erase(0, start);
-    if (status_buf_.size() >= kMaxStatusLine) {
+    if (status_buf_.size() >= jobstatus::kMaxLineLength) {
       if (!status_skip_) {
         if (ready_seen_) {
           DSM_LOG_DEBUG("dsm-hostd wrote an overlong line; ignored");
@@ -975,9 +980,10 @@ void Job::DrainStatus() {
 }
 
 void Job::OnStatusLine(const std::string& line) {
+  auto parsed = jobstatus::Parse(line);
   if (!ready_seen_) {
     if (phase_ != Phase::kStarting) return;  // ended before the daemon was ready
-    if (line == "ready") {
+    if (parsed.ok() && parsed->kind == jobstatus::Kind::kReady) {
       ready_seen_ = true;
       ready_deadline_ = 0;
       DSM_LOG_DEBUG("dsm-hostd is ready");
@@ -987,24 +993,34 @@ void Job::OnStatusLine(const std::string& line) {
     }
     return;
   }
-  std::string_view v(line);
-  if (v.starts_with("finished ")) {
-    if (auto status = ParseUint(v.substr(9)); status && *status <= 255) {
-      DSM_LOG_DEBUG("dsm-hostd: node 0 finished the job with status %d", static_cast<int>(*status));
+  if (!parsed.ok()) {
+    DSM_LOG_DEBUG("dsm-hostd wrote %s on its --ready-fd (%s); ignored", Quote(line.substr(0, 64)).c_str(),
+                  parsed.status().message().c_str());
+    return;
+  }
+  const jobstatus::Line& l = parsed.value();
+  switch (l.kind) {
+    case jobstatus::Kind::kFinished:
+      DSM_LOG_DEBUG("dsm-hostd: node 0 finished the job with status %u", l.number);
       if (lost_child_ == 0) finished_ = true;
       return;
-    }
-  } else if (v.starts_with("attached ")) {
-    if (auto node = ParseUint(v.substr(9)); node && *node < o_.nodes) {
-      attached_[static_cast<size_t>(*node)] = true;
-      return;
-    }
-  } else if (v.starts_with("lost ")) {
-    if (auto node = ParseUint(v.substr(5)); node && *node < o_.nodes) {
-      DSM_LOG_DEBUG("dsm-hostd: node %d left the job before it finished", static_cast<int>(*node));
-      OnLost(static_cast<uint32_t>(*node));
-      return;
-    }
+    case jobstatus::Kind::kAttached:
+      if (l.number < o_.nodes) {
+        attached_[l.number] = true;
+        return;
+      }
+      break;
+    case jobstatus::Kind::kLost:
+      if (l.number < o_.nodes) {
+        DSM_LOG_DEBUG("dsm-hostd: node %u left the job before it finished", l.number);
+        OnLost(l.number);
+        return;
+      }
+      break;
+    case jobstatus::Kind::kReady:
+    case jobstatus::Kind::kListening:
+    case jobstatus::Kind::kLostHost:
+      break;
   }
   DSM_LOG_DEBUG("dsm-hostd wrote %s on its --ready-fd; ignored", Quote(line.substr(0, 64)).c_str());
 }

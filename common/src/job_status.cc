@@ -1,0 +1,103 @@
+#include "dsm/common/job_status.h"
+
+#include <cerrno>
+#include <limits>
+#include <optional>
+
+namespace dsm::jobstatus {
+namespace {
+
+struct Word {
+  Kind kind;
+  std::string_view name;
+};
+constexpr Word kWords[] = {
+    {Kind::kListening, "listening"}, {Kind::kReady, "ready"}, {Kind::kAttached, "attached"},
+    {Kind::kFinished, "finished"},   {Kind::kLost, "lost"},   {Kind::kLostHost, "lost-host"},
+};
+
+constexpr uint32_t kMaxExitStatus = 255;
+
+// A decimal number in canonical form: digits only, no leading zero (but
+// "0"), at most max.
+std::optional<uint32_t> ParseNumber(std::string_view text, uint32_t max) {
+  if (text.empty() || text.size() > 10 || (text.size() > 1 && text[0] == '0')) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v > max) return std::nullopt;
+  return static_cast<uint32_t>(v);
+}
+
+Status Bad(std::string reason) { return Status(EPROTO, std::move(reason)); }
+
+}  // namespace
+
+const char* KindName(Kind kind) {
+  for (const Word& w : kWords) {
+    if (w.kind == kind) return w.name.data();
+  }
+  return "?";
+}
+
+bool ValidEndpoint(std::string_view e) {
+  if (e.size() > kMaxEndpointLength) return false;
+  size_t sep = e.find("://");
+  if (sep == 0 || sep == std::string_view::npos || sep + 3 == e.size()) return false;
+  for (size_t i = 0; i < sep; ++i) {
+    if (e[i] < 'a' || e[i] > 'z') return false;
+  }
+  for (size_t i = sep + 3; i < e.size(); ++i) {
+    if (e[i] <= ' ' || e[i] > '~') return false;
+  }
+  return true;
+}
+
+Result<std::string> Format(const Line& line) {
+  switch (line.kind) {
+    case Kind::kReady:
+      return std::string("ready\n");
+    case Kind::kListening:
+      if (!ValidEndpoint(line.endpoint)) return Status(EINVAL, "invalid endpoint '" + line.endpoint + "'");
+      return "listening " + line.endpoint + "\n";
+    case Kind::kFinished:
+      if (line.number > kMaxExitStatus) {
+        return Status(EINVAL, "exit status " + std::to_string(line.number) + " above 255");
+      }
+      [[fallthrough]];
+    case Kind::kAttached:
+    case Kind::kLost:
+    case Kind::kLostHost:
+      return std::string(KindName(line.kind)) + " " + std::to_string(line.number) + "\n";
+  }
+  return Status(EINVAL, "unknown kind of status line");
+}
+
+Result<Line> Parse(std::string_view text) {
+  if (text.size() >= kMaxLineLength) return Bad("line too long");
+  size_t space = text.find(' ');
+  std::string_view word = text.substr(0, space);
+  const Word* found = nullptr;
+  for (const Word& w : kWords) {
+    if (w.name == word) found = &w;
+  }
+  if (found == nullptr) return Bad("unknown status line");
+  if (found->kind == Kind::kReady) {
+    if (space != std::string_view::npos) return Bad("'ready' takes no argument");
+    return Line::Ready();
+  }
+  if (space == std::string_view::npos) return Bad("'" + std::string(word) + "' needs an argument");
+  std::string_view arg = text.substr(space + 1);
+  if (found->kind == Kind::kListening) {
+    if (!ValidEndpoint(arg)) return Bad("invalid endpoint in 'listening'");
+    return Line::Listening(std::string(arg));
+  }
+  uint32_t max = found->kind == Kind::kFinished ? kMaxExitStatus : std::numeric_limits<uint32_t>::max();
+  std::optional<uint32_t> n = ParseNumber(arg, max);
+  if (!n) return Bad("invalid number in '" + std::string(word) + "'");
+  return Line{found->kind, *n, {}};
+}
+
+}  // namespace dsm::jobstatus
