@@ -1,6 +1,14 @@
 // Diagnostics on stderr, one line per call, prefixed with the program's role
-// ("dsm-hostd", "dsm[node 2]"). Thread-safe (one write(2) per line).
-// Verbosity comes from DSM_LOG (error, warn, info, debug; default warn).
+// ("dsm-hostd", "dsm[node 2]"). Verbosity comes from DSM_LOG (error, warn,
+// info, debug; default warn).
+//
+// Thread safety: every function may be called from any thread at any time.
+// A line is one write(2), so lines from several threads never mix, and it
+// carries either the prefix before or the one after a concurrent
+// SetLogPrefix, in full. Log, LogEnabled and WriteLine take no lock and do
+// not allocate (a stack buffer, snprintf, write): usable on a Fatal path and,
+// with snprintf's caveat, from a signal handler. SetLogPrefix takes a mutex
+// and allocates (the first time it sees a prefix); not async-signal-safe.
 #pragma once
 
 #include <cstdarg>
@@ -9,6 +17,8 @@ namespace dsm {
 
 enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 
+// Prefix of every later line (cut at 63 characters). Each distinct prefix is
+// kept for the life of the process (lines being written may still use it).
 void SetLogPrefix(const char* prefix);
 bool LogEnabled(LogLevel level);
 [[gnu::format(printf, 2, 3)]] void Log(LogLevel level, const char* fmt, ...);
