@@ -18,16 +18,19 @@ class Account {
   int Peek() NO_THREAD_SAFETY_ANALYSIS { return balance_; }
 
   void WritesUnlocked() {
-    balance_ = 0;  // expected-error {{writing variable 'balance_' requires holding mutex 'mu_' exclusively}}
+    // expected-error@+1 {{writing variable 'balance_' requires holding mutex 'mu_' exclusively}}
+    balance_ = 0;
   }
   int ReadsUnlocked() {
     return balance_;  // expected-error {{reading variable 'balance_' requires holding mutex 'mu_'}}
   }
   int ReadsPointeeUnlocked() {
-    return *history_;  // expected-error {{reading the value pointed to by 'history_' requires holding mutex 'mu_'}}
+    // expected-error@+1 {{reading the value pointed to by 'history_' requires holding mutex 'mu_'}}
+    return *history_;
   }
   void CallsWithoutHolding() {
-    AddLocked(1);  // expected-error {{calling function 'AddLocked' requires holding mutex 'mu_' exclusively}}
+    // expected-error@+1 {{calling function 'AddLocked' requires holding mutex 'mu_' exclusively}}
+    AddLocked(1);
   }
   void CallsWhileHolding() {
     dsm::MutexLock lock(&mu_);

@@ -46,7 +46,8 @@ extern "C" int dsm_probe_lock_has_waiters(unsigned id) {
   LockEntry* table = LockTable(space);
   const uint64_t key = kLockKeyUsed | id;
   for (uint64_t i = 0; i < h->lock_table_entries; ++i) {
-    if (LoadAcquire(&table[i].key) == key) return (LoadAcquire(&table[i].word) & kLockWaiters) ? 1 : 0;
+    if (LoadAcquire(&table[i].key) != key) continue;
+    return (LoadAcquire(&table[i].word) & kLockWaiters) ? 1 : 0;
   }
   return -1;
 }
