@@ -4,6 +4,11 @@
 
 namespace dsm::runtime {
 
+using device::FreeBlockLink;
+using device::kBlockFreed;
+using device::kBlockLargeClass;
+using device::kBlockLive;
+
 namespace {
 constexpr size_t kPage = 4096;
 size_t RoundUp(size_t v, size_t a) { return (v + a - 1) / a * a; }
@@ -25,12 +30,7 @@ int Arena::ClassOf(size_t size) {
   }
 }
 
-size_t Arena::ClassSize(int cls) {
-  if (cls < 16) return static_cast<size_t>(cls + 1) * 16;
-  int rel = cls - 16;
-  size_t base = size_t{256} << (rel / 4);
-  return base + base / 4 * static_cast<size_t>(rel % 4 + 1);
-}
+size_t Arena::ClassSize(int cls) { return device::BlockClassSize(static_cast<uint32_t>(cls)); }
 
 void* Arena::Allocate(size_t size) {
   if (size > (size_t{1} << 46)) {
@@ -46,14 +46,14 @@ void* Arena::Allocate(size_t size) {
       return nullptr;
     }
     auto* h = reinterpret_cast<Header*>(block);
-    h->magic = kLive;
-    h->size_class = kLargeClass;
+    h->magic = kBlockLive;
+    h->size_class = kBlockLargeClass;
     h->size = size;
     return block + kHeaderSize;
   }
   if (free_[cls] != nullptr) {
     block = static_cast<char*>(free_[cls]) - kHeaderSize;
-    free_[cls] = *static_cast<void**>(free_[cls]);
+    free_[cls] = reinterpret_cast<void*>(static_cast<FreeBlockLink*>(free_[cls])->next);
   } else {
     size_t need = ClassSize(cls) + kHeaderSize;
     if (bump_ == nullptr || static_cast<size_t>(bump_end_ - bump_) < need) {
@@ -71,7 +71,7 @@ void* Arena::Allocate(size_t size) {
     bump_ += need;
   }
   auto* h = reinterpret_cast<Header*>(block);
-  h->magic = kLive;
+  h->magic = kBlockLive;
   h->size_class = static_cast<uint32_t>(cls);
   h->size = size;
   return block + kHeaderSize;
@@ -81,26 +81,26 @@ Arena::FreeResult Arena::Free(void* p) {
   if (p == nullptr) return FreeResult::kOk;
   if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return FreeResult::kNotAllocated;
   auto* h = reinterpret_cast<Header*>(static_cast<char*>(p) - kHeaderSize);
-  if (h->magic == kFreed) return FreeResult::kDoubleFree;
-  if (h->magic != kLive) return FreeResult::kNotAllocated;
-  if (h->size_class == kLargeClass) {
-    h->magic = kFreed;
+  if (h->magic == kBlockFreed) return FreeResult::kDoubleFree;
+  if (h->magic != kBlockLive) return FreeResult::kNotAllocated;
+  if (h->size_class == kBlockLargeClass) {
+    h->magic = kBlockFreed;
     if (!source_->FreeChunk(h)) {
-      h->magic = kLive;
+      h->magic = kBlockLive;
       return FreeResult::kNotAllocated;
     }
     return FreeResult::kOk;
   }
   if (h->size_class >= static_cast<uint32_t>(kClasses)) return FreeResult::kNotAllocated;
-  h->magic = kFreed;
-  *static_cast<void**>(p) = free_[h->size_class];
+  h->magic = kBlockFreed;
+  static_cast<FreeBlockLink*>(p)->next = reinterpret_cast<uint64_t>(free_[h->size_class]);
   free_[h->size_class] = p;
   return FreeResult::kOk;
 }
 
 size_t Arena::RequestedSize(const void* p) {
   const auto* h = reinterpret_cast<const Header*>(static_cast<const char*>(p) - kHeaderSize);
-  return h->magic == kLive ? h->size : 0;
+  return h->magic == kBlockLive ? h->size : 0;
 }
 
 }  // namespace dsm::runtime

@@ -6,7 +6,9 @@
 // node can free any block: a freed block joins the free list of the node
 // that frees it (a block is valid on every node, and the program's
 // synchronisation orders the free after every use). Bad pointers and double
-// frees are recognised by the header's magic.
+// frees are recognised by the header's magic. The header, the size classes
+// and the free-list link are shared bytes: they are defined in
+// device/include/dsm/device/runtime_layout.h.
 //
 // Cost: O(1) per allocation and free, plus a daemon round trip per new
 // chunk (1 MiB). Thread safety: none (one per node, used by its main
@@ -15,6 +17,8 @@
 
 #include <cstddef>
 #include <cstdint>
+
+#include "dsm/device/runtime_layout.h"
 
 namespace dsm::runtime {
 
@@ -29,8 +33,8 @@ class ChunkSource {
 
 class Arena {
  public:
-  static constexpr size_t kHeaderSize = 16;
-  static constexpr size_t kLargeThreshold = 64 * 1024;
+  static constexpr size_t kHeaderSize = sizeof(device::BlockHeader);
+  static constexpr size_t kLargeThreshold = device::kBlockLargeThreshold;
   static constexpr size_t kChunkSize = 1 << 20;
 
   explicit Arena(ChunkSource* source) : source_(source) {}
@@ -47,18 +51,10 @@ class Arena {
 
   static int ClassOf(size_t size);          // -1 above kLargeThreshold
   static size_t ClassSize(int size_class);  // bytes of payload
-  static constexpr int kClasses = 16 + 4 * 8;  // 16-byte steps to 256, then 4 per doubling to 64 KiB
+  static constexpr int kClasses = device::kBlockClasses;
 
  private:
-  struct Header {
-    uint32_t magic;
-    uint32_t size_class;  // kLargeClass for own-chunk blocks
-    uint64_t size;        // requested bytes
-  };
-  static_assert(sizeof(Header) == kHeaderSize);
-  static constexpr uint32_t kLive = 0x41445344;   // "DSDA"
-  static constexpr uint32_t kFreed = 0x46445344;  // "DSDF"
-  static constexpr uint32_t kLargeClass = 0xffffffff;
+  using Header = device::BlockHeader;
 
   ChunkSource* source_;
   void* free_[kClasses] = {};

@@ -126,6 +126,11 @@ Status Runtime::Start() {
   }
   node_id_ = static_cast<int>(r.results[0]);
   num_nodes_ = static_cast<int>(r.results[1]);
+  if (uint32_t found; !AgreeOnRuntimeLayout(control(), &found)) {
+    return Status(EPROTO, "another node of this job uses runtime layout version " +
+                              std::to_string(found) + " in shared memory, this libdsm version " +
+                              std::to_string(kRuntimeLayoutVersion));
+  }
   char prefix[32];
   std::snprintf(prefix, sizeof prefix, "dsm[node %d]", node_id_);
   SetLogPrefix(prefix);

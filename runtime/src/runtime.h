@@ -28,12 +28,9 @@ using dsm::kExitJobFailed;
 
 using MainFn = int (*)(int, char**, char**);
 
-// The runtime control page: the first page of the data area.
-struct ControlBlock {
-  uint64_t generation;  // parallel regions started
-  FuncRef fn;
-  uint64_t arg;
-};
+// The runtime control page: the first page of the data area
+// (dsm/device/runtime_layout.h, included by func_ref.h).
+using ControlBlock = device::ControlBlock;
 
 class Runtime : private ChunkSource {
  public:
