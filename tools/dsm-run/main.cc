@@ -1,12 +1,15 @@
 // dsm-run: starts dsm-hostd and the nodes of a job and supervises them.
-// Everything but the printing of usage errors is in launcher.{h,cc}.
+// Everything but the printing of usage errors is in the dsm_launcher library:
+// options.h (the command line), find_program.h, job.h (the job runner).
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "dsm/common/log.h"
-#include "launcher.h"
+#include "find_program.h"
+#include "job.h"
+#include "options.h"
 
 namespace {
 

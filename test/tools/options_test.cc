@@ -1,0 +1,252 @@
+// Tests of dsm-run's command line, in process: option parsing, the usage
+// text, and finding the program and the daemon.
+#include "options.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "find_program.h"
+
+namespace dsm::launcher {
+namespace {
+
+namespace fs = std::filesystem;
+using Args = std::vector<std::string>;
+
+Options MustParse(const Args& args) {
+  auto r = ParseOptions(args);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? r.value() : Options{};
+}
+
+std::string ParseError(const Args& args) {
+  auto r = ParseOptions(args);
+  if (r.ok()) return "<parsed fine>";
+  EXPECT_EQ(r.status().code(), EINVAL);
+  return r.status().message();
+}
+
+TEST(LauncherOptions, Defaults) {
+  Options o = MustParse({"-n", "4", "./prog"});
+  EXPECT_EQ(o.action, Options::Action::kRun);
+  EXPECT_EQ(o.nodes, 4u);
+  EXPECT_EQ(o.memory, uint64_t{1} << 30);
+  EXPECT_FALSE(o.timeout_seconds.has_value());
+  EXPECT_FALSE(o.tag_output);
+  EXPECT_FALSE(o.stats);
+  EXPECT_EQ(o.hostd, "");
+  EXPECT_EQ(o.program, "./prog");
+  EXPECT_TRUE(o.args.empty());
+}
+
+TEST(LauncherOptions, NodeCountSpellings) {
+  EXPECT_EQ(MustParse({"-n4", "p"}).nodes, 4u);
+  EXPECT_EQ(MustParse({"--nodes", "5", "p"}).nodes, 5u);
+  EXPECT_EQ(MustParse({"--nodes=6", "p"}).nodes, 6u);
+  EXPECT_EQ(MustParse({"-n", "1", "p"}).nodes, 1u);
+  EXPECT_EQ(MustParse({"-n", "1024", "p"}).nodes, 1024u);
+  EXPECT_EQ(MustParse({"-n", "2", "-n", "3", "p"}).nodes, 3u) << "the last one wins";
+}
+
+TEST(LauncherOptions, NodeCountErrors) {
+  EXPECT_EQ(ParseError({"p"}), "missing option -n/--nodes (the number of nodes)");
+  EXPECT_EQ(ParseError({"-n", "0", "p"}), "invalid value '0' for -n: the number of nodes must be 1 to 1024");
+  EXPECT_EQ(ParseError({"--nodes", "1025", "p"}),
+            "invalid value '1025' for --nodes: the number of nodes must be 1 to 1024");
+  EXPECT_EQ(ParseError({"-n", "abc", "p"}), "invalid value 'abc' for -n: not a number");
+  EXPECT_EQ(ParseError({"-n", "-1", "p"}), "invalid value '-1' for -n: not a number");
+  EXPECT_EQ(ParseError({"-n", "4x", "p"}), "invalid value '4x' for -n: not a number");
+  EXPECT_EQ(ParseError({"-n", "99999999999999999999999", "p"}),
+            "invalid value '99999999999999999999999' for -n: not a number");
+  EXPECT_EQ(ParseError({"--nodes=", "p"}), "invalid value '' for --nodes: not a number");
+  EXPECT_EQ(ParseError({"-n"}), "option '-n' needs a value");
+}
+
+TEST(LauncherOptions, MemorySizes) {
+  EXPECT_EQ(MustParse({"-n", "1", "--memory", "64M", "p"}).memory, uint64_t{64} << 20);
+  EXPECT_EQ(MustParse({"-n", "1", "--memory", "512m", "p"}).memory, uint64_t{512} << 20);
+  EXPECT_EQ(MustParse({"-n", "1", "--memory=2G", "p"}).memory, uint64_t{2} << 30);
+  EXPECT_EQ(MustParse({"-n", "1", "--memory", "1T", "p"}).memory, uint64_t{1} << 40);
+  EXPECT_EQ(MustParse({"-n", "1", "--memory", "65536K", "p"}).memory, uint64_t{64} << 20);
+  EXPECT_EQ(MustParse({"-n", "1", "--memory", "1GiB", "p"}).memory, uint64_t{1} << 30);
+  EXPECT_EQ(MustParse({"-n", "1", "--memory", "1073741824", "p"}).memory, uint64_t{1} << 30);
+}
+
+TEST(LauncherOptions, MemoryErrors) {
+  auto err = [](const std::string& v) { return ParseError({"-n", "1", "--memory", v, "p"}); };
+  EXPECT_EQ(err("32M"), "invalid value '32M' for --memory: below the minimum of 64M");
+  EXPECT_EQ(err("67108863"), "invalid value '67108863' for --memory: below the minimum of 64M");
+  EXPECT_EQ(err("2T"), "invalid value '2T' for --memory: above the maximum of 1T");
+  EXPECT_EQ(err("100M"), "invalid value '100M' for --memory: not a power of two");
+  EXPECT_EQ(err("3G"), "invalid value '3G' for --memory: not a power of two");
+  EXPECT_EQ(err("abc"), "invalid value 'abc' for --memory: not a size (examples: 256M, 1G)");
+  EXPECT_EQ(err("1X"), "invalid value '1X' for --memory: not a size (examples: 256M, 1G)");
+  EXPECT_EQ(err(""), "invalid value '' for --memory: not a size (examples: 256M, 1G)");
+  EXPECT_EQ(err("-1G"), "invalid value '-1G' for --memory: not a size (examples: 256M, 1G)");
+  EXPECT_EQ(ParseError({"-n", "1", "--memory"}), "option '--memory' needs a value");
+}
+
+TEST(LauncherOptions, Timeouts) {
+  Options o = MustParse({"-n", "1", "--timeout", "2", "p"});
+  ASSERT_TRUE(o.timeout_seconds.has_value());
+  EXPECT_DOUBLE_EQ(*o.timeout_seconds, 2.0);
+  EXPECT_EQ(o.timeout_text, "2");
+  EXPECT_DOUBLE_EQ(*MustParse({"-n", "1", "--timeout=0.5", "p"}).timeout_seconds, 0.5);
+  EXPECT_DOUBLE_EQ(*MustParse({"-n", "1", "--timeout", ".25", "p"}).timeout_seconds, 0.25);
+  EXPECT_DOUBLE_EQ(*MustParse({"-n", "1", "--timeout", "3.", "p"}).timeout_seconds, 3.0);
+}
+
+TEST(LauncherOptions, TimeoutErrors) {
+  auto err = [](const std::string& v) { return ParseError({"-n", "1", "--timeout", v, "p"}); };
+  EXPECT_EQ(err("0"), "invalid value '0' for --timeout: must be positive");
+  EXPECT_EQ(err("0.000"), "invalid value '0.000' for --timeout: must be positive");
+  for (const char* bad : {"-1", "abc", "1e3", "inf", "nan", "1.2.3", "", ".", "1s", " 1"}) {
+    EXPECT_EQ(err(bad), "invalid value '" + std::string(bad) + "' for --timeout: not a number of seconds");
+  }
+  EXPECT_EQ(err("2000000000"), "invalid value '2000000000' for --timeout: too large (at most 1000000000)");
+  EXPECT_EQ(ParseError({"-n", "1", "--timeout"}), "option '--timeout' needs a value");
+}
+
+TEST(LauncherOptions, Flags) {
+  Options o = MustParse({"--tag-output", "--stats", "--hostd", "/opt/hostd", "-n", "2", "p"});
+  EXPECT_TRUE(o.tag_output);
+  EXPECT_TRUE(o.stats);
+  EXPECT_EQ(o.hostd, "/opt/hostd");
+  EXPECT_EQ(MustParse({"-n", "2", "--hostd=x", "p"}).hostd, "x");
+  EXPECT_EQ(ParseError({"-n", "2", "--stats=1", "p"}), "option '--stats' takes no value");
+  EXPECT_EQ(ParseError({"-n", "2", "--tag-output=yes", "p"}), "option '--tag-output' takes no value");
+  EXPECT_EQ(ParseError({"-n", "2", "--hostd=", "p"}), "invalid value '' for --hostd: empty path");
+  EXPECT_EQ(ParseError({"-n", "2", "--hostd"}), "option '--hostd' needs a value");
+  EXPECT_EQ(MustParse({"-n", "2", "--trace", "t.json", "p"}).trace, "t.json");
+  EXPECT_EQ(MustParse({"-n", "2", "--trace=u.json", "p"}).trace, "u.json");
+  EXPECT_EQ(MustParse({"-n", "2", "p"}).trace, "");
+  EXPECT_EQ(ParseError({"-n", "2", "--trace=", "p"}), "invalid value '' for --trace: empty path");
+  EXPECT_EQ(ParseError({"-n", "2", "--trace"}), "option '--trace' needs a value");
+  EXPECT_EQ(MustParse({"-n", "2", "p"}).stack, 0u);
+  EXPECT_EQ(MustParse({"-n", "2", "--stack", "64M", "p"}).stack, 64u << 20);
+  EXPECT_EQ(ParseError({"-n", "2", "--stack=big", "p"}), "invalid value 'big' for --stack: not a size (examples: 64M, 1G)");
+  EXPECT_EQ(ParseError({"-n", "2", "--memory", "64M", "--stack", "60M", "p"}),
+            "invalid value for --stack: 62914560 bytes must be between 64K and 4G and leave 16M of heap in the "
+            "64M shared space (--memory)");
+}
+
+TEST(LauncherOptions, UnknownOptions) {
+  EXPECT_EQ(ParseError({"-n", "2", "--frobnicate", "p"}), "unknown option '--frobnicate'");
+  EXPECT_EQ(ParseError({"-x", "-n", "2", "p"}), "unknown option '-x'");
+  EXPECT_EQ(ParseError({"-n", "2", "--memory-size=1G", "p"}), "unknown option '--memory-size'");
+  EXPECT_EQ(ParseError({"-n", "2", "--Nodes", "3", "p"}), "unknown option '--Nodes'");
+  // The first problem is reported.
+  EXPECT_EQ(ParseError({"--bad", "-n", "0", "p"}), "unknown option '--bad'");
+}
+
+TEST(LauncherOptions, MissingProgram) {
+  EXPECT_EQ(ParseError({"-n", "2"}), "missing program to run");
+  EXPECT_EQ(ParseError({"-n", "2", "--"}), "missing program to run");
+  EXPECT_EQ(ParseError({"-n", "2", "--tag-output"}), "missing program to run");
+}
+
+TEST(LauncherOptions, DoubleDashEndsOptions) {
+  Options o = MustParse({"-n", "2", "--", "--weird-name", "-n", "3"});
+  EXPECT_EQ(o.nodes, 2u);
+  EXPECT_EQ(o.program, "--weird-name");
+  EXPECT_EQ(o.args, (Args{"-n", "3"}));
+  EXPECT_EQ(MustParse({"-n", "2", "--", "--"}).program, "--");
+  EXPECT_EQ(MustParse({"-n", "2", "-", "x"}).program, "-") << "'-' is not an option";
+}
+
+TEST(LauncherOptions, ProgramArgumentsPassThroughUntouched) {
+  Args prog_args = {"-n", "5", "--help", "--version", "--", "--tag-output", "", "a b", "--memory=3"};
+  Args args = {"-n", "2", "./prog"};
+  args.insert(args.end(), prog_args.begin(), prog_args.end());
+  Options o = MustParse(args);
+  EXPECT_EQ(o.action, Options::Action::kRun);
+  EXPECT_EQ(o.nodes, 2u);
+  EXPECT_FALSE(o.tag_output);
+  EXPECT_EQ(o.memory, kDefaultMemory);
+  EXPECT_EQ(o.program, "./prog");
+  EXPECT_EQ(o.args, prog_args);
+}
+
+TEST(LauncherOptions, HelpAndVersion) {
+  EXPECT_EQ(MustParse({"--help"}).action, Options::Action::kHelp);
+  EXPECT_EQ(MustParse({"-h"}).action, Options::Action::kHelp);
+  EXPECT_EQ(MustParse({"-n", "0", "--bogus", "--help"}).action, Options::Action::kHelp)
+      << "--help wins over errors";
+  EXPECT_EQ(MustParse({"--version"}).action, Options::Action::kVersion);
+  EXPECT_EQ(MustParse({"--version", "-n", "x"}).action, Options::Action::kVersion);
+  EXPECT_EQ(ParseError({"--help=1"}), "<parsed fine>") << "still help";
+  EXPECT_EQ(MustParse({"-n", "1", "p", "--help"}).action, Options::Action::kRun) << "the program's --help";
+}
+
+TEST(LauncherOptions, UsageTextDocumentsEverything) {
+  std::string text = UsageText();
+  for (const char* s : {"usage: dsm-run", "-n, --nodes N", "--memory SIZE", "--timeout S", "--tag-output",
+                        "--stats", "--trace FILE", "--stack SIZE", "--hostd PATH", "--help", "--version", "DSM_SOCKET", "DSM_NODE_ID",
+                        "DSM_NUM_NODES", "/dev/null", "Exit status", "124", "127", "128+S", "[node K] "}) {
+    EXPECT_NE(text.find(s), std::string::npos) << "usage text lacks " << s;
+  }
+}
+
+class LauncherFindProgram : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char templ[] = "/tmp/dsm-launcher-find-XXXXXX";
+    ASSERT_NE(::mkdtemp(templ), nullptr);
+    dir_ = templ;
+    fs::create_directory(dir_ + "/bin");
+    fs::create_directory(dir_ + "/other");
+    Make(dir_ + "/bin/tool", 0755);
+    Make(dir_ + "/other/plain", 0644);
+    Make(dir_ + "/bin/plain", 0755);
+    fs::create_directory(dir_ + "/bin/subdir");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  static void Make(const std::string& path, mode_t mode) {
+    std::ofstream(path) << "#!/bin/sh\n";
+    ::chmod(path.c_str(), mode);
+  }
+  std::string dir_;
+};
+
+TEST_F(LauncherFindProgram, PathsAndSearch) {
+  auto r = FindProgram(dir_ + "/bin/tool", nullptr);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r, dir_ + "/bin/tool");
+
+  std::string path = "/nonexistent:" + dir_ + "/other:" + dir_ + "/bin";
+  r = FindProgram("plain", path.c_str());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r, dir_ + "/bin/plain") << "a file that is not executable is skipped";
+
+  r = FindProgram("sh", "/nonexistent:/bin");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r, "/bin/sh");
+}
+
+TEST_F(LauncherFindProgram, Errors) {
+  auto msg = [](const Result<std::string>& r) {
+    return r.ok() ? "<found " + r.value() + ">" : r.status().message();
+  };
+  EXPECT_EQ(msg(FindProgram("nope-no-such-program", "/nonexistent:/bin")),
+            "program 'nope-no-such-program' not found in PATH");
+  EXPECT_EQ(msg(FindProgram(dir_ + "/missing", nullptr)),
+            "cannot run '" + dir_ + "/missing': No such file or directory");
+  EXPECT_EQ(msg(FindProgram(dir_ + "/other/plain", nullptr)),
+            "cannot run '" + dir_ + "/other/plain': Permission denied");
+  EXPECT_EQ(msg(FindProgram(dir_ + "/bin/subdir", nullptr)),
+            "cannot run '" + dir_ + "/bin/subdir': Is a directory");
+  std::string only_other = dir_ + "/other";
+  EXPECT_EQ(msg(FindProgram("plain", only_other.c_str())), "cannot run 'plain': Permission denied");
+  EXPECT_EQ(msg(FindProgram("", nullptr)), "empty program name");
+}
+
+}  // namespace
+}  // namespace dsm::launcher

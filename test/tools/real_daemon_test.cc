@@ -1,0 +1,105 @@
+// dsm-run with the real dsm-hostd and real dsmkit programs, when they are
+// part of the build.
+#include "launcher_test_util.h"
+
+namespace dsm::launcher::testing {
+namespace {
+
+#ifdef DSM_HOSTD_PATH
+// With the real daemon (when it is built): the start-up handshake, the
+// environment and the clean-up. The nodes do not attach, so the daemon never
+// says that the job finished: after node 0 exits dsm-run stops the daemon
+// itself, and a worker exiting with status 0 is a failure.
+TEST_F(LauncherJob, RealDaemon) {
+  if (!fs::exists(DSM_HOSTD_PATH)) GTEST_SKIP() << DSM_HOSTD_PATH << " is not built";
+  Args base = {"-n", "3", "--memory", "64M", "--hostd", DSM_HOSTD_PATH, "sh", "-c"};
+  Args args = {"-n", "1", "--memory", "64M", "--hostd", DSM_HOSTD_PATH, "sh", "-c",
+               kPublishPid + R"(test -S "$DSM_SOCKET" || exit 9; [ "$DSM_NUM_NODES" = 1 ] || exit 8; exit 4)"};
+  Outcome o = Run(args);
+  EXPECT_EQ(o.status, 4) << o.err;
+  ExpectJobGone();
+
+  ForgetPids();
+  args = base;
+  args.push_back(kPublishPid + R"(test -S "$DSM_SOCKET" || exit 9; [ "$DSM_NODE_ID" = 1 ] && exit 0; exec sleep 100)");
+  o = Run(args);
+  // A shell script never attaches: the real daemon never says it joined.
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.err.find("dsm-run: node 1 (pid " + std::to_string(PidOf("pid.1")) +
+                       ") exited with status 0 without joining the job: is sh linked with libdsm"),
+            std::string::npos)
+      << o.err;
+  ExpectJobGone();
+
+  ForgetPids();
+  args = base;
+  args.push_back(kPublishPid + "exec sleep 100");
+  Launch(args);
+  std::vector<std::string> files = PidFiles(3);
+  files.erase(files.begin());  // the real daemon publishes no pid
+  ASSERT_TRUE(WaitForFiles(files));
+  pid_t victim = PidOf("pid.1");
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  double killed_at = Now();
+  o = Wait();
+  EXPECT_LT(o.end_time - killed_at, 3.0);
+  EXPECT_EQ(o.status, 137);
+  EXPECT_NE(o.err.find("dsm-run: node 1 (pid " + std::to_string(victim) +
+                       ") was killed by signal 9 (Killed); ending the job\n"),
+            std::string::npos)
+      << o.err;
+  ExpectJobGone();
+}
+
+#ifdef DSM_TEST_COUNTER_PATH
+// A real dsmkit job: the workers exit with status 0 as soon as node 0 has
+// finished, typically before dsm-run sees node 0 go. That must never look
+// like a failure.
+TEST_F(LauncherJob, RealDaemonRealProgramSucceedsEveryTime) {
+  if (!fs::exists(DSM_HOSTD_PATH)) GTEST_SKIP() << DSM_HOSTD_PATH << " is not built";
+  for (int run = 0; run < 20; ++run) {
+    SCOPED_TRACE("run " + std::to_string(run));
+    Outcome o = Run({"-n", "4", "--memory", "64M", "--hostd", DSM_HOSTD_PATH, DSM_TEST_COUNTER_PATH, "1000"});
+    ASSERT_EQ(o.status, 0) << o.err;
+    EXPECT_TRUE(DsmRunLines(o.err).empty()) << o.err;  // sanitizer builds may warn
+    EXPECT_EQ(o.out, "counter=4000 expected=4000 nodes=4\n");
+    ExpectTmpEmpty();
+  }
+}
+#endif
+
+#ifdef DSM_TEST_SPIN_PATH
+// A real dsmkit node killed mid-job: dsm-run names it, and only it, although
+// the other nodes exit with status 3 ("node 2 left the job") at once.
+TEST_F(LauncherJob, RealDaemonNamesTheKilledNodeOnly) {
+  if (!fs::exists(DSM_HOSTD_PATH)) GTEST_SKIP() << DSM_HOSTD_PATH << " is not built";
+  Launch({"-n", "4", "--memory", "64M", "--hostd", DSM_HOSTD_PATH, DSM_TEST_SPIN_PATH});
+  std::map<int, pid_t> pids;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        pids.clear();
+        std::stringstream ss(ReadFile(Path("out")));
+        std::string tag;
+        int node, pid;
+        while (ss >> tag >> node >> pid) {
+          if (tag == "spin-ready") pids[node] = pid;
+        }
+        return pids.size() == 4;
+      },
+      "the nodes did not start", 10));
+  ASSERT_EQ(::kill(pids[2], SIGKILL), 0);
+  double killed_at = Now();
+  Outcome o = Wait();
+  EXPECT_LT(o.end_time - killed_at, 3.0);
+  EXPECT_EQ(o.status, 128 + SIGKILL);
+  EXPECT_EQ(DsmRunLines(o.err), (std::vector<std::string>{"dsm-run: node 2 (pid " + std::to_string(pids[2]) +
+                                                          ") was killed by signal 9 (Killed); ending the job"}))
+      << o.err;
+  for (auto& [node, pid] : pids) EXPECT_TRUE(Gone(pid)) << "node " << node;
+  ExpectTmpEmpty();
+}
+#endif
+#endif
+
+}  // namespace
+}  // namespace dsm::launcher::testing

@@ -1,0 +1,257 @@
+#include "options.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <string_view>
+
+#include "dsm/common/parse.h"
+
+namespace dsm::launcher {
+namespace {
+
+Status UsageErr(std::string message) { return Status(EINVAL, std::move(message)); }
+
+std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// --timeout: a plain decimal number of seconds ("2", "0.5", ".25", "3.").
+std::optional<double> ParseSeconds(std::string_view text) {
+  if (text.empty() || text == ".") return std::nullopt;
+  bool dot = false;
+  for (char c : text) {
+    if (c == '.') {
+      if (dot) return std::nullopt;
+      dot = true;
+    } else if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+  }
+  std::string copy(text);
+  char* end = nullptr;
+  double v = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+Result<Options> ParseOptions(const std::vector<std::string>& args) {
+  Options o;
+  bool have_nodes = false;
+  bool help = false;
+  bool version = false;
+  std::optional<Status> error;  // the first problem; --help/--version still win
+  auto fail = [&](std::string message) {
+    if (!error) error = UsageErr(std::move(message));
+  };
+
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') break;  // the program ("-" included)
+
+    std::string name = arg;
+    std::optional<std::string> inline_value;
+    if (arg.starts_with("--")) {
+      size_t eq = arg.find('=');
+      if (eq != std::string::npos) {
+        name = arg.substr(0, eq);
+        inline_value = arg.substr(eq + 1);
+      }
+    } else if (arg.starts_with("-n") && arg.size() > 2) {
+      name = "-n";
+      inline_value = arg.substr(2);
+    }
+    auto value = [&]() -> std::optional<std::string> {
+      if (inline_value) return inline_value;
+      if (i + 1 < args.size()) return args[++i];
+      fail("option " + Quote(name) + " needs a value");
+      return std::nullopt;
+    };
+    auto flag = [&]() {
+      if (inline_value) fail("option " + Quote(name) + " takes no value");
+    };
+
+    if (name == "--help" || name == "-h") {
+      flag();
+      help = true;
+    } else if (name == "--version") {
+      flag();
+      version = true;
+    } else if (name == "-n" || name == "--nodes") {
+      auto v = value();
+      if (!v) continue;
+      auto n = ParseUint(*v);
+      if (!n) {
+        fail("invalid value " + Quote(*v) + " for " + name + ": not a number");
+      } else if (*n < 1 || *n > kMaxNodes) {
+        fail("invalid value " + Quote(*v) + " for " + name + ": the number of nodes must be 1 to " +
+             std::to_string(kMaxNodes));
+      } else {
+        o.nodes = static_cast<uint32_t>(*n);
+        have_nodes = true;
+      }
+    } else if (name == "--memory") {
+      auto v = value();
+      if (!v) continue;
+      auto n = ParseSize(*v);
+      std::string what = "invalid value " + Quote(*v) + " for --memory: ";
+      if (!n) {
+        fail(what + "not a size (examples: 256M, 1G)");
+      } else if (*n < kMinMemory) {
+        fail(what + "below the minimum of 64M");
+      } else if (*n > kMaxMemory) {
+        fail(what + "above the maximum of 1T");
+      } else if ((*n & (*n - 1)) != 0) {
+        fail(what + "not a power of two");
+      } else {
+        o.memory = *n;
+      }
+    } else if (name == "--stack") {
+      auto v = value();
+      if (!v) continue;
+      auto n = ParseSize(*v);
+      if (!n || *n == 0) {
+        fail("invalid value " + Quote(*v) + " for --stack: not a size (examples: 64M, 1G)");
+      } else {
+        o.stack = *n;
+      }
+    } else if (name == "--timeout") {
+      auto v = value();
+      if (!v) continue;
+      auto s = ParseSeconds(*v);
+      std::string what = "invalid value " + Quote(*v) + " for --timeout: ";
+      if (!s) {
+        fail(what + "not a number of seconds");
+      } else if (*s <= 0) {
+        fail(what + "must be positive");
+      } else if (*s > kMaxTimeoutSeconds) {
+        fail(what + "too large (at most 1000000000)");
+      } else {
+        o.timeout_seconds = *s;
+        o.timeout_text = *v;
+      }
+    } else if (name == "--tag-output") {
+      flag();
+      o.tag_output = true;
+    } else if (name == "--stats") {
+      flag();
+      o.stats = true;
+    } else if (name == "--trace") {
+      auto v = value();
+      if (!v) continue;
+      if (v->empty()) {
+        fail("invalid value '' for --trace: empty path");
+      } else {
+        o.trace = *v;
+      }
+    } else if (name == "--hostd") {
+      auto v = value();
+      if (!v) continue;
+      if (v->empty()) {
+        fail("invalid value '' for --hostd: empty path");
+      } else {
+        o.hostd = *v;
+      }
+    } else {
+      fail("unknown option " + Quote(name));
+    }
+  }
+
+  if (help) {
+    o.action = Options::Action::kHelp;
+    return o;
+  }
+  if (version) {
+    o.action = Options::Action::kVersion;
+    return o;
+  }
+  if (!error && o.stack != 0 && !device::LayoutFits(o.memory, o.stack)) {
+    fail("invalid value for --stack: " + std::to_string(o.stack) +
+         " bytes must be between 64K and 4G and leave 16M of heap in the " + std::to_string(o.memory >> 20) +
+         "M shared space (--memory)");
+  }
+  if (error) return *error;
+  if (!have_nodes) return UsageErr("missing option -n/--nodes (the number of nodes)");
+  if (i >= args.size()) return UsageErr("missing program to run");
+  o.program = args[i];
+  o.args.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+  return o;
+}
+
+
+std::string UsageText() {
+  return R"(usage: dsm-run -n N [options] [--] PROGRAM [ARGS...]
+
+Runs a dsmkit job on this host: starts the host daemon dsm-hostd, then N
+copies of PROGRAM (the nodes of the job), and supervises them until the job
+ends. Options end at '--' or at PROGRAM; every argument after PROGRAM is
+passed to it untouched, even one that looks like an option.
+
+options:
+  -n, --nodes N      number of nodes, 1..1024 (required)
+  --memory SIZE      size of the shared space: a power of two from 64M to 1T,
+                     with a K, M, G or T suffix (default 1G)
+  --stack SIZE       size of node 0's main stack, which lives in the shared
+                     space (default 16M; 64K..4G, leaving 16M of heap)
+  --timeout S        end the job S seconds after dsm-run started (fractions
+                     allowed) and exit with status 124
+  --tag-output       prefix every line the nodes print with "[node K] " (their
+                     stdout goes to dsm-run's stdout, their stderr to its
+                     stderr, one whole line at a time; lines longer than
+                     64 KiB are split). Without it the nodes write to
+                     dsm-run's stdout and stderr directly.
+  --stats            have dsm-hostd print per-node statistics on stderr at exit
+  --trace FILE       write a timeline of every node (parallel regions,
+                     barriers, lock waits) to FILE in Chrome's trace event
+                     format: open it in Perfetto (ui.perfetto.dev) or
+                     chrome://tracing
+  --hostd PATH       the daemon to run (default: dsm-hostd in the directory
+                     of the dsm-run executable)
+  -h, --help         print this help and exit
+  --version          print the version and exit
+
+Each node runs PROGRAM with dsm-run's environment plus:
+  DSM_SOCKET=PATH    the daemon's UNIX socket (in a private directory under
+                     $TMPDIR, default /tmp, removed when the job ends)
+  DSM_NODE_ID=K      the node's number, 0..N-1
+  DSM_NUM_NODES=N    the number of nodes
+Node 0 reads dsm-run's standard input; the other nodes read /dev/null.
+dsm-run itself reads TMPDIR, and DSM_LOG (DSM_LOG=debug traces what it does).
+
+dsm-hostd has 10 seconds to report that it is ready; when the job ends it
+tells dsm-run whether node 0 finished it or which node left it early. The
+job ends when node 0 exits: once node 0 has finished the job, the other
+nodes learn it from dsm-hostd and exit with status 0; those still running 3
+seconds after node 0 exited are killed. If a process of the job (another
+node, dsm-hostd, or node 0 by a signal) ends before the job finished, even
+with status 0, or a node leaves the job early, dsm-run names it and ends the
+job: SIGTERM to every process, SIGKILL one second later. When a node leaves
+early the others stop with status 3; dsm-run names the node that left, not
+them (if it keeps running, it is named after one second). Likewise a node
+that stops with status 3 on its own account (the daemon went away) is named
+only if no cause shows up within one second. A node that exits without ever
+joining the job (dsm-hostd reports each node that attaches) is named with
+the likely cause: PROGRAM is not linked with libdsm. SIGINT, SIGTERM
+and SIGHUP sent to dsm-run end the job the same way; a second one kills it
+at once.
+
+Exit status:
+  node 0's exit status   node 0 exited (the job finished)
+  its status, or 128+S   another process of the job failed first: its exit
+                         status, or 128+S if signal S killed it (1 if it
+                         exited with status 0 or left the job but kept
+                         running)
+  1                      dsm-hostd failed to start, or dsm-run itself failed
+  2                      bad command line; nothing was started
+  124                    the --timeout expired
+  127                    PROGRAM could not be executed
+  128+S                  dsm-run received signal S
+)";
+}
+
+}  // namespace dsm::launcher

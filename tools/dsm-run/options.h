@@ -1,0 +1,59 @@
+// dsm-run's command line: the options, their limits, the parser and the --help
+// text, which is the contract of the whole tool (what runs, what the nodes
+// see, how the job ends, the exit statuses).
+//
+// Nothing here starts anything or touches process state. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dsm/common/status.h"
+#include "dsm/device/protocol.h"
+
+namespace dsm::launcher {
+
+inline constexpr const char* kVersionText = "dsm-run (dsmkit) 0.1.0";
+
+inline constexpr uint32_t kMaxNodes = device::kMaxNodes;
+inline constexpr uint64_t kMinMemory = device::kMinSpaceSize;
+inline constexpr uint64_t kMaxMemory = device::kMaxSpaceSize;
+inline constexpr uint64_t kDefaultMemory = device::kDefaultSpaceSize;
+inline constexpr double kMaxTimeoutSeconds = 1e9;
+
+// Exit statuses of dsm-run besides node 0's own.
+inline constexpr int kExitFailure = 1;       // the job or dsm-run itself failed
+inline constexpr int kExitUsage = 2;         // bad command line; nothing started
+inline constexpr int kExitTimeout = 124;     // --timeout expired
+inline constexpr int kExitCannotExec = 127;  // the program could not be executed
+
+struct Options {
+  enum class Action { kRun, kHelp, kVersion };
+  Action action = Action::kRun;
+  uint32_t nodes = 0;
+  uint64_t memory = kDefaultMemory;
+  uint64_t stack = 0;  // --stack: node 0's main stack; 0 = the daemon's default
+  std::optional<double> timeout_seconds;
+  std::string timeout_text;  // --timeout as given, for the message
+  bool tag_output = false;
+  bool stats = false;
+  std::string trace;  // --trace FILE: the merged timeline of every node
+  std::string hostd;  // --hostd; empty: dsm-hostd next to dsm-run
+  std::string program;
+  std::vector<std::string> args;  // the program's arguments, untouched
+};
+
+// Parses the arguments after argv[0]. Options end at "--" or at the first
+// argument that is not an option (the program); all later arguments belong
+// to the program. An error Status (code EINVAL) carries the message to print
+// after "dsm-run: error: ". --help and --version win over any other problem
+// found before them or after them among the options.
+Result<Options> ParseOptions(const std::vector<std::string>& args);
+
+// The --help text and the one-line hint printed after usage errors.
+std::string UsageText();
+inline constexpr const char* kTryHelp = "Try 'dsm-run --help'.";
+
+}  // namespace dsm::launcher

@@ -1,0 +1,49 @@
+// Reading one daemon's status pipe (its --ready-fd): bytes in, lines out.
+//
+// The lines themselves are defined in dsm/common/job_status.h; this only cuts
+// the byte stream into them, whatever pieces the bytes come in, and reports a
+// line that grows too long (kMaxLineLength with no '\n') once, dropping the
+// rest of it. What a line means is the caller's business.
+//
+// Owns the pipe's read end (non-blocking). Single thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dsm/common/fd.h"
+
+namespace dsm::launcher {
+
+struct StatusEvent {
+  enum class Type {
+    kLine,      // text: a complete line, without its '\n'
+    kOverlong,  // text: the first kMaxLineLength bytes of a line that is too long
+    kEnd,       // end of file or a read error; text: an unterminated last line, if any
+  };
+  Type type;
+  std::string text;
+};
+
+class StatusReader {
+ public:
+  StatusReader() = default;
+  explicit StatusReader(UniqueFd fd);
+  StatusReader(StatusReader&&) = default;
+  StatusReader& operator=(StatusReader&&) = default;
+
+  // -1 once the end was reported.
+  int fd() const { return fd_.get(); }
+  bool open() const { return fd_.valid(); }
+
+  // Reads whatever is there without blocking and appends what it means to
+  // out; the last event is kEnd when the pipe ended (and it is then closed).
+  void Drain(std::vector<StatusEvent>* out);
+
+ private:
+  UniqueFd fd_;
+  std::string buf_;     // an incomplete line
+  bool skip_ = false;   // dropping the rest of an overlong line
+};
+
+}  // namespace dsm::launcher
