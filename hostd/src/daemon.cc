@@ -1,8 +1,6 @@
 #include "dsm/hostd/daemon.h"
 
 #include <sched.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,12 +14,6 @@ namespace dsm::hostd {
 
 namespace {
 
-// epoll tags: peers use their id (1..kMaxSlots-1); these sit above.
-constexpr uint64_t kTagListen = 1ULL << 32;
-constexpr uint64_t kTagDoorbell = kTagListen + 1;
-constexpr uint64_t kTagStop = kTagListen + 2;
-constexpr uint64_t kTagSignal = kTagListen + 3;
-
 void DrainEventfd(int fd) {
   uint64_t v;
   while (::read(fd, &v, sizeof v) == sizeof v) {
@@ -33,6 +25,9 @@ void DrainEventfd(int fd) {
 Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonConfig& config) {
   std::unique_ptr<Daemon> d(new Daemon());
   d->config_ = config;
+  auto loop = EventLoop::Create();
+  if (!loop.ok()) return loop.status();
+  d->loop_ = std::move(loop).value();
   auto space = SharedSpace::Create(config.space);
   if (!space.ok()) return space.status();
   d->space_ = std::move(space).value();
@@ -55,26 +50,26 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonConfig& config) {
     });
   }
   srv->set_on_leave([self](int64_t peer) {
+    // The server closed the socket already (so the kernel dropped it from the
+    // epoll set); forget its handler too.
+    auto it = self->peer_fds_.find(peer);
+    if (it != self->peer_fds_.end()) {
+      self->loop_->RemoveFd(it->second);
+      self->peer_fds_.erase(it);
+    }
     self->core_->OnPeerLeft(static_cast<uint32_t>(peer));
   });
-  d->epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
-  if (!d->epoll_) return Status::FromErrno("epoll_create1");
-  d->stop_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!d->stop_) return Status::FromErrno("eventfd");
-  if (Status s = d->Watch(srv->listen_fd(), kTagListen); !s.ok()) return s;
-  if (Status s = d->Watch(srv->own_vector(0), kTagDoorbell); !s.ok()) return s;
-  if (Status s = d->Watch(d->stop_.get(), kTagStop); !s.ok()) return s;
-  if (config.signal_fd >= 0) {
-    if (Status s = d->Watch(config.signal_fd, kTagSignal); !s.ok()) return s;
-  }
+  if (Status s = d->RegisterHandlers(); !s.ok()) return s;
   return d;
 }
 
-Status Daemon::Watch(int fd, uint64_t tag) {
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = tag;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return Status::FromErrno("epoll_ctl");
+Status Daemon::RegisterHandlers() {
+  if (Status s = loop_->AddFd(server_->listen_fd(), [this] { HandleAccept(); }); !s.ok()) return s;
+  if (Status s = loop_->AddFd(server_->own_vector(0), [this] { HandleDoorbell(); }); !s.ok()) return s;
+  if (config_.signal_fd >= 0) {
+    if (Status s = loop_->AddFd(config_.signal_fd, [this] { loop_->RequestStop(); }); !s.ok()) return s;
+  }
+  loop_->SetIdleHook([this] { EndOfRound(); });
   return Status::Ok();
 }
 
@@ -85,11 +80,7 @@ void Daemon::WriteStatus(const std::string& line) {
   }
 }
 
-void Daemon::RequestStop() {
-  uint64_t one = 1;
-  ssize_t n = ::write(stop_.get(), &one, sizeof one);
-  (void)n;
-}
+void Daemon::RequestStop() { loop_->RequestStop(); }
 
 void Daemon::HandleAccept() {
   auto peer = server_->Accept();
@@ -104,52 +95,43 @@ void Daemon::HandleAccept() {
   int64_t id = peer.value();
   for (auto& [pid, fd] : server_->PeerSockets()) {
     if (pid == id) {
-      if (Status s = Watch(fd, static_cast<uint64_t>(id)); !s.ok()) {
+      if (Status s = loop_->AddFd(fd, [this, id] { HandlePeer(id); }); !s.ok()) {
         DSM_LOG_ERROR("cannot watch peer %lld: %s", static_cast<long long>(id), s.message().c_str());
         server_->RemovePeer(id);
         return;
       }
+      peer_fds_[id] = fd;
     }
   }
   core_->OnPeerJoined(static_cast<uint32_t>(id));
   DSM_LOG_INFO("peer %lld joined", static_cast<long long>(id));
 }
 
-int Daemon::Run() {
-  epoll_event events[64];
-  bool stop = false;
-  while (!stop) {
-    if (config_.exit_when_done && core_->done()) break;
-    int n = ::epoll_wait(epoll_.get(), events, 64, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      DSM_LOG_ERROR("epoll_wait: %s", std::strerror(errno));
-      break;
-    }
-    // Tell nodes where we run: one on the same CPU should block, not spin.
-    int cpu = sched_getcpu();
-    if (cpu >= 0) __atomic_store_n(&space_.header()->daemon_cpu, static_cast<uint32_t>(cpu), __ATOMIC_RELAXED);
-    bool doorbell = false;
-    for (int i = 0; i < n; ++i) {
-      uint64_t tag = events[i].data.u64;
-      if (tag == kTagListen) {
-        HandleAccept();
-      } else if (tag == kTagDoorbell) {
-        DrainEventfd(server_->own_vector(0));
-        doorbell = true;
-      } else if (tag == kTagStop || tag == kTagSignal) {
-        stop = true;
-      } else {
-        auto peer = static_cast<int64_t>(tag);
-        if (!server_->HasPeer(peer)) continue;
-        // The socket is removed from the epoll set when the server closes it.
-        server_->HandlePeerEvent(peer);
-      }
-    }
-    // Serve requests after membership changes of this round, so a request
-    // and the join of its peer in the same round are both seen.
-    if (doorbell) core_->OnDoorbell();
+void Daemon::HandlePeer(int64_t peer) {
+  // Leaving removes the socket from the loop (see set_on_leave in Create).
+  if (server_->HasPeer(peer)) server_->HandlePeerEvent(peer);
+}
+
+void Daemon::HandleDoorbell() {
+  DrainEventfd(server_->own_vector(0));
+  doorbell_rang_ = true;
+}
+
+void Daemon::EndOfRound() {
+  // Tell nodes where we run: one on the same CPU should block, not spin.
+  int cpu = sched_getcpu();
+  if (cpu >= 0) __atomic_store_n(&space_.header()->daemon_cpu, static_cast<uint32_t>(cpu), __ATOMIC_RELAXED);
+  // Serve requests after membership changes of this round, so a request
+  // and the join of its peer in the same round are both seen.
+  if (doorbell_rang_) {
+    doorbell_rang_ = false;
+    core_->OnDoorbell();
   }
+  if (config_.exit_when_done && core_->done()) loop_->RequestStop();
+}
+
+int Daemon::Run() {
+  if (!(config_.exit_when_done && core_->done())) loop_->Run();
   if (config_.print_stats) {
     std::string table = core_->StatsTable();
     std::fprintf(stderr, "dsm-hostd: statistics\n%s", table.c_str());

@@ -1,21 +1,29 @@
-// dsm-hostd's event loop: one thread polls the ivshmem listening socket,
-// every peer's socket, the daemon's own doorbell eventfd, a stop eventfd and
-// (in the dsm-hostd program) a signalfd, and dispatches to the ivshmem server
-// and the host core. No timers yet.
+// dsm-hostd's daemon: an EventLoop (event_loop.h) on which the ivshmem
+// server and the host core register their handlers: the ivshmem listening
+// socket, every peer's socket, the daemon's own doorbell eventfd and (in the
+// dsm-hostd program) a signalfd. At the end of every round the daemon
+// publishes the CPU it runs on and serves the requests the doorbell announced,
+// after the round's membership changes.
 //
 // The same class runs as the dsm-hostd process and, for one-node jobs
 // started without dsm-run and for tests, on a thread inside another process.
 //
-// Thread safety: Run() on one thread; RequestStop() from any thread.
+// Ownership: the daemon owns its loop, the shared space, the ivshmem server
+// and the host core. The loop is destroyed last, so whatever else registers
+// with it (a peer transport) may unregister in its destructor.
+//
+// Thread safety: Run() on one thread; RequestStop() from any thread; loop()
+// as EventLoop says (Post and RequestStop from anywhere, the rest on the loop
+// thread or before Run()).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
-#include "dsm/common/fd.h"
 #include "dsm/common/status.h"
+#include "dsm/hostd/event_loop.h"
 #include "dsm/hostd/host_core.h"
 #include "dsm/hostd/ivshmem_server.h"
 #include "dsm/hostd/shared_space.h"
@@ -48,19 +56,24 @@ class Daemon {
   [[nodiscard]] const std::string& socket_path() const { return server_->path(); }
   [[nodiscard]] const SharedSpace& space() const { return space_; }
   [[nodiscard]] const HostCore& core() const { return *core_; }
+  [[nodiscard]] EventLoop& loop() { return *loop_; }
 
  private:
   Daemon() = default;
-  Status Watch(int fd, uint64_t tag);
+  Status RegisterHandlers();
   void HandleAccept();
+  void HandlePeer(int64_t peer);
+  void HandleDoorbell();
+  void EndOfRound();
   void WriteStatus(const std::string& line);
 
   DaemonConfig config_;
+  std::unique_ptr<EventLoop> loop_;  // first: destroyed last
   SharedSpace space_;
   std::unique_ptr<IvshmemServer> server_;
   std::unique_ptr<HostCore> core_;
-  UniqueFd epoll_;
-  UniqueFd stop_;
+  std::map<int64_t, int> peer_fds_;  // ivshmem peer id -> its socket, as watched
+  bool doorbell_rang_ = false;       // this round; served at its end
 };
 
 }  // namespace dsm::hostd
