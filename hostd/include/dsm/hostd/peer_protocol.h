@@ -23,8 +23,14 @@
 // Thread safety: plain data and pure functions.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dsm/common/status.h"
 
 namespace dsm::hostd::peer {
 
@@ -89,7 +95,8 @@ static_assert(offsetof(PeerHeader, body_len) == 32);
 // silence, so a dead daemon is noticed within 3 s.
 constexpr int kHeartbeatMs = 250;
 constexpr int kPeerTimeoutMs = 2000;
-// Mesh set-up: host 0 waits this long for every host's hello.
+// Mesh set-up: host 0 waits this long for every host's hello, and a host
+// waits this long for host 0's welcome (or refusal).
 constexpr int kJoinTimeoutMs = 15000;
 
 // kHello body: fixed part, then endpoint_len bytes of endpoint (no NUL).
@@ -110,7 +117,16 @@ struct WelcomeBody {
 static_assert(sizeof(WelcomeBody) == 8);
 
 // kRefuse body: a reason code, then reason_len bytes of text for the log.
-enum RefuseReason : uint32_t { kWrongJob = 1, kWrongVersion = 2, kBadHostId = 3, kDuplicateHost = 4 };
+// A refusal is sent back on the connection the hello came in on (the ROUTER
+// identity), with the hello's job id and from_host echoed, so that a daemon
+// of another job can read it.
+enum RefuseReason : uint32_t {
+  kWrongJob = 1,
+  kWrongVersion = 2,
+  kBadHostId = 3,       // out of range, or 0 (host 0 does not say hello)
+  kDuplicateHost = 4,   // another daemon already joined as that host
+  kWrongNumHosts = 5,   // HelloBody.num_hosts differs from host 0's
+};
 struct RefuseBody {
   uint32_t reason;      // 0 RefuseReason
   uint32_t reason_len;  // 4
@@ -223,6 +239,59 @@ struct FreeReplyBody {
 };
 static_assert(sizeof(FreeReplyBody) == 8);
 
+// The type's name for logs ("hello", "lock-request"), or "unknown". Never null.
 const char* MsgTypeName(uint16_t type);
+
+// ---------------------------------------------------------------------------
+// Encoding and checking whole messages (peer_protocol.cc).
+
+// A header with kPeerMagic and kPeerVersion; body_len is set by EncodeMessage.
+PeerHeader MakeHeader(uint16_t type, uint32_t from_host, uint32_t to_host, uint64_t job_id,
+                      uint64_t request_id);
+
+// The frame for header + body, with header.body_len = body.size() (the other
+// fields as given, so tests can build bad frames). O(body) copy.
+std::string EncodeMessage(const PeerHeader& header, std::string_view body);
+
+struct DecodedMessage {
+  PeerHeader header;
+  std::string_view body;  // points into the decoded frame
+};
+
+// Status codes of DecodeMessage's errors, so that a caller can answer a hello
+// of another job or version with the right refusal.
+constexpr int kDecodeMalformed = EBADMSG;           // size, magic, type, body length
+constexpr int kDecodeWrongVersion = EPROTONOSUPPORT;
+constexpr int kDecodeWrongJob = EXDEV;
+constexpr int kDecodeBadHost = ERANGE;               // from_host or to_host >= num_hosts
+
+// Checks everything in the header: at least a header's bytes, magic, version
+// (before anything else: another version's header may differ), a known type,
+// job id, from/to host ids < num_hosts, body_len <= kMaxMessageBytes and
+// body_len == frame size - header. Never reads past the frame. O(1).
+Result<DecodedMessage> DecodeMessage(std::string_view frame, uint64_t job_id, uint32_t num_hosts);
+
+// Membership bodies. Decoders check every length against the body.
+struct Hello {
+  uint32_t host_id = 0;
+  uint32_t num_hosts = 0;
+  std::string endpoint;
+};
+std::string EncodeHello(const Hello& hello);
+Result<Hello> DecodeHello(std::string_view body);
+
+// endpoints[h] is host h's endpoint; exactly num_hosts entries, each at most
+// kMaxEndpoint bytes.
+std::string EncodeWelcome(const std::vector<std::string>& endpoints);
+Result<std::vector<std::string>> DecodeWelcome(std::string_view body, uint32_t num_hosts);
+
+struct Refusal {
+  uint32_t reason = 0;  // RefuseReason
+  std::string text;     // for the log; at most kMaxRefuseText bytes
+};
+constexpr uint32_t kMaxRefuseText = 1024;
+std::string EncodeRefuse(const Refusal& refusal);
+Result<Refusal> DecodeRefuse(std::string_view body);
+const char* RefuseReasonName(uint32_t reason);
 
 }  // namespace dsm::hostd::peer
