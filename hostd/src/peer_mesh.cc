@@ -15,9 +15,11 @@ using peer::PeerHeader;
 
 constexpr uint64_t kNsPerMs = 1000000;
 
+// "2.3 s", or "0.15 s" below a second.
 std::string Seconds(uint64_t ns) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ns) / 1e9);
+  double s = static_cast<double>(ns) / 1e9;
+  std::snprintf(buf, sizeof buf, s < 1.0 ? "%.2f s" : "%.1f s", s);
   return buf;
 }
 

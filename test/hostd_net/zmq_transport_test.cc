@@ -259,10 +259,10 @@ TEST_F(ZmqTransportTest, JoinTimeoutsNameTheMissingHosts) {
   ASSERT_NE(Add(c1), nullptr);
   // Host 2 never comes: host 0 gives up on it; host 1 is never welcomed.
   ASSERT_TRUE(RunUntil(loop_.get(), [&] { return recorders_[0]->LostHost(2) && recorders_[1]->LostHost(0); }));
-  EXPECT_EQ(recorders_[0]->LostReason(2), "host 2 did not join within 0.3 s");
+  EXPECT_EQ(recorders_[0]->LostReason(2), "host 2 did not join within 0.30 s");
   EXPECT_FALSE(recorders_[0]->LostHost(1));
   EXPECT_EQ(recorders_[1]->LostReason(0),
-            "host 0 (" + transports_[0]->endpoint() + ") did not welcome host 1 within 0.3 s");
+            "host 0 (" + transports_[0]->endpoint() + ") did not welcome host 1 within 0.30 s");
   EXPECT_FALSE(recorders_[0]->ready);
   EXPECT_FALSE(recorders_[1]->ready);
 }
