@@ -57,8 +57,7 @@ bool ValidEndpoint(std::string_view e) {
 
 Result<std::string> Format(const Line& line) {
   switch (line.kind) {
-    case Kind::kReady:
-      return std::string("ready\n");
+    case Kind::kReady: return std::string("ready\n");
     case Kind::kListening:
       if (!ValidEndpoint(line.endpoint)) return Status(EINVAL, "invalid endpoint '" + line.endpoint + "'");
       return "listening " + line.endpoint + "\n";
@@ -69,8 +68,7 @@ Result<std::string> Format(const Line& line) {
       [[fallthrough]];
     case Kind::kAttached:
     case Kind::kLost:
-    case Kind::kLostHost:
-      return std::string(KindName(line.kind)) + " " + std::to_string(line.number) + "\n";
+    case Kind::kLostHost: return std::string(KindName(line.kind)) + " " + std::to_string(line.number) + "\n";
   }
   return Status(EINVAL, "unknown kind of status line");
 }

@@ -37,10 +37,18 @@ TEST(JobStatus, FormatRefusesWhatParseWouldRefuse) {
 
 TEST(JobStatus, RoundTrips) {
   const std::vector<Line> lines = {
-      Line::Ready(),          Line::Listening("tcp://10.213.0.1:40123"), Line::Listening("ipc:///tmp/x"),
-      Line::Attached(0),      Line::Attached(4294967295u),                Line::Finished(0),
-      Line::Finished(42),     Line::Finished(255),                        Line::Lost(0),
-      Line::Lost(1023),       Line::LostHost(0),                          Line::LostHost(63),
+      Line::Ready(),
+      Line::Listening("tcp://10.213.0.1:40123"),
+      Line::Listening("ipc:///tmp/x"),
+      Line::Attached(0),
+      Line::Attached(4294967295u),
+      Line::Finished(0),
+      Line::Finished(42),
+      Line::Finished(255),
+      Line::Lost(0),
+      Line::Lost(1023),
+      Line::LostHost(0),
+      Line::LostHost(63),
   };
   for (const Line& line : lines) {
     std::string text = MustFormat(line);
@@ -152,8 +160,12 @@ TEST(JobStatus, ArbitraryBytesNeverCrash) {
       char c = alphabet[next() % alphabet.size()];
       switch (next() % 3) {
         case 0: text.insert(text.begin() + static_cast<std::ptrdiff_t>(pos), c); break;
-        case 1: if (pos < text.size()) text.erase(pos, 1); break;
-        default: if (pos < text.size()) text[pos] = c; break;
+        case 1:
+          if (pos < text.size()) text.erase(pos, 1);
+          break;
+        default:
+          if (pos < text.size()) text[pos] = c;
+          break;
       }
     }
     auto r = Parse(text);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -184,6 +185,10 @@ class LauncherJob : public ::testing::Test {
     pid_t pid = ::fork();
     if (pid == 0) {
       if (ignore_sigchld_) ::signal(SIGCHLD, SIG_IGN);
+      if (run_as_uid_ >= 0 && (::setgroups(0, nullptr) != 0 || ::setgid(static_cast<gid_t>(run_as_uid_)) != 0 ||
+                               ::setuid(static_cast<uid_t>(run_as_uid_)) != 0)) {
+        ::_exit(125);
+      }
       ::dup2(in, 0);
       ::dup2(out, 1);
       ::dup2(err, 2);
@@ -246,6 +251,21 @@ class LauncherJob : public ::testing::Test {
     return a;
   }
 
+  // dsm-run arguments for a job of `hosts` hosts with the fake daemon.
+  static Args MultiJob(int nodes, int hosts, Args options, const std::string& script) {
+    Args a = {"-n", std::to_string(nodes), "--hosts", std::to_string(hosts), "--hostd", FAKE_HOSTD_PATH};
+    a.insert(a.end(), options.begin(), options.end());
+    a.insert(a.end(), {"sh", "-c", script});
+    return a;
+  }
+
+  // What the fake daemon of host K of several published (FAKE_HOSTD_ARGS
+  // set to Path("hostd.args"); its pid always).
+  std::vector<std::string> DaemonArgs(int host) const {
+    return Lines(ReadFile(Path("hostd.args.h" + std::to_string(host))));
+  }
+  pid_t DaemonPid(int host) const { return PidOf("hostd.pid.h" + std::to_string(host)); }
+
   // Waits (inotify, no polling loop with sleeps) until every named file
   // exists in root_.
   bool WaitForFiles(const std::vector<std::string>& names, double max_seconds = 10) {
@@ -283,8 +303,12 @@ class LauncherJob : public ::testing::Test {
     }
   }
 
-  static std::vector<std::string> PidFiles(int nodes) {
-    std::vector<std::string> names = {"hostd.pid"};
+  // The pid files of a job's daemons (one: "hostd.pid"; several:
+  // "hostd.pid.h<K>") and nodes ("pid.<K>").
+  static std::vector<std::string> PidFiles(int nodes, int hosts = 1) {
+    std::vector<std::string> names;
+    if (hosts == 1) names.push_back("hostd.pid");
+    for (int h = 0; h < hosts && hosts > 1; ++h) names.push_back("hostd.pid.h" + std::to_string(h));
     for (int k = 0; k < nodes; ++k) names.push_back("pid." + std::to_string(k));
     return names;
   }
@@ -300,7 +324,8 @@ class LauncherJob : public ::testing::Test {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(root_, ec)) {
       std::string name = entry.path().filename();
-      bool is_pid = name == "hostd.pid" || name.starts_with("pid.") || name.starts_with("gpid.");
+      bool is_pid = name == "hostd.pid" || name.starts_with("hostd.pid.h") || name.starts_with("pid.") ||
+                    name.starts_with("gpid.");
       if (is_pid && !name.ends_with(".tmp")) {
         pid_t pid = PidOf(name);
         if (pid > 0) pids[name] = pid;
@@ -343,6 +368,7 @@ class LauncherJob : public ::testing::Test {
   pid_t running_ = -1;
   double launched_at_ = 0;
   bool ignore_sigchld_ = false;  // start dsm-run with SIGCHLD ignored
+  int run_as_uid_ = -1;          // >= 0: start dsm-run with this uid and gid (needs root)
 };
 
 }  // namespace dsm::launcher::testing

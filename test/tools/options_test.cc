@@ -138,6 +138,54 @@ TEST(LauncherOptions, Flags) {
             "64M shared space (--memory)");
 }
 
+TEST(LauncherOptions, MultiHostDefaults) {
+  Options o = MustParse({"-n", "4", "p"});
+  EXPECT_EQ(o.hosts, 1u);
+  EXPECT_EQ(o.placement, Placement::kBlock);
+  EXPECT_FALSE(o.home.has_value());
+  EXPECT_FALSE(o.netns);
+  EXPECT_EQ(o.stats_json, "");
+}
+
+TEST(LauncherOptions, MultiHostOptions) {
+  Options o = MustParse({"-n", "8", "--hosts", "4", "--placement", "cyclic", "--home", "round-robin", "--netns",
+                         "--stats-json", "s.json", "p"});
+  EXPECT_EQ(o.hosts, 4u);
+  EXPECT_EQ(o.placement, Placement::kCyclic);
+  ASSERT_TRUE(o.home.has_value());
+  EXPECT_EQ(*o.home, HomePolicy::kRoundRobin);
+  EXPECT_TRUE(o.netns);
+  EXPECT_EQ(o.stats_json, "s.json");
+  o = MustParse({"-n", "64", "--hosts=64", "--placement=block", "--home=first-touch", "--stats-json=t", "p"});
+  EXPECT_EQ(o.hosts, 64u);
+  EXPECT_EQ(o.placement, Placement::kBlock);
+  EXPECT_EQ(*o.home, HomePolicy::kFirstTouch);
+  EXPECT_EQ(o.stats_json, "t");
+  EXPECT_EQ(MustParse({"-n", "3", "--hosts", "3", "p"}).hosts, 3u) << "one node per host is enough";
+  EXPECT_STREQ(HomePolicyName(HomePolicy::kFirstTouch), "first-touch");
+  EXPECT_STREQ(HomePolicyName(HomePolicy::kRoundRobin), "round-robin");
+}
+
+TEST(LauncherOptions, MultiHostErrors) {
+  EXPECT_EQ(ParseError({"-n", "4", "--hosts", "0", "p"}),
+            "invalid value '0' for --hosts: the number of hosts must be 1 to 64");
+  EXPECT_EQ(ParseError({"-n", "100", "--hosts", "65", "p"}),
+            "invalid value '65' for --hosts: the number of hosts must be 1 to 64");
+  EXPECT_EQ(ParseError({"-n", "4", "--hosts", "two", "p"}), "invalid value 'two' for --hosts: not a number");
+  EXPECT_EQ(ParseError({"-n", "4", "--hosts=-1", "p"}), "invalid value '-1' for --hosts: not a number");
+  EXPECT_EQ(ParseError({"-n", "4", "--hosts"}), "option '--hosts' needs a value");
+  EXPECT_EQ(ParseError({"-n", "2", "--hosts", "3", "p"}),
+            "--hosts 3 needs at least as many nodes (-n 2): every host runs at least one node");
+  EXPECT_EQ(ParseError({"-n", "4", "--placement", "random", "p"}),
+            "invalid value 'random' for --placement: must be block or cyclic");
+  EXPECT_EQ(ParseError({"-n", "4", "--placement=", "p"}), "invalid value '' for --placement: must be block or cyclic");
+  EXPECT_EQ(ParseError({"-n", "4", "--home", "first_touch", "p"}),
+            "invalid value 'first_touch' for --home: must be first-touch or round-robin");
+  EXPECT_EQ(ParseError({"-n", "4", "--netns=yes", "p"}), "option '--netns' takes no value");
+  EXPECT_EQ(ParseError({"-n", "4", "--stats-json=", "p"}), "invalid value '' for --stats-json: empty path");
+  EXPECT_EQ(ParseError({"-n", "4", "--stats-json"}), "option '--stats-json' needs a value");
+}
+
 TEST(LauncherOptions, UnknownOptions) {
   EXPECT_EQ(ParseError({"-n", "2", "--frobnicate", "p"}), "unknown option '--frobnicate'");
   EXPECT_EQ(ParseError({"-x", "-n", "2", "p"}), "unknown option '-x'");
@@ -190,7 +238,10 @@ TEST(LauncherOptions, UsageTextDocumentsEverything) {
   std::string text = UsageText();
   for (const char* s : {"usage: dsm-run", "-n, --nodes N", "--memory SIZE", "--timeout S", "--tag-output",
                         "--stats", "--trace FILE", "--stack SIZE", "--hostd PATH", "--help", "--version", "DSM_SOCKET", "DSM_NODE_ID",
-                        "DSM_NUM_NODES", "/dev/null", "Exit status", "124", "127", "128+S", "[node K] "}) {
+                        "DSM_NUM_NODES", "/dev/null", "Exit status", "124", "127", "128+S", "[node K] ",
+                        "--hosts H", "--placement P", "block", "cyclic", "--home MODE", "first-touch",
+                        "round-robin", "--netns", "--stats-json FILE", "DSM_HOST_ID", "[node K@hH] ",
+                        "10.213.0."}) {
     EXPECT_NE(text.find(s), std::string::npos) << "usage text lacks " << s;
   }
 }

@@ -99,6 +99,68 @@ TEST_F(LauncherJob, RealDaemonNamesTheKilledNodeOnly) {
   ExpectTmpEmpty();
 }
 #endif
+
+// Multi-host jobs with the real daemons, once the daemon speaks the multi-host
+// command line (its --help documents --hosts); skipped before.
+bool HostdSupportsHosts() {
+  std::string out;
+  std::FILE* p = ::popen((std::string(DSM_HOSTD_PATH) + " --help 2>&1").c_str(), "r");
+  if (p == nullptr) return false;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  return out.find("--hosts") != std::string::npos;
+}
+
+// The pid of host `host`'s daemon among dsm-run's children.
+pid_t RealDaemonPid(pid_t dsm_run, int host) {
+  std::stringstream children(ReadFile("/proc/" + std::to_string(dsm_run) + "/task/" + std::to_string(dsm_run) +
+                                      "/children"));
+  std::string wanted = std::string("--host-id") + '\0' + std::to_string(host) + '\0';
+  for (pid_t pid; children >> pid;) {
+    if (ReadFile("/proc/" + std::to_string(pid) + "/cmdline").find(wanted) != std::string::npos) return pid;
+  }
+  return -1;
+}
+
+#ifdef DSM_TEST_COUNTER_PATH
+TEST_F(LauncherJob, RealDaemonsOfSeveralHostsRunAJob) {
+  if (!fs::exists(DSM_HOSTD_PATH) || !HostdSupportsHosts()) GTEST_SKIP() << "dsm-hostd without --hosts";
+  std::vector<Args> variants = {{"--hosts", "2"}, {"--hosts", "3", "--placement", "cyclic"}};
+  if (::geteuid() == 0) variants.push_back({"--hosts", "2", "--netns"});
+  for (const Args& variant : variants) {
+    SCOPED_TRACE(::testing::PrintToString(variant));
+    Args args = {"-n", "4", "--memory", "64M", "--hostd", DSM_HOSTD_PATH};
+    args.insert(args.end(), variant.begin(), variant.end());
+    args.insert(args.end(), {DSM_TEST_COUNTER_PATH, "200"});
+    Outcome o = Run(args);
+    ASSERT_EQ(o.status, 0) << o.err;
+    EXPECT_TRUE(DsmRunLines(o.err).empty()) << o.err;
+    EXPECT_EQ(o.out, "counter=800 expected=800 nodes=4\n");
+    ExpectTmpEmpty();
+  }
+}
+#endif
+
+#ifdef DSM_TEST_SPIN_PATH
+TEST_F(LauncherJob, RealDaemonOfAKilledHostIsNamed) {
+  if (!fs::exists(DSM_HOSTD_PATH) || !HostdSupportsHosts()) GTEST_SKIP() << "dsm-hostd without --hosts";
+  pid_t dsm_run = Launch({"-n", "4", "--hosts", "2", "--memory", "64M", "--hostd", DSM_HOSTD_PATH, DSM_TEST_SPIN_PATH});
+  ASSERT_TRUE(WaitUntil([&] { return Lines(ReadFile(Path("out"))).size() == 4; }, "the nodes did not start", 10));
+  pid_t daemon = RealDaemonPid(dsm_run, 1);
+  ASSERT_GT(daemon, 0);
+  ASSERT_EQ(::kill(daemon, SIGKILL), 0);
+  double killed_at = Now();
+  Outcome o = Wait();
+  EXPECT_LT(o.end_time - killed_at, 3.0);
+  EXPECT_EQ(o.status, 128 + SIGKILL);
+  EXPECT_EQ(DsmRunLines(o.err), (std::vector<std::string>{"dsm-run: host 1's daemon (pid " + std::to_string(daemon) +
+                                                          ") was killed by signal 9 (Killed); ending the job"}))
+      << o.err;
+  ExpectTmpEmpty();
+}
+#endif
 #endif
 
 }  // namespace

@@ -18,27 +18,27 @@ namespace dsm::launcher {
 
 // In the order exits seen together are handled.
 enum class Verdict {
-  kKilled,          // a signal killed it: the failure, named at once
-  kFailed,          // a daemon or a node other than node 0 exited with a non-zero
-                    // status: the failure, named at once
-  kNode0Exited,     // node 0 exited: the job ends with its status (the others wind down)
-  kLeftEarly,       // a daemon or worker exited with status 0 before the job finished:
-                    // a failure, named at once
-  kNormal,          // a daemon or worker exited with status 0 after the job finished
-  kConsequence,     // a node exited with the runtime's kExitJobFailed before the job
-                    // finished: it stopped because of a failure elsewhere (the
-                    // daemon died, another node left), which is awaited for a
-                    // moment before this node is named
-  kNeverJoined,     // a node exited without ever joining the job: the program is not
-                    // linked with libdsm (named with that hint)
+  kKilled,       // a signal killed it: the failure, named at once
+  kFailed,       // a daemon or a node other than node 0 exited with a non-zero
+                 // status: the failure, named at once
+  kNode0Exited,  // node 0 exited: the job ends with its status (the others wind down)
+  kLeftEarly,    // a daemon or worker exited with status 0 before the job finished:
+                 // a failure, named at once
+  kNormal,       // a daemon or worker exited with status 0 after the job finished
+  kConsequence,  // a node exited with the runtime's kExitJobFailed before the job
+                 // finished: it stopped because of a failure elsewhere (the
+                 // daemon died, another node left), which is awaited for a
+                 // moment before this node is named
+  kNeverJoined,  // a node exited without ever joining the job: the program is not
+                 // linked with libdsm (named with that hint)
 };
 
 // What dsm-run knows about one exit.
 struct ExitFacts {
-  bool is_node = false;        // false: a daemon
+  bool is_node = false;  // false: a daemon
   bool is_node0 = false;
-  bool attached = false;       // a node: its daemon said "attached <node>"
-  bool job_finished = false;   // a daemon said "finished <status>"
+  bool attached = false;      // a node: its daemon said "attached <node>"
+  bool job_finished = false;  // a daemon said "finished <status>"
   ExitInfo exit;
 };
 

@@ -1,5 +1,7 @@
 // The supervision loop of a job, how exits are judged, the deadlines, and how
 // the job ends. Starting and tearing down are in job_start.cc.
+#include "job.h"
+
 #include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -12,7 +14,6 @@
 #include <cstring>
 
 #include "dsm/common/log.h"
-#include "job.h"
 
 namespace dsm::launcher {
 
@@ -37,20 +38,24 @@ int RunJob(const Options& options, const std::string& program_path, const std::s
 }
 
 int Job::Run() {
-  if (!o_.trace.empty()) {
-    // Fail before starting anything if the trace cannot be written.
-    trace_out_.reset(std::fopen(o_.trace.c_str(), "w"));
-    if (!trace_out_) {
-      Say("error: cannot write the trace file %s: %s", o_.trace.c_str(), std::strerror(errno));
-      return kExitUsage;
+  if (o_.netns) {
+    // Before anything is created.
+    auto ip = HostNetwork::CheckPrerequisites();
+    if (!ip.ok()) {
+      Say("error: %s", ip.status().message().c_str());
+      return kExitFailure;
     }
+  }
+  if (Status s = OpenOutputFiles(); !s.ok()) {
+    Say("error: %s", s.message().c_str());
+    return kExitUsage;
   }
   Status s = Setup();
   if (!s.ok()) {
     Say("error: %s", s.message().c_str());
     exit_code_ = kExitFailure;
   } else {
-    StartDaemon();
+    StartDaemon(0);  // with several hosts the others follow its "listening" line
     Loop();
   }
   Teardown();
@@ -190,10 +195,7 @@ void Job::HandleExits(const std::vector<size_t>& ready) {
 
   if (phase_ == Phase::kStarting) {
     for (size_t i : exited) {
-      if (children_[i].node < 0) {
-        StartFailed(Describe(children_[i].exit));
-        return;
-      }
+      if (children_[i].node < 0) return StartFailed(children_[i].host, Describe(children_[i].exit));
     }
   }
 
@@ -227,33 +229,29 @@ void Job::JudgeExits(std::vector<size_t> exited) {
     switch (verdict(i)) {
       case Verdict::kKilled:
       case Verdict::kFailed:
-      case Verdict::kLeftEarly:
-        Fail(i);
-        break;
-      case Verdict::kNode0Exited:
-        BeginWindDown(children_[i].exit.value);
-        break;
-      case Verdict::kNormal:
-        break;
+      case Verdict::kLeftEarly: Fail(i); break;
+      case Verdict::kNode0Exited: BeginWindDown(children_[i].exit.value); break;
+      case Verdict::kNormal: break;
       case Verdict::kConsequence:
         if (!secondary_) {
           secondary_ = i;
           secondary_deadline_ = NowNs() + kLostGraceMs * kMs;
         }
         break;
-      case Verdict::kNeverJoined:
-        NotADsmProgram(i);
-        break;
+      case Verdict::kNeverJoined: NotADsmProgram(i); break;
     }
   }
 }
 
 void Job::OnDeadlines(int64_t now) {
-  for (Daemon& d : daemons_) {
+  for (uint32_t k = 0; k < daemons_.size(); ++k) {
+    Daemon& d = daemons_[k];
     if (phase_ == Phase::kStarting && d.ready_deadline != 0 && now >= d.ready_deadline) {
       d.ready_deadline = 0;
-      StartFailed(d.status_ended ? "it closed its --ready-fd without writing 'ready'"
-                                 : "no 'ready' from it within " + std::to_string(kReadyTimeoutMs / 1000) + " s");
+      std::string awaited = k == 0 && o_.hosts > 1 && !d.listening ? "'listening <endpoint>'" : "'ready'";
+      StartFailed(k, d.status_ended
+                         ? "it closed its --ready-fd without writing " + awaited
+                         : "no " + awaited + " from it within " + std::to_string(kReadyTimeoutMs / 1000) + " s");
     }
   }
   if ((phase_ == Phase::kRunning || phase_ == Phase::kWindDown) && lost_deadline_ != 0 && now >= lost_deadline_) {
@@ -333,8 +331,12 @@ bool Job::Done(int64_t now) {
   return !output_.AnyOpen() || now >= drain_until_;
 }
 
-void Job::StartFailed(const std::string& why) {
-  Say("error: dsm-hostd failed to start (%s)", why.c_str());
+std::string Job::DaemonLabel(uint32_t host) const {
+  return o_.hosts == 1 ? "dsm-hostd" : "host " + std::to_string(host) + "'s daemon";
+}
+
+void Job::StartFailed(uint32_t host, const std::string& why) {
+  Say("error: %s failed to start (%s)", DaemonLabel(host).c_str(), why.c_str());
   exit_code_ = kExitFailure;
   BeginEnding();
 }
@@ -356,10 +358,15 @@ void Job::NotADsmProgram(size_t index) {
   BeginEnding();
 }
 
-// A daemon said that the node left the job, and it has not exited since.
+// A daemon said that the node left the job, or that it lost contact with a
+// host, and that node or host's daemon has not exited since.
 void Job::FailLeft(size_t index) {
   const Child& c = children_[index];
-  Say("%s (pid %d) left the job before it finished; ending the job", c.label.c_str(), c.pid);
+  if (c.node < 0) {
+    Say("lost contact with host %u (its daemon, pid %d, is still running); ending the job", c.host, c.pid);
+  } else {
+    Say("%s (pid %d) left the job before it finished; ending the job", c.label.c_str(), c.pid);
+  }
   exit_code_ = kExitFailure;
   BeginEnding();
 }
@@ -378,8 +385,8 @@ void Job::BeginWindDown(int status) {
 // real daemon), ask them to.
 void Job::MaybeLetDaemonGo() {
   if (daemon_term_at_ != 0 || !NodesExited()) return;
-  bool daemon_running = std::any_of(daemons_.begin(), daemons_.end(),
-                                    [&](const Daemon& d) { return !children_[d.child].exited; });
+  bool daemon_running =
+      std::any_of(daemons_.begin(), daemons_.end(), [&](const Daemon& d) { return !children_[d.child].exited; });
   if (daemon_running) daemon_term_at_ = NowNs() + kDaemonLingerMs * kMs;
 }
 

@@ -1,25 +1,30 @@
-// The job runner: starts a job's daemon and nodes and supervises them until
+// The job runner: starts a job's daemons and nodes and supervises them until
 // the job ends.
 //
-// A job is one dsm-hostd daemon plus N node processes running the same
-// program. Job::Run() starts the daemon, waits for its "ready" line, starts the
-// nodes and supervises everything from one poll loop (pidfds for the
-// children, a signalfd for SIGINT/SIGTERM/SIGHUP, a timerfd for --timeout,
-// the daemon's status pipe, the nodes' output pipes with --tag-output) until
-// the job ends; it never sleeps and never leaves a child, a file descriptor
-// or its temporary directory behind. The contract is in UsageText().
+// A job is one dsm-hostd daemon per simulated host (--hosts, one by default)
+// plus N node processes running the same program, each placed on a host
+// (placement.h). Job::Run() starts the daemons (host 0's first; with several
+// hosts it says where the others join it, "listening <endpoint>"), waits for
+// "ready" from each, starts the nodes and supervises everything from one poll
+// loop (pidfds for the children, a signalfd for SIGINT/SIGTERM/SIGHUP, a
+// timerfd for --timeout, the daemons' status pipes, the nodes' output pipes
+// with --tag-output) until the job ends; it never sleeps and never leaves a
+// child, a file descriptor, its temporary directory or (--netns, netns.h) a
+// network namespace behind. The contract is in UsageText().
 //
-// The daemon's status pipe (--ready-fd) stays open after "ready": when the job
+// A daemon's status pipe (--ready-fd) stays open after "ready": when the job
 // ends the daemon writes one more line (dsm/common/job_status.h) before it
-// tells any node: "finished <status>" (node 0 finished the job) or "lost
-// <node>" (that node left before it finished). The loop reads that pipe
-// before it looks at any exit, so a worker's exit is always judged knowing
-// whether the job had finished, and a failure names the node that left
-// rather than one that stopped because of it (blame.h has the rules).
+// tells any node: "finished <status>" (node 0 finished the job), "lost
+// <node>" (that node left before it finished) or "lost-host <host>" (that
+// host's daemon died or went silent). The first such line from any daemon
+// decides. The loop reads the pipes before it looks at any exit, so a
+// worker's exit is always judged knowing whether the job had finished, and a
+// failure names the node or host that was lost rather than one that stopped
+// because of it (blame.h has the rules for exits no daemon explained).
 //
-// The pieces live in job.cc (the loop, exits, deadlines, how the job ends)
-// and job_start.cc (setting up, starting the daemon and the nodes, the
-// status lines, tearing down).
+// The pieces live in job.cc (the loop, exits, deadlines, how the job ends),
+// job_start.cc (setting up, starting the daemons and the nodes, tearing down)
+// and job_lines.cc (what the daemons' status lines mean for the job).
 //
 // Nothing here throws. Run() changes process-wide state (the signal mask,
 // SIGPIPE's and SIGCHLD's dispositions, RLIMIT_NOFILE) for its duration and
@@ -35,6 +40,7 @@
 
 #include "blame.h"
 #include "dsm/common/fd.h"
+#include "netns.h"
 #include "options.h"
 #include "output.h"
 #include "spawn.h"
@@ -43,12 +49,12 @@
 namespace dsm::launcher {
 
 // Time limits of the supervision, in milliseconds.
-inline constexpr int64_t kReadyTimeoutMs = 10000;   // dsm-hostd must say "ready" within this
-inline constexpr int64_t kWindDownMs = 3000;        // after node 0 exited: others may take this long
-inline constexpr int64_t kDaemonLingerMs = 500;     // after the last node: dsm-hostd may take this long
-inline constexpr int64_t kLostGraceMs = 1000;       // after "lost K" from dsm-hostd: node K's exit may follow
-inline constexpr int64_t kTermToKillMs = 1000;      // SIGTERM, then SIGKILL this much later
-inline constexpr int64_t kEndBudgetMs = 1800;       // ending the job gives up waiting after this
+inline constexpr int64_t kReadyTimeoutMs = 10000;  // each daemon must say "ready" within this
+inline constexpr int64_t kWindDownMs = 3000;       // after node 0 exited: others may take this long
+inline constexpr int64_t kDaemonLingerMs = 500;    // after the last node: the daemons may take this long
+inline constexpr int64_t kLostGraceMs = 1000;      // after "lost K"/"lost-host K": its exit may follow
+inline constexpr int64_t kTermToKillMs = 1000;     // SIGTERM, then SIGKILL this much later
+inline constexpr int64_t kEndBudgetMs = 1800;      // ending the job gives up waiting after this
 
 // Runs the job and returns dsm-run's exit status. program_path and
 // hostd_path are the resolved executables (see FindProgram); options.program
@@ -68,10 +74,11 @@ class Job {
 
   // A process of the job.
   struct Child {
-    std::string label;  // "dsm-hostd", "node 2"
+    std::string label;  // "dsm-hostd", "node 2"; several hosts: "host 1's daemon", "node 2 on host 1"
     int node = -1;      // -1: a daemon
+    uint32_t host = 0;
     pid_t pid = -1;
-    UniqueFd pidfd;     // reset once the exit status is collected
+    UniqueFd pidfd;  // reset once the exit status is collected
     bool exited = false;
     ExitInfo exit;
   };
@@ -81,20 +88,28 @@ class Job {
     size_t child = 0;  // its index in children_
     std::string socket;
     StatusReader status;
+    bool started = false;
+    bool listening = false;  // host 0 of several: said where the others join
     bool ready = false;
     bool status_ended = false;   // its pipe ended before "ready"
     int64_t ready_deadline = 0;  // 0: not waiting for "ready"
   };
 
   // job_start.cc
+  Status OpenOutputFiles();
   Status Setup();
-  void StartDaemon();
+  std::vector<std::string> DaemonArgs(uint32_t host) const;
+  void StartDaemon(uint32_t host);
   void StartNodes();
+  void Teardown();
+  void WriteStats();
+  std::string TracePrefix() const;
+
+  // job_lines.cc
   void OnStatusEvent(size_t daemon, const StatusEvent& event);
   void OnStatusLine(size_t daemon, const std::string& text);
-  void OnLost(uint32_t node);
-  void Teardown();
-  std::string TracePrefix() const;
+  void OnStartLine(size_t daemon, const std::string& text);
+  void OnCulprit(size_t child);
 
   // job.cc
   void Loop();
@@ -106,7 +121,8 @@ class Job {
   void OnDeadlines(int64_t now);
   bool Done(int64_t now);
   int64_t NextDeadline() const;
-  void StartFailed(const std::string& why);
+  std::string DaemonLabel(uint32_t host) const;
+  void StartFailed(uint32_t host, const std::string& why);
   void Fail(size_t child);
   void FailLeft(size_t child);
   void NotADsmProgram(size_t child);
@@ -138,19 +154,24 @@ class Job {
     void operator()(std::FILE* f) const { std::fclose(f); }
   };
   std::unique_ptr<std::FILE, FileCloser> trace_out_;  // --trace, opened before anything starts
+  std::unique_ptr<std::FILE, FileCloser> stats_out_;  // --stats-json, likewise
   bool stdin_is_tty_ = false;
   std::string dir_;  // the job's private temporary directory
   pid_t job_pgid_ = -1;
+  uint64_t job_id_ = 0;        // shared by the daemons of a multi-host job
+  std::string join_endpoint_;  // host 0's "listening" endpoint
+  std::vector<uint32_t> host_of_node_;
+  std::unique_ptr<HostNetwork> network_;  // --netns
 
-  std::vector<Child> children_;  // the daemon first, then node k at node_child_[k]
-  std::vector<Daemon> daemons_;
+  std::vector<Child> children_;  // the daemons as they start, then node k at node_child_[k]
+  std::vector<Daemon> daemons_;  // per host
   std::vector<size_t> node_child_;
   TaggedOutput output_;
 
-  // What the daemon said.
-  bool finished_ = false;         // "finished": workers may exit with status 0
-  std::vector<bool> attached_;    // "attached K": node K joined the job
-  std::optional<size_t> culprit_;    // the child a "lost" line named
+  // What the daemons said.
+  bool finished_ = false;            // "finished": workers may exit with status 0
+  std::vector<bool> attached_;       // "attached K": node K joined the job
+  std::optional<size_t> culprit_;    // the child a "lost" or "lost-host" line named
   std::optional<size_t> secondary_;  // the first node that ended because the job failed elsewhere
 
   // Deadlines on CLOCK_MONOTONIC in ns; 0 = not set.

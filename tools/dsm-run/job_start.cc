@@ -1,8 +1,10 @@
 // Bringing a job up and down: process state, the temporary directory, the
-// daemon and the nodes, what the daemon says on its status pipe, and the
-// teardown that leaves nothing behind. The supervision loop is in job.cc.
+// network namespaces, the daemons and the nodes, and the teardown that leaves
+// nothing behind. The supervision loop is in job.cc, the daemons' status
+// lines in job_lines.cc.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -17,11 +19,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string_view>
 
-#include "dsm/common/job_status.h"
 #include "dsm/common/log.h"
 #include "job.h"
+#include "placement.h"
+#include "stats_merge.h"
 #include "trace_merge.h"
 
 extern char** environ;
@@ -30,8 +35,8 @@ namespace dsm::launcher {
 
 namespace {
 
-constexpr int64_t kMs = 1000000;   // nanoseconds
-constexpr int64_t kDrainMs = 500;  // how long a daemon that closed its pipe may take to exit
+constexpr int64_t kMs = 1000000;  // nanoseconds
+constexpr size_t kMaxStatsFile = 64 << 20;
 
 int64_t NowNs() {
   timespec ts;
@@ -39,17 +44,33 @@ int64_t NowNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-bool IsReadyLine(const std::string& text) {
-  auto line = jobstatus::Parse(text);
-  return line.ok() && line->kind == jobstatus::Kind::kReady;
+uint64_t RandomJobId() {
+  uint64_t id = 0;
+  if (::getrandom(&id, sizeof id, 0) != static_cast<ssize_t>(sizeof id)) {
+    id = static_cast<uint64_t>(NowNs()) * 0x9e3779b97f4a7c15u ^ static_cast<uint64_t>(::getpid());
+  }
+  return id != 0 ? id : 1;  // 0 is no id
 }
 
 }  // namespace
 
 Job::Job(const Options& options, std::string program_path, std::string hostd_path)
     : o_(options), program_path_(std::move(program_path)), hostd_path_(std::move(hostd_path)) {}
+
+// Fail before starting anything if the trace or the statistics cannot be
+// written; stale per-host statistics must not be merged as this job's.
+Status Job::OpenOutputFiles() {
+  if (!o_.trace.empty()) {
+    trace_out_.reset(std::fopen(o_.trace.c_str(), "w"));
+    if (!trace_out_) return Status::FromErrno("cannot write the trace file " + o_.trace);
+  }
+  if (!o_.stats_json.empty()) {
+    stats_out_.reset(std::fopen(o_.stats_json.c_str(), "w"));
+    if (!stats_out_) return Status::FromErrno("cannot write the statistics file " + o_.stats_json);
+    for (uint32_t k = 0; k < o_.hosts; ++k) ::unlink(HostStatsPath(o_.stats_json, k).c_str());
+  }
+  return Status::Ok();
+}
 
 Status Job::Setup() {
   // Nothing works if the standard descriptors are closed: fill the holes.
@@ -61,8 +82,9 @@ Status Job::Setup() {
   }
   stdin_is_tty_ = ::isatty(STDIN_FILENO) == 1;
 
-  // A pidfd per process, two pipes per node with --tag-output.
-  rlim_t needed = static_cast<rlim_t>(o_.nodes) * (o_.tag_output ? 3 : 1) + 64;
+  // A pidfd per process, two pipes per node with --tag-output, a pidfd, a
+  // pipe and a namespace per host.
+  rlim_t needed = static_cast<rlim_t>(o_.nodes) * (o_.tag_output ? 3 : 1) + static_cast<rlim_t>(o_.hosts) * 3 + 64;
   if (::getrlimit(RLIMIT_NOFILE, &restore_.nofile) != 0) return Status::FromErrno("getrlimit");
   rlimit_saved_ = true;
   const rlimit& old = restore_.nofile;
@@ -117,65 +139,93 @@ Status Job::Setup() {
   std::string base = (tmp != nullptr && *tmp != '\0') ? tmp : "/tmp";
   while (base.size() > 1 && base.back() == '/') base.pop_back();
   std::string templ = base + "/dsm-XXXXXX";
-  if (templ.size() + sizeof "/hostd.sock" > sizeof(sockaddr_un{}.sun_path)) {
+  if (templ.size() + sizeof "/hostd63.sock" > sizeof(sockaddr_un{}.sun_path)) {
     return Status(ENAMETOOLONG, "the socket path under " + base +
                                     " would be too long for a UNIX socket; set TMPDIR to a shorter directory");
   }
   if (::mkdtemp(templ.data()) == nullptr) return Status::FromErrno("cannot create a directory in " + base);
   dir_ = templ;
-  daemons_.resize(1);
-  daemons_[0].socket = dir_ + "/hostd.sock";
+  daemons_.resize(o_.hosts);
+  for (uint32_t k = 0; k < o_.hosts; ++k) {
+    daemons_[k].socket = dir_ + (o_.hosts == 1 ? "/hostd.sock" : "/hostd" + std::to_string(k) + ".sock");
+  }
   children_.reserve(o_.nodes + daemons_.size());
   attached_.assign(o_.nodes, false);
+  host_of_node_ = PlaceNodes(o_.nodes, o_.hosts, o_.placement);
+  job_id_ = RandomJobId();
+
+  if (o_.netns) {
+    // After the signals are blocked: the network's guardian keeps them so.
+    auto net = HostNetwork::Create(std::to_string(::getpid()), o_.hosts, restore_);
+    if (!net.ok()) return net.status();
+    network_ = std::move(net.value());
+    DSM_LOG_DEBUG("created network namespaces %s..%s", network_->hub().c_str(), network_->name(o_.hosts - 1).c_str());
+  }
   return Status::Ok();
 }
 
-void Job::StartDaemon() {
-  Daemon& d = daemons_[0];
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) {
-    StartFailed(std::string("pipe2: ") + std::strerror(errno));
-    return;
+// dsm-hostd's command line for host k. One host: --socket --nodes --memory
+// --ready-fd --exit-when-done [--stats] [--stack] [--home] [--stats-json], as
+// before multi-host jobs existed. Several: --socket, --nodes, --host-id,
+// --hosts, --local-nodes, --listen, [--join] (all but host 0), --job-id,
+// --home, --ready-fd, --exit-when-done, [--stats], --memory, [--stack],
+// [--stats-json].
+std::vector<std::string> Job::DaemonArgs(uint32_t host) const {
+  std::vector<std::string> a = {hostd_path_, "--socket", daemons_[host].socket, "--nodes", std::to_string(o_.nodes)};
+  if (o_.hosts == 1) {
+    a.insert(a.end(), {"--memory", std::to_string(o_.memory), "--ready-fd", std::to_string(kStatusFdInChild),
+                       "--exit-when-done"});
+    if (o_.stats) a.emplace_back("--stats");
+    if (o_.stack != 0) a.insert(a.end(), {"--stack", std::to_string(o_.stack)});
+    if (o_.home) a.insert(a.end(), {"--home", HomePolicyName(*o_.home)});
+  } else {
+    std::string address = network_ ? HostNetwork::Address(host) : "127.0.0.1";
+    a.insert(a.end(), {"--host-id", std::to_string(host), "--hosts", std::to_string(o_.hosts), "--local-nodes",
+                       FormatNodeList(NodesOfHost(host_of_node_, host)), "--listen", "tcp://" + address + ":0"});
+    if (host != 0) a.insert(a.end(), {"--join", join_endpoint_});
+    a.insert(a.end(),
+             {"--job-id", std::to_string(job_id_), "--home", HomePolicyName(o_.home.value_or(HomePolicy::kFirstTouch)),
+              "--ready-fd", std::to_string(kStatusFdInChild), "--exit-when-done"});
+    if (o_.stats) a.emplace_back("--stats");
+    a.insert(a.end(), {"--memory", std::to_string(o_.memory)});
+    if (o_.stack != 0) a.insert(a.end(), {"--stack", std::to_string(o_.stack)});
   }
+  if (!o_.stats_json.empty()) a.insert(a.end(), {"--stats-json", HostStatsPath(o_.stats_json, host)});
+  return a;
+}
+
+void Job::StartDaemon(uint32_t host) {
+  Daemon& d = daemons_[host];
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return StartFailed(host, std::string("pipe2: ") + std::strerror(errno));
   d.status = StatusReader(UniqueFd(p[0]));
   UniqueFd status_w(p[1]);
 
-  std::vector<std::string> args = {hostd_path_,
-                                   "--socket",
-                                   d.socket,
-                                   "--nodes",
-                                   std::to_string(o_.nodes),
-                                   "--memory",
-                                   std::to_string(o_.memory),
-                                   "--ready-fd",
-                                   std::to_string(kStatusFdInChild),
-                                   "--exit-when-done"};
-  if (o_.stats) args.emplace_back("--stats");
-  if (o_.stack != 0) {
-    args.emplace_back("--stack");
-    args.push_back(std::to_string(o_.stack));
-  }
+  std::vector<std::string> args = DaemonArgs(host);
   SpawnSpec spec;
   spec.path = hostd_path_.c_str();
   spec.argv = StringPointers(args);
   spec.envp = environ;
   spec.stdin_fd = devnull_.get();
   spec.status_fd = status_w.get();
-  spec.pgid = 0;
+  // The first daemon leads the job's process group; everything else joins.
+  spec.pgid = job_pgid_ > 0 ? job_pgid_ : 0;
+  spec.netns_fd = network_ ? network_->fd(host) : -1;
   spec.restore = &restore_;
   auto r = Spawn(spec);
   status_w.reset();
+  std::string label = DaemonLabel(host);
   if (!r.ok()) {
-    StartFailed(r.status().message());
-    return;
+    d.status = StatusReader();  // nobody writes to it
+    return StartFailed(host, r.status().message());
   }
-  job_pgid_ = r->pid;
+  if (job_pgid_ <= 0) job_pgid_ = r->pid;
   d.child = children_.size();
-  children_.push_back(Child{"dsm-hostd", -1, r->pid, std::move(r->pidfd), false, {}});
-  DSM_LOG_DEBUG("started dsm-hostd, pid %d, socket %s", r->pid, d.socket.c_str());
+  d.started = true;
+  children_.push_back(Child{label, -1, host, r->pid, std::move(r->pidfd), false, {}});
+  DSM_LOG_DEBUG("started %s, pid %d, socket %s", label.c_str(), r->pid, d.socket.c_str());
   if (r->exec_errno != 0) {
-    StartFailed("cannot execute " + hostd_path_ + ": " + std::strerror(r->exec_errno));
-    return;
+    return StartFailed(host, "cannot execute " + hostd_path_ + ": " + std::strerror(r->exec_errno));
   }
   d.ready_deadline = NowNs() + kReadyTimeoutMs * kMs;
 }
@@ -185,24 +235,29 @@ void Job::StartNodes() {
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view v(*e);
     if (v.starts_with("DSM_SOCKET=") || v.starts_with("DSM_NODE_ID=") || v.starts_with("DSM_NUM_NODES=") ||
-        v.starts_with("DSM_TRACE=")) {
+        v.starts_with("DSM_HOST_ID=") || v.starts_with("DSM_TRACE=")) {
       continue;
     }
     env.emplace_back(v);
   }
-  env.push_back("DSM_SOCKET=" + daemons_[0].socket);
   env.push_back("DSM_NUM_NODES=" + std::to_string(o_.nodes));
   if (!o_.trace.empty()) env.push_back("DSM_TRACE=" + TracePrefix());
-  env.emplace_back();  // DSM_NODE_ID, per node
+  // Per node: DSM_SOCKET, DSM_NODE_ID and, with several hosts, DSM_HOST_ID.
+  size_t per_node = env.size();
+  bool multi_host = o_.hosts > 1;
   std::vector<std::string> args;
   args.push_back(o_.program);
   args.insert(args.end(), o_.args.begin(), o_.args.end());
   std::vector<char*> argv = StringPointers(args);
 
   for (uint32_t k = 0; k < o_.nodes; ++k) {
-    env.back() = "DSM_NODE_ID=" + std::to_string(k);
+    uint32_t host = host_of_node_[k];
+    env.resize(per_node);
+    env.push_back("DSM_SOCKET=" + daemons_[host].socket);
+    env.push_back("DSM_NODE_ID=" + std::to_string(k));
+    if (multi_host) env.push_back("DSM_HOST_ID=" + std::to_string(host));
     std::vector<char*> envp = StringPointers(env);
-    std::string label = "node " + std::to_string(k);
+    std::string label = "node " + std::to_string(k) + (multi_host ? " on host " + std::to_string(host) : "");
     auto cannot_start = [&](const std::string& why) {
       Say("error: cannot start %s: %s", label.c_str(), why.c_str());
       exit_code_ = kExitFailure;
@@ -230,6 +285,7 @@ void Job::StartNodes() {
     // A process outside the terminal's foreground group is stopped when it
     // reads the terminal, so node 0 stays in ours when it may do that.
     spec.pgid = (k == 0 && stdin_is_tty_) ? -1 : job_pgid_;
+    spec.netns_fd = network_ ? network_->fd(host) : -1;
     spec.restore = &restore_;
     auto r = Spawn(spec);
     out_w.reset();
@@ -237,9 +293,9 @@ void Job::StartNodes() {
     if (!r.ok()) return cannot_start(r.status().message());
     DSM_LOG_DEBUG("started %s, pid %d", label.c_str(), r->pid);
     node_child_.push_back(children_.size());
-    children_.push_back(Child{label, static_cast<int>(k), r->pid, std::move(r->pidfd), false, {}});
+    children_.push_back(Child{label, static_cast<int>(k), host, r->pid, std::move(r->pidfd), false, {}});
     if (o_.tag_output) {
-      std::string prefix = "[" + label + "] ";
+      std::string prefix = "[node " + std::to_string(k) + (multi_host ? "@h" + std::to_string(host) : "") + "] ";
       output_.Add(std::move(out_r), STDOUT_FILENO, prefix);
       output_.Add(std::move(err_r), STDERR_FILENO, prefix);
     }
@@ -251,97 +307,6 @@ void Job::StartNodes() {
     }
   }
   phase_ = Phase::kRunning;
-}
-
-void Job::OnStatusEvent(size_t daemon, const StatusEvent& event) {
-  Daemon& d = daemons_[daemon];
-  switch (event.type) {
-    case StatusEvent::Type::kLine:
-      OnStatusLine(daemon, event.text);
-      return;
-    case StatusEvent::Type::kOverlong:
-      if (d.ready) {
-        DSM_LOG_DEBUG("%s wrote an overlong line; ignored", children_[d.child].label.c_str());
-      } else {
-        OnStatusLine(daemon, event.text);  // not "ready"
-      }
-      return;
-    case StatusEvent::Type::kEnd:
-      // End of file (the daemon exited or closed it), or an error. A last
-      // line without its newline counts, except as a bad first line: then
-      // the daemon's exit status says more.
-      if (!event.text.empty() && (d.ready || IsReadyLine(event.text))) OnStatusLine(daemon, event.text);
-      if (phase_ == Phase::kStarting && !d.ready) {
-        // The daemon is probably exiting: give it a moment so that we can
-        // report its exit status rather than just the closed pipe.
-        d.status_ended = true;
-        if (d.ready_deadline != 0) d.ready_deadline = std::min(d.ready_deadline, NowNs() + kDrainMs * kMs);
-      }
-      return;
-  }
-}
-
-void Job::OnStatusLine(size_t daemon, const std::string& text) {
-  Daemon& d = daemons_[daemon];
-  const std::string& who = children_[d.child].label;
-  auto parsed = jobstatus::Parse(text);
-  if (!d.ready) {
-    if (phase_ != Phase::kStarting) return;  // ended before the daemon was ready
-    if (parsed.ok() && parsed->kind == jobstatus::Kind::kReady) {
-      d.ready = true;
-      d.ready_deadline = 0;
-      DSM_LOG_DEBUG("%s is ready", who.c_str());
-      StartNodes();
-    } else {
-      StartFailed("it wrote " + Quote(text.substr(0, 64)) + " instead of 'ready'");
-    }
-    return;
-  }
-  if (!parsed.ok()) {
-    DSM_LOG_DEBUG("%s wrote %s on its --ready-fd (%s); ignored", who.c_str(), Quote(text.substr(0, 64)).c_str(),
-                  parsed.status().message().c_str());
-    return;
-  }
-  const jobstatus::Line& line = parsed.value();
-  switch (line.kind) {
-    case jobstatus::Kind::kFinished:
-      DSM_LOG_DEBUG("%s: node 0 finished the job with status %u", who.c_str(), line.number);
-      if (!culprit_) finished_ = true;
-      return;
-    case jobstatus::Kind::kAttached:
-      if (line.number < o_.nodes) {
-        attached_[line.number] = true;
-        return;
-      }
-      break;
-    case jobstatus::Kind::kLost:
-      if (line.number < o_.nodes) {
-        DSM_LOG_DEBUG("%s: node %u left the job before it finished", who.c_str(), line.number);
-        OnLost(line.number);
-        return;
-      }
-      break;
-    case jobstatus::Kind::kReady:
-    case jobstatus::Kind::kListening:
-    case jobstatus::Kind::kLostHost:
-      break;
-  }
-  DSM_LOG_DEBUG("%s wrote %s on its --ready-fd; ignored", who.c_str(), Quote(text.substr(0, 64)).c_str());
-}
-
-// Node `node` left the job before it finished: it is the culprit, whatever
-// the others do now (they exit with status 3 because of it). Its own exit
-// says how it left; wait a moment for that if it has not been seen yet.
-void Job::OnLost(uint32_t node) {
-  if (finished_ || culprit_ || node >= node_child_.size()) return;
-  size_t i = node_child_[node];
-  culprit_ = i;
-  if (phase_ != Phase::kRunning && phase_ != Phase::kWindDown) return;
-  if (children_[i].exited) {
-    Fail(i);
-  } else {
-    lost_deadline_ = NowNs() + kLostGraceMs * kMs;
-  }
 }
 
 void Job::Teardown() {
@@ -363,6 +328,11 @@ void Job::Teardown() {
   timer_.reset();
   devnull_.reset();
   sigfd_.reset();
+  if (network_) {
+    network_->Remove();
+    network_.reset();
+  }
+  if (stats_out_) WriteStats();
   if (trace_out_) {
     MergeTraces(trace_out_.get(), dir_.empty() ? std::string() : TracePrefix(), o_.nodes);
     if (std::fclose(trace_out_.release()) != 0) {
@@ -382,6 +352,35 @@ void Job::Teardown() {
   if (chld_saved_) ::sigaction(SIGCHLD, &restore_.sigchld, nullptr);
   if (rlimit_saved_) ::setrlimit(RLIMIT_NOFILE, &restore_.nofile);
   if (mask_saved_) ::sigprocmask(SIG_SETMASK, &restore_.mask, nullptr);
+}
+
+// Merges the daemons' statistics into --stats-json's file and removes the
+// per-host files that were merged (a file that is not a JSON object stays for
+// inspection).
+void Job::WriteStats() {
+  std::vector<std::optional<std::string>> per_host(o_.hosts);
+  for (uint32_t k = 0; k < o_.hosts; ++k) {
+    std::string path = HostStatsPath(o_.stats_json, k);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      if (k < daemons_.size() && daemons_[k].started) Say("warning: no statistics from host %u (%s)", k, path.c_str());
+      continue;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    per_host[k] = text.str();
+    if (per_host[k]->size() > kMaxStatsFile || !IsJsonObject(*per_host[k])) {
+      Say("warning: the statistics of host %u in %s are not a JSON object; left there", k, path.c_str());
+      per_host[k].reset();
+      continue;
+    }
+    ::unlink(path.c_str());
+  }
+  std::string doc = MergeHostStats(per_host);
+  std::fwrite(doc.data(), 1, doc.size(), stats_out_.get());
+  if (std::fclose(stats_out_.release()) != 0) {
+    Say("warning: cannot write the statistics file %s: %s", o_.stats_json.c_str(), std::strerror(errno));
+  }
 }
 
 std::string Job::TracePrefix() const { return dir_ + "/trace"; }

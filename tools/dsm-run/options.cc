@@ -35,6 +35,8 @@ std::optional<double> ParseSeconds(std::string_view text) {
 
 }  // namespace
 
+const char* HomePolicyName(HomePolicy home) { return home == HomePolicy::kRoundRobin ? "round-robin" : "first-touch"; }
+
 Result<Options> ParseOptions(const std::vector<std::string>& args) {
   Options o;
   bool have_nodes = false;
@@ -149,6 +151,49 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       } else {
         o.trace = *v;
       }
+    } else if (name == "--hosts") {
+      auto v = value();
+      if (!v) continue;
+      auto n = ParseUint(*v);
+      if (!n) {
+        fail("invalid value " + Quote(*v) + " for --hosts: not a number");
+      } else if (*n < 1 || *n > kMaxHosts) {
+        fail("invalid value " + Quote(*v) + " for --hosts: the number of hosts must be 1 to " +
+             std::to_string(kMaxHosts));
+      } else {
+        o.hosts = static_cast<uint32_t>(*n);
+      }
+    } else if (name == "--placement") {
+      auto v = value();
+      if (!v) continue;
+      if (*v == "block") {
+        o.placement = Placement::kBlock;
+      } else if (*v == "cyclic") {
+        o.placement = Placement::kCyclic;
+      } else {
+        fail("invalid value " + Quote(*v) + " for --placement: must be block or cyclic");
+      }
+    } else if (name == "--home") {
+      auto v = value();
+      if (!v) continue;
+      if (*v == "first-touch") {
+        o.home = HomePolicy::kFirstTouch;
+      } else if (*v == "round-robin") {
+        o.home = HomePolicy::kRoundRobin;
+      } else {
+        fail("invalid value " + Quote(*v) + " for --home: must be first-touch or round-robin");
+      }
+    } else if (name == "--netns") {
+      flag();
+      o.netns = true;
+    } else if (name == "--stats-json") {
+      auto v = value();
+      if (!v) continue;
+      if (v->empty()) {
+        fail("invalid value '' for --stats-json: empty path");
+      } else {
+        o.stats_json = *v;
+      }
     } else if (name == "--hostd") {
       auto v = value();
       if (!v) continue;
@@ -177,20 +222,24 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
   }
   if (error) return *error;
   if (!have_nodes) return UsageErr("missing option -n/--nodes (the number of nodes)");
+  if (o.hosts > o.nodes) {
+    return UsageErr("--hosts " + std::to_string(o.hosts) + " needs at least as many nodes (-n " +
+                    std::to_string(o.nodes) + "): every host runs at least one node");
+  }
   if (i >= args.size()) return UsageErr("missing program to run");
   o.program = args[i];
   o.args.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
   return o;
 }
 
-
 std::string UsageText() {
   return R"(usage: dsm-run -n N [options] [--] PROGRAM [ARGS...]
 
-Runs a dsmkit job on this host: starts the host daemon dsm-hostd, then N
-copies of PROGRAM (the nodes of the job), and supervises them until the job
-ends. Options end at '--' or at PROGRAM; every argument after PROGRAM is
-passed to it untouched, even one that looks like an option.
+Runs a dsmkit job on this machine: starts the host daemon dsm-hostd (one per
+simulated host with --hosts), then N copies of PROGRAM (the nodes of the
+job), and supervises them until the job ends. Options end at '--' or at
+PROGRAM; every argument after PROGRAM is passed to it untouched, even one
+that looks like an option.
 
 options:
   -n, --nodes N      number of nodes, 1..1024 (required)
@@ -200,53 +249,78 @@ options:
                      space (default 16M; 64K..4G, leaving 16M of heap)
   --timeout S        end the job S seconds after dsm-run started (fractions
                      allowed) and exit with status 124
-  --tag-output       prefix every line the nodes print with "[node K] " (their
+  --tag-output       prefix every line the nodes print with "[node K] " (with
+                     several hosts "[node K@hH] ", H the node's host; their
                      stdout goes to dsm-run's stdout, their stderr to its
                      stderr, one whole line at a time; lines longer than
                      64 KiB are split). Without it the nodes write to
                      dsm-run's stdout and stderr directly.
   --stats            have dsm-hostd print per-node statistics on stderr at exit
+  --stats-json FILE  have every daemon write its statistics as a JSON object
+                     to FILE.host<H>, and merge them into FILE as
+                     {"hosts":[host 0's, host 1's, ...]} (null for a host that
+                     wrote none); the per-host files are removed once merged
   --trace FILE       write a timeline of every node (parallel regions,
                      barriers, lock waits) to FILE in Chrome's trace event
                      format: open it in Perfetto (ui.perfetto.dev) or
                      chrome://tracing
+  --hosts H          simulate H hosts on this machine, 1..64 (default 1): H
+                     daemons, each with its own socket and shared space,
+                     joined over TCP; every host runs at least one node
+  --placement P      which host runs which node: block (default; nodes
+                     0..N/H-1 on host 0 and so on, the remainder one more on
+                     each of the first hosts) or cyclic (node K on host K
+                     mod H)
+  --home MODE        where each shared page has its home: first-touch
+                     (default) or round-robin; passed to every daemon
+  --netns            run each host (its daemon and its nodes) in a network
+                     namespace of its own, on a private network that dsm-run
+                     creates and always removes: namespaces dsm-PID-h<H> and
+                     dsm-PID-hub (a bridge), host H at 10.213.0.<H+1>/24.
+                     Needs root and iproute2. Without it the daemons listen
+                     on 127.0.0.1
   --hostd PATH       the daemon to run (default: dsm-hostd in the directory
                      of the dsm-run executable)
   -h, --help         print this help and exit
   --version          print the version and exit
 
 Each node runs PROGRAM with dsm-run's environment plus:
-  DSM_SOCKET=PATH    the daemon's UNIX socket (in a private directory under
+  DSM_SOCKET=PATH    its daemon's UNIX socket (in a private directory under
                      $TMPDIR, default /tmp, removed when the job ends)
   DSM_NODE_ID=K      the node's number, 0..N-1
   DSM_NUM_NODES=N    the number of nodes
+  DSM_HOST_ID=H      the node's host, 0..H-1 (only with --hosts above 1)
 Node 0 reads dsm-run's standard input; the other nodes read /dev/null.
 dsm-run itself reads TMPDIR, and DSM_LOG (DSM_LOG=debug traces what it does).
 
-dsm-hostd has 10 seconds to report that it is ready; when the job ends it
-tells dsm-run whether node 0 finished it or which node left it early. The
-job ends when node 0 exits: once node 0 has finished the job, the other
-nodes learn it from dsm-hostd and exit with status 0; those still running 3
-seconds after node 0 exited are killed. If a process of the job (another
-node, dsm-hostd, or node 0 by a signal) ends before the job finished, even
-with status 0, or a node leaves the job early, dsm-run names it and ends the
+Each daemon has 10 seconds to report that it is ready. With several hosts,
+host 0's daemon starts first and says where the others join it; they start
+then, and the nodes once every daemon is ready. When the job ends a daemon
+tells dsm-run whether node 0 finished it, which node left it early, or which
+host it lost contact with; the first such word decides. The job ends when
+node 0 exits: once node 0 has finished the job, the other nodes learn it
+from their daemon and exit with status 0; those still running 3 seconds
+after node 0 exited are killed. If a process of the job (another node, a
+daemon, or node 0 by a signal) ends before the job finished, even with
+status 0, or a node leaves the job early, dsm-run names it and ends the
 job: SIGTERM to every process, SIGKILL one second later. When a node leaves
 early the others stop with status 3; dsm-run names the node that left, not
-them (if it keeps running, it is named after one second). Likewise a node
-that stops with status 3 on its own account (the daemon went away) is named
-only if no cause shows up within one second. A node that exits without ever
-joining the job (dsm-hostd reports each node that attaches) is named with
-the likely cause: PROGRAM is not linked with libdsm. SIGINT, SIGTERM
-and SIGHUP sent to dsm-run end the job the same way; a second one kills it
-at once.
+them (if it keeps running, it is named after one second). Likewise for a
+host that a daemon lost contact with: its daemon is named if it exits
+within one second, the lost contact otherwise. A node that stops with
+status 3 on its own account (its daemon went away) is named only if no
+cause shows up within one second. A node that exits without ever joining
+the job (the daemons report each node that attaches) is named with the
+likely cause: PROGRAM is not linked with libdsm. SIGINT, SIGTERM and SIGHUP
+sent to dsm-run end the job the same way; a second one kills it at once.
 
 Exit status:
   node 0's exit status   node 0 exited (the job finished)
   its status, or 128+S   another process of the job failed first: its exit
                          status, or 128+S if signal S killed it (1 if it
-                         exited with status 0 or left the job but kept
-                         running)
-  1                      dsm-hostd failed to start, or dsm-run itself failed
+                         exited with status 0, left the job but kept
+                         running, or its host was lost)
+  1                      a daemon failed to start, or dsm-run itself failed
   2                      bad command line; nothing was started
   124                    the --timeout expired
   127                    PROGRAM could not be executed

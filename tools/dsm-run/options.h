@@ -12,6 +12,7 @@
 
 #include "dsm/common/status.h"
 #include "dsm/device/protocol.h"
+#include "placement.h"
 
 namespace dsm::launcher {
 
@@ -22,12 +23,17 @@ inline constexpr uint64_t kMinMemory = device::kMinSpaceSize;
 inline constexpr uint64_t kMaxMemory = device::kMaxSpaceSize;
 inline constexpr uint64_t kDefaultMemory = device::kDefaultSpaceSize;
 inline constexpr double kMaxTimeoutSeconds = 1e9;
+inline constexpr uint32_t kMaxHosts = 64;
 
 // Exit statuses of dsm-run besides node 0's own.
 inline constexpr int kExitFailure = 1;       // the job or dsm-run itself failed
 inline constexpr int kExitUsage = 2;         // bad command line; nothing started
 inline constexpr int kExitTimeout = 124;     // --timeout expired
 inline constexpr int kExitCannotExec = 127;  // the program could not be executed
+
+// --home: where the daemons place the home of each shared page.
+enum class HomePolicy { kFirstTouch, kRoundRobin };
+const char* HomePolicyName(HomePolicy home);  // "first-touch", "round-robin"
 
 struct Options {
   enum class Action { kRun, kHelp, kVersion };
@@ -39,8 +45,13 @@ struct Options {
   std::string timeout_text;  // --timeout as given, for the message
   bool tag_output = false;
   bool stats = false;
-  std::string trace;  // --trace FILE: the merged timeline of every node
-  std::string hostd;  // --hostd; empty: dsm-hostd next to dsm-run
+  std::string trace;   // --trace FILE: the merged timeline of every node
+  std::string hostd;   // --hostd; empty: dsm-hostd next to dsm-run
+  uint32_t hosts = 1;  // --hosts: simulated hosts, one daemon each; <= nodes
+  Placement placement = Placement::kBlock;
+  std::optional<HomePolicy> home;  // --home; unset: the daemons' default (first-touch)
+  bool netns = false;              // --netns: a network namespace per host
+  std::string stats_json;          // --stats-json FILE: the daemons' statistics, merged
   std::string program;
   std::vector<std::string> args;  // the program's arguments, untouched
 };

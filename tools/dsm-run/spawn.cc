@@ -1,15 +1,21 @@
 #include "spawn.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "options.h"
+
+extern char** environ;
 
 namespace dsm::launcher {
 namespace {
@@ -32,6 +38,7 @@ namespace {
       err = errno;
     }
   }
+  if (err == 0 && s.netns_fd >= 0 && ::setns(s.netns_fd, CLONE_NEWNET) != 0) err = errno;
   if (err == 0) {
     ::sigprocmask(SIG_SETMASK, &s.restore->mask, nullptr);
     ::sigaction(SIGPIPE, &s.restore->sigpipe, nullptr);
@@ -76,6 +83,87 @@ Result<Spawned> Spawn(const SpawnSpec& spec) {
     return Status::FromErrno("pidfd_open", pidfd_errno);
   }
   return out;
+}
+
+Status RunTool(const std::vector<std::string>& argv, const std::string& input, int64_t timeout_ms,
+               const ChildRestore& restore) {
+  int in[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) return Status::FromErrno("pipe2");
+  UniqueFd in_r(in[0]), in_w(in[1]);
+  if (::pipe2(err, O_CLOEXEC) != 0) return Status::FromErrno("pipe2");
+  UniqueFd err_r(err[0]), err_w(err[1]);
+  UniqueFd devnull(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  if (!devnull) return Status::FromErrno("open /dev/null");
+
+  std::vector<std::string> args = argv;
+  SpawnSpec spec;
+  spec.path = args[0].c_str();
+  spec.argv = StringPointers(args);
+  spec.envp = environ;
+  spec.stdin_fd = in_r.get();
+  spec.stdout_fd = devnull.get();
+  spec.stderr_fd = err_w.get();
+  spec.pgid = 0;
+  spec.restore = &restore;
+  auto r = Spawn(spec);
+  in_r.reset();
+  err_w.reset();
+  if (!r.ok()) return r.status();
+  std::string what = argv[0];
+  if (r->exec_errno != 0) {
+    ::waitpid(r->pid, nullptr, 0);
+    return Status(r->exec_errno, "cannot execute " + what + ": " + std::strerror(r->exec_errno));
+  }
+  ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
+
+  // Feed its input and collect its complaints until it exits or time is up.
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t deadline_ms = static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
+  size_t written = 0;
+  if (input.empty()) in_w.reset();
+  std::string errors;
+  bool exited = false;
+  while (!exited || err_r) {
+    pollfd fds[3];
+    nfds_t n = 0;
+    if (!exited) fds[n++] = pollfd{r->pidfd.get(), POLLIN, 0};
+    if (err_r) fds[n++] = pollfd{err_r.get(), POLLIN, 0};
+    if (in_w) fds[n++] = pollfd{in_w.get(), POLLOUT, 0};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t left = deadline_ms - (static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000);
+    if (left <= 0) {
+      ::kill(r->pid, SIGKILL);
+      ::waitpid(r->pid, nullptr, 0);
+      return Status(ETIMEDOUT, what + " did not finish within " + std::to_string(timeout_ms / 1000) + " s");
+    }
+    if (::poll(fds, n, static_cast<int>(left)) < 0 && errno != EINTR) return Status::FromErrno("poll");
+    for (nfds_t i = 0; i < n; ++i) {
+      if (fds[i].revents == 0) continue;
+      if (fds[i].fd == r->pidfd.get()) {
+        exited = true;
+      } else if (err_r && fds[i].fd == err_r.get()) {
+        char buf[4096];
+        ssize_t got = ::read(err_r.get(), buf, sizeof buf);
+        if (got > 0) {
+          if (errors.size() < 4096) errors.append(buf, static_cast<size_t>(got));
+        } else if (got == 0 || errno != EINTR) {
+          err_r.reset();
+        }
+      } else if (in_w && fds[i].fd == in_w.get()) {
+        ssize_t put = ::write(in_w.get(), input.data() + written, input.size() - written);
+        if (put > 0) written += static_cast<size_t>(put);
+        if ((put < 0 && errno != EAGAIN && errno != EINTR) || written == input.size()) in_w.reset();
+      }
+    }
+  }
+  int status = 0;
+  ::waitpid(r->pid, &status, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+  ExitInfo e{WIFSIGNALED(status), WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), false};
+  while (!errors.empty() && (errors.back() == '\n' || errors.back() == ' ')) errors.pop_back();
+  std::replace(errors.begin(), errors.end(), '\n', ' ');
+  return Status(EIO, what + " " + Describe(e) + (errors.empty() ? "" : ": " + errors));
 }
 
 std::vector<char*> StringPointers(std::vector<std::string>& strings) {

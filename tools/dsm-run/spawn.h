@@ -1,6 +1,7 @@
 // Starting and watching dsm-run's children: fork + exec with a pidfd, a
-// process group, redirections, the daemon's status pipe as fd 3, and death
-// with dsm-run (PR_SET_PDEATHSIG); how a child ended, in words.
+// process group, redirections, the daemon's status pipe as fd 3, a network
+// namespace, and death with dsm-run (PR_SET_PDEATHSIG); helper tools run to
+// completion; how a child ended, in words.
 //
 // A child is never reaped behind the caller's back (the caller keeps SIGCHLD
 // at SIG_DFL), so its pid stays valid until the caller waits for it; PeekExit
@@ -40,8 +41,9 @@ struct SpawnSpec {
   int stdin_fd = -1;  // -1: inherit
   int stdout_fd = -1;
   int stderr_fd = -1;
-  int status_fd = -1;  // given to the child as kStatusFdInChild
-  pid_t pgid = -1;     // -1: stay in dsm-run's group, 0: lead a new group, >0: join it
+  int status_fd = -1;                     // given to the child as kStatusFdInChild
+  pid_t pgid = -1;                        // -1: stay in dsm-run's group, 0: lead a new group, >0: join it
+  int netns_fd = -1;                      // >= 0: enter this network namespace (setns) before exec
   const ChildRestore* restore = nullptr;  // required
 };
 
@@ -55,6 +57,15 @@ struct Spawned {
 // reports errno here and exits with status 127. An error Status only when no
 // child is left running (fork, pipe or pidfd_open failed).
 Result<Spawned> Spawn(const SpawnSpec& spec);
+
+// Runs a helper tool to completion: argv[0] is its path, input goes to its
+// standard input, its standard output is discarded. It leads its own process
+// group (a Ctrl-C meant for the job does not hit it) and dies with dsm-run.
+// Ok if it exited with status 0 within timeout_ms; otherwise an error whose
+// message says how it ended and what it wrote on its standard error. It is
+// killed when the time is up.
+Status RunTool(const std::vector<std::string>& argv, const std::string& input, int64_t timeout_ms,
+               const ChildRestore& restore);
 
 // Pointers to the strings, null-terminated, for argv and envp. They stay
 // valid while the strings are not changed.

@@ -42,8 +42,8 @@ class StatusReader {
 
  private:
   UniqueFd fd_;
-  std::string buf_;     // an incomplete line
-  bool skip_ = false;   // dropping the rest of an overlong line
+  std::string buf_;    // an incomplete line
+  bool skip_ = false;  // dropping the rest of an overlong line
 };
 
 }  // namespace dsm::launcher
