@@ -40,4 +40,28 @@ std::optional<uint64_t> ParseSize(std::string_view text) {
   return *number << shift;
 }
 
+std::optional<std::vector<uint32_t>> ParseIdList(std::string_view text, uint32_t limit) {
+  std::vector<uint32_t> ids;
+  std::vector<bool> seen(limit, false);
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    if (comma != std::string_view::npos && text.empty()) return std::nullopt;  // trailing comma
+    size_t dash = item.find('-');
+    auto first = ParseUint(item.substr(0, dash));
+    auto last = dash == std::string_view::npos ? first : ParseUint(item.substr(dash + 1));
+    if (!first || !last || *first > *last || *last >= limit) return std::nullopt;
+    for (uint64_t id = *first; id <= *last; ++id) {
+      if (seen[id]) return std::nullopt;
+      seen[id] = true;
+    }
+  }
+  for (uint32_t id = 0; id < limit; ++id) {
+    if (seen[id]) ids.push_back(id);
+  }
+  if (ids.empty()) return std::nullopt;
+  return ids;
+}
+
 }  // namespace dsm

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "dsm/common/ivshmem.h"
+#include "dsm/common/job_status.h"
 #include "dsm/common/log.h"
 
 namespace dsm::hostd {
@@ -25,6 +26,7 @@ void DrainEventfd(int fd) {
 Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonConfig& config) {
   std::unique_ptr<Daemon> d(new Daemon());
   d->config_ = config;
+  d->transport_ = std::move(d->config_.transport);
   auto loop = EventLoop::Create();
   if (!loop.ok()) return loop.status();
   d->loop_ = std::move(loop).value();
@@ -42,12 +44,20 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonConfig& config) {
   });
   Daemon* self = d.get();
   if (config.status_fd >= 0) {
-    d->core_->set_on_attach([self](uint32_t node) { self->WriteStatus("attached " + std::to_string(node)); });
+    d->core_->set_on_attach([self](uint32_t node) { self->WriteStatus(jobstatus::Line::Attached(node)); });
     d->core_->set_on_job_end([self](JobState state) {
-      self->WriteStatus(state == JobState::kFinished
-                            ? "finished " + std::to_string(self->core_->exit_status())
-                            : "lost " + std::to_string(self->core_->lost_node().value_or(~0u)));
+      const HostCore& core = *self->core_;
+      if (state == JobState::kFinished) {
+        self->WriteStatus(jobstatus::Line::Finished(static_cast<uint32_t>(core.exit_status())));
+      } else if (core.lost_host() && !core.lost_node()) {
+        self->WriteStatus(jobstatus::Line::LostHost(*core.lost_host()));
+      } else {
+        self->WriteStatus(jobstatus::Line::Lost(core.lost_node().value_or(~0u)));
+      }
     });
+  }
+  if (config.space.num_hosts > 1) {
+    if (Status s = d->StartCluster(); !s.ok()) return s;
   }
   srv->set_on_leave([self](int64_t peer) {
     // The server closed the socket already (so the kernel dropped it from the
@@ -73,8 +83,46 @@ Status Daemon::RegisterHandlers() {
   return Status::Ok();
 }
 
-void Daemon::WriteStatus(const std::string& line) {
-  std::string text = line + "\n";
+Status Daemon::StartCluster() {
+  if (!transport_) return Status(EINVAL, "a job of several hosts needs a transport");
+  const SpaceConfig& sc = config_.space;
+  std::vector<bool> local(sc.num_nodes, false);
+  for (uint32_t n : config_.local_nodes) {
+    if (n >= sc.num_nodes) return Status(EINVAL, "local node " + std::to_string(n) + " out of range");
+    local[n] = true;
+  }
+  Coherence::Config cc;
+  cc.host_id = sc.host_id;
+  cc.num_hosts = sc.num_hosts;
+  cc.local_nodes = static_cast<uint32_t>(config_.local_nodes.size());
+  cc.home_mode = static_cast<device::HomeMode>(sc.home_mode);
+  PeerTransport* t = transport_.get();
+  core_->EnableCluster(cc, std::move(local),
+                       [t](uint32_t to, uint16_t type, uint64_t request_id, std::string body) {
+                         return t->Send(to, type, request_id, body);
+                       });
+  PeerTransport::Events events;
+  events.on_message = [this](uint32_t from, uint16_t type, uint64_t request_id, std::string_view body) {
+    core_->OnPeerMessage(from, type, request_id, body);
+  };
+  events.on_ready = [this] {
+    DSM_LOG_INFO("every host joined");
+    if (config_.status_fd >= 0) WriteStatus(jobstatus::Line::Ready());
+  };
+  events.on_host_lost = [this](uint32_t host, const std::string& why) { core_->OnHostLost(host, why); };
+  return t->Start(loop_.get(), std::move(events));
+}
+
+void Daemon::WriteStatus(const jobstatus::Line& line) {
+  auto text = jobstatus::Format(line);
+  if (!text.ok()) {
+    DSM_LOG_ERROR("status line: %s", text.status().message().c_str());
+    return;
+  }
+  WriteStatusText(text.value());
+}
+
+void Daemon::WriteStatusText(const std::string& text) {
   if (::write(config_.status_fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
     DSM_LOG_DEBUG("status fd: %s", std::strerror(errno));
   }
@@ -132,10 +180,22 @@ void Daemon::EndOfRound() {
 
 int Daemon::Run() {
   if (!(config_.exit_when_done && core_->done())) loop_->Run();
+  if (transport_) transport_->Leave();
   if (config_.print_stats) {
     std::string table = core_->StatsTable();
-    std::fprintf(stderr, "dsm-hostd: statistics\n%s", table.c_str());
+    if (space_.header()->num_hosts > 1) {
+      std::fprintf(stderr, "dsm-hostd: statistics of host %u\n%s", space_.header()->host_id, table.c_str());
+    } else {
+      std::fprintf(stderr, "dsm-hostd: statistics\n%s", table.c_str());
+    }
     std::fflush(stderr);
+  }
+  if (!config_.stats_json.empty()) {
+    std::string json = core_->StatsJson();
+    FILE* f = std::fopen(config_.stats_json.c_str(), "w");
+    if (f == nullptr || std::fwrite(json.data(), 1, json.size(), f) != json.size() || std::fclose(f) != 0) {
+      DSM_LOG_ERROR("cannot write statistics to %s: %s", config_.stats_json.c_str(), std::strerror(errno));
+    }
   }
   return core_->state() == JobState::kFailed ? 1 : 0;
 }

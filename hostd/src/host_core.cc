@@ -6,6 +6,7 @@
 
 #include "dsm/common/clock.h"
 #include "dsm/common/log.h"
+#include "dsm/hostd/peer_codec.h"
 
 namespace dsm::hostd {
 
@@ -25,6 +26,74 @@ HostCore::HostCore(const SharedSpace* space, uint32_t num_nodes, RingFn ring)
       nodes_(num_nodes),
       barrier_(num_nodes),
       heap_(space->header()->heap_offset, space->header()->heap_size) {}
+
+HostCore::~HostCore() = default;
+
+void HostCore::EnableCluster(const Coherence::Config& config, std::vector<bool> local,
+                             Coherence::SendFn send) {
+  local_ = std::move(local);
+  local_.resize(num_nodes_, false);
+  num_hosts_ = config.num_hosts;
+  host_id_ = config.host_id;
+  cluster_send_ = send;
+  cluster_ = std::make_unique<Coherence>(
+      space_, config, &heap_, std::move(send),
+      [this](uint32_t slot, const Reply& reply) {
+        Slot& s = slots_[slot];
+        if (!s.pending) return;
+        if (s.attached && (s.pending_command == kLock || s.pending_command == kBarrier)) {
+          uint64_t waited = MonotonicNs() - s.pending_since_ns;
+          Node& n = nodes_[s.node];
+          (s.pending_command == kLock ? n.stats.lock_wait_ns : n.stats.barrier_wait_ns) += waited;
+        }
+        CompletePending(slot, reply);
+      },
+      [this](const std::string& why) {
+        DSM_LOG_ERROR("%s; ending the job", why.c_str());
+        lost_host_ = host_id_;
+        EndJob(JobState::kFailed);
+      });
+}
+
+void HostCore::OnPeerMessage(uint32_t from, uint16_t type, uint64_t request_id, std::string_view body) {
+  if (!cluster_) return;
+  if (type != peer::kJobEnd) {
+    if (state_ == JobState::kRunning) cluster_->OnMessage(from, type, request_id, body);
+    return;
+  }
+  peer::BodyReader r(body);
+  peer::JobEndBody b;
+  if (!r.Get(&b) || !r.done()) {
+    DSM_LOG_WARN("dropped a malformed job end from host %u", from);
+    return;
+  }
+  switch (b.kind) {
+    case peer::kFinished:
+      exit_status_ = static_cast<int>(b.value & 0xff);
+      EndJob(JobState::kFinished, false);
+      return;
+    case peer::kNodeLost:
+      if (b.value >= num_nodes_) break;
+      lost_node_ = b.value;
+      EndJob(JobState::kFailed, false);
+      return;
+    case peer::kHostLost:
+      if (b.value >= num_hosts_) break;
+      lost_host_ = b.value;
+      EndJob(JobState::kFailed, false);
+      return;
+    default:
+      break;
+  }
+  DSM_LOG_WARN("dropped a job end of unknown kind %u from host %u", b.kind, from);
+}
+
+void HostCore::OnHostLost(uint32_t host, const std::string& why) {
+  if (state_ != JobState::kRunning) return;
+  DSM_LOG_ERROR("%s", why.c_str());
+  lost_host_ = host;
+  EndJob(JobState::kFailed);
+}
 
 void HostCore::OnPeerJoined(uint32_t slot) {
   if (slot == 0 || slot >= kMaxSlots) return;
@@ -102,6 +171,9 @@ HostCore::Reply HostCore::EndedReply() const {
   Reply r;
   if (state_ == JobState::kFinished) {
     r.status = kJobFinished;
+  } else if (lost_host_ && !lost_node_) {
+    r.status = kHostLost;
+    r.results[0] = *lost_host_;
   } else {
     r.status = kNodeLost;
     r.results[0] = lost_node_.value_or(~0u);
@@ -142,6 +214,31 @@ bool HostCore::Execute(uint32_t slot, const Request& req, Reply* reply) {
     *reply = EndedReply();
     return true;
   }
+  if (cluster_) {
+    uint32_t id;
+    LockEntry* e;
+    switch (req.command) {
+      case kFault: return cluster_->Fault(slot, s.node, req.args[0], req.args[1] != 0, reply);
+      case kRelease: return cluster_->Release(slot, s.node, req.args[0], reply);
+      case kLock:
+      case kUnlock:
+        if (!LockArguments(req, &id, &e)) {
+          reply->status = kBadArgument;
+          return true;
+        }
+        return req.command == kLock ? cluster_->Lock(slot, s.node, id, e, reply)
+                                    : cluster_->Unlock(slot, s.node, id, e, reply);
+      case kBarrier: return cluster_->Barrier(slot, s.node, reply);
+      case kAlloc:
+        if (host_id_ != 0) return cluster_->Alloc(slot, req.args[0], req.args[1], reply);
+        break;
+      case kFree:
+        if (host_id_ != 0) return cluster_->Free(slot, req.args[0], reply);
+        break;
+      default:
+        break;
+    }
+  }
   switch (req.command) {
     case kLock: return DoLock(s, req, reply);
     case kUnlock: return DoUnlock(s, req, reply);
@@ -181,16 +278,19 @@ bool HostCore::DoAttach(Slot& s, uint32_t slot, const Request& req, Reply* reply
   }
   uint64_t wanted = req.args[1];
   uint32_t node = 0;
+  auto here = [this](uint64_t n) { return local_.empty() || local_[n]; };
   if (wanted == kAnyNode) {
-    while (node < num_nodes_ && nodes_[node].attached_once) ++node;
+    while (node < num_nodes_ && (nodes_[node].attached_once || !here(node))) ++node;
     if (node == num_nodes_) {
       reply->status = kAttachRefused;
       return true;
     }
   } else {
-    if (wanted >= num_nodes_ || nodes_[wanted].attached_once) {
+    if (wanted >= num_nodes_ || nodes_[wanted].attached_once || !here(wanted)) {
       DSM_LOG_ERROR("peer %u asked for node id %" PRIu64 ", which is %s", slot, wanted,
-                    wanted >= num_nodes_ ? "out of range" : "taken");
+                    wanted >= num_nodes_ ? "out of range"
+                    : !here(wanted)      ? "placed on another host"
+                                         : "taken");
       reply->status = kAttachRefused;
       return true;
     }
@@ -348,10 +448,29 @@ void HostCore::DoFinish(Slot& s, const Request& req, Reply* reply) {
   EndJob(JobState::kFinished);
 }
 
-void HostCore::EndJob(JobState state) {
+void HostCore::EndJob(JobState state, bool tell_peers) {
   if (state_ != JobState::kRunning) return;
   state_ = state;
   if (on_job_end_) on_job_end_(state);
+  if (cluster_) {
+    cluster_->OnJobEnded();
+    if (tell_peers) {
+      peer::JobEndBody b{};
+      if (state == JobState::kFinished) {
+        b = {peer::kFinished, static_cast<uint32_t>(exit_status_)};
+      } else if (lost_node_) {
+        b = {peer::kNodeLost, *lost_node_};
+      } else {
+        b = {peer::kHostLost, lost_host_.value_or(host_id_)};
+      }
+      peer::BodyWriter w;
+      w.Put(b);
+      std::string body = w.Take();
+      for (uint32_t h = 0; h < num_hosts_; ++h) {
+        if (h != host_id_) cluster_send_(h, peer::kJobEnd, 0, body);
+      }
+    }
+  }
   Reply ended = EndedReply();
   for (uint32_t slot = 1; slot < kMaxSlots; ++slot) {
     if (slots_[slot].pending) CompletePending(slot, ended);
@@ -373,30 +492,6 @@ void HostCore::Complete(uint32_t slot, uint64_t seq, const Reply& reply) {
   // node sees done_seq before blocking or we see its waiting flag.
   StoreSeqCst(&regs->done_seq, seq);
   if (LoadSeqCst(&regs->node_flags) & kNodeWaiting) ring_(slot);
-}
-
-std::string HostCore::StatsTable() const {
-  std::string out;
-  char line[256];
-  std::snprintf(line, sizeof line, "%-5s %9s %9s %9s %9s %9s %9s %9s %11s %11s\n", "node",
-                "requests", "lock-fast", "lock-slow", "barriers", "regions", "mallocs", "frees",
-                "lock-wait", "barr-wait");
-  out += line;
-  for (uint32_t i = 0; i < num_nodes_; ++i) {
-    const Node& n = nodes_[i];
-    device::NodeCounters c = n.counters;
-    if (n.slot >= 0) std::memcpy(&c, &space_->regs(static_cast<uint32_t>(n.slot))->counters, sizeof c);
-    uint64_t requests = 0;
-    for (uint64_t r : n.stats.requests) requests += r;
-    std::snprintf(line, sizeof line,
-                  "%-5u %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64
-                  " %9" PRIu64 " %9.3fms %9.3fms\n",
-                  i, requests, c.lock_fast, c.lock_slow, c.barriers, c.parallel_regions, c.mallocs,
-                  c.frees, static_cast<double>(n.stats.lock_wait_ns) / 1e6,
-                  static_cast<double>(n.stats.barrier_wait_ns) / 1e6);
-    out += line;
-  }
-  return out;
 }
 
 }  // namespace dsm::hostd

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -14,6 +15,9 @@
 #include "dsm/common/log.h"
 #include "dsm/common/parse.h"
 #include "dsm/hostd/daemon.h"
+#include "dsm/hostd/peer_protocol.h"
+#include "dsm/hostd/zmq_transport.h"
+#include "dsm/common/job_status.h"
 
 namespace {
 
@@ -38,7 +42,20 @@ options:
                      early), before any other node is told; closed at exit
   --exit-when-done   exit once the job ended and every node left
   --stats            print per-node statistics on stderr at exit
+  --stats-json FILE  write this host's statistics as one JSON object at exit
   --help, --version
+
+a job of several hosts (one daemon per host; dsm-run --hosts starts them):
+  --hosts K          hosts in the job (1..64, default 1)
+  --host-id H        this daemon's host (0..K-1)
+  --local-nodes LIST the node ids placed on this host, e.g. 0-3 or 0,2,4
+  --listen ENDPOINT  where other daemons reach this one: tcp://ADDR:PORT
+                     (PORT 0: any free port; host 0 writes "listening
+                     <endpoint>" to --ready-fd once bound)
+  --join ENDPOINT    host 0's endpoint (every host but 0)
+  --job-id N         the job's id, the same for every daemon (decimal);
+                     daemons of other jobs are refused
+  --home MODE        where pages live: first-touch (default) or round-robin
 
 Exit status: 0 when the job finished (or the daemon was stopped by SIGTERM
 or SIGINT), 1 when a node left before the job finished, 2 on bad arguments
@@ -57,6 +74,10 @@ int main(int argc, char** argv) {
   dsm::hostd::DaemonConfig config;
   uint64_t nodes = 0;
   long ready_fd = -1;
+  uint64_t hosts = 1;
+  std::optional<uint64_t> host_id;
+  std::string local_nodes, listen, join;
+  std::optional<uint64_t> job_id;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&](const char*) -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -97,6 +118,49 @@ int main(int argc, char** argv) {
       config.exit_when_done = true;
     } else if (arg == "--stats") {
       config.print_stats = true;
+    } else if (arg == "--stats-json") {
+      const char* v = value("--stats-json");
+      if (v == nullptr || *v == '\0') return UsageError("--stats-json needs a file name");
+      config.stats_json = v;
+    } else if (arg == "--hosts") {
+      const char* v = value("--hosts");
+      auto n = v ? dsm::ParseUint(v) : std::nullopt;
+      if (!n || *n < 1 || *n > dsm::hostd::peer::kMaxHosts) return UsageError("--hosts needs a number from 1 to 64");
+      hosts = *n;
+    } else if (arg == "--host-id") {
+      const char* v = value("--host-id");
+      host_id = v ? dsm::ParseUint(v) : std::nullopt;
+      if (!host_id) return UsageError("--host-id needs a number");
+    } else if (arg == "--local-nodes") {
+      const char* v = value("--local-nodes");
+      if (v == nullptr || *v == '\0') return UsageError("--local-nodes needs a list such as 0-3 or 0,2");
+      local_nodes = v;
+    } else if (arg == "--listen") {
+      const char* v = value("--listen");
+      if (v == nullptr || std::strncmp(v, "tcp://", 6) != 0) {
+        return UsageError("--listen needs an endpoint such as tcp://10.0.0.1:0");
+      }
+      listen = v;
+    } else if (arg == "--join") {
+      const char* v = value("--join");
+      if (v == nullptr || std::strncmp(v, "tcp://", 6) != 0) {
+        return UsageError("--join needs host 0's endpoint, such as tcp://10.0.0.1:5555");
+      }
+      join = v;
+    } else if (arg == "--job-id") {
+      const char* v = value("--job-id");
+      job_id = v ? dsm::ParseUint(v) : std::nullopt;
+      if (!job_id || *job_id == 0) return UsageError("--job-id needs a non-zero decimal number");
+    } else if (arg == "--home") {
+      const char* v = value("--home");
+      std::string_view mode = v ? v : "";
+      if (mode == "first-touch") {
+        config.space.home_mode = dsm::device::kHomeFirstTouch;
+      } else if (mode == "round-robin") {
+        config.space.home_mode = dsm::device::kHomeRoundRobin;
+      } else {
+        return UsageError("--home needs first-touch or round-robin");
+      }
     } else {
       return UsageError("unknown argument '" + std::string(arg) + "'");
     }
@@ -107,7 +171,25 @@ int main(int argc, char** argv) {
     return UsageError(s.message());
   }
   config.space.num_nodes = static_cast<uint32_t>(nodes);
-  config.space.job_id = std::random_device{}();
+  config.space.job_id = job_id.value_or(std::random_device{}());
+  if (hosts > 1) {
+    if (!host_id || *host_id >= hosts) return UsageError("--host-id needs a number from 0 to " + std::to_string(hosts - 1));
+    if (listen.empty()) return UsageError("--listen is required with --hosts");
+    if (!job_id) return UsageError("--job-id is required with --hosts");
+    if (*host_id != 0 && join.empty()) return UsageError("--join is required on every host but 0");
+    if (*host_id == 0 && !join.empty()) return UsageError("--join is for hosts other than 0");
+    if (local_nodes.empty()) return UsageError("--local-nodes is required with --hosts");
+    auto ids = dsm::ParseIdList(local_nodes, static_cast<uint32_t>(nodes));
+    if (!ids) {
+      return UsageError("--local-nodes '" + local_nodes + "' is not a list of node ids below " +
+                        std::to_string(nodes));
+    }
+    config.space.host_id = static_cast<uint32_t>(*host_id);
+    config.space.num_hosts = static_cast<uint32_t>(hosts);
+    config.local_nodes = *ids;
+  } else if (host_id.value_or(0) != 0 || !listen.empty() || !join.empty() || !local_nodes.empty()) {
+    return UsageError("--host-id, --local-nodes, --listen and --join need --hosts 2 or more");
+  }
 
   ::signal(SIGPIPE, SIG_IGN);
   sigset_t mask;
@@ -129,15 +211,45 @@ int main(int argc, char** argv) {
     config.status_fd = static_cast<int>(ready_fd);
   }
 
+  if (hosts > 1) {
+    char prefix[32];
+    std::snprintf(prefix, sizeof prefix, "dsm-hostd[host %u]", config.space.host_id);
+    dsm::SetLogPrefix(prefix);
+    dsm::hostd::ZmqTransportConfig tc;
+    tc.host_id = config.space.host_id;
+    tc.num_hosts = config.space.num_hosts;
+    tc.job_id = config.space.job_id;
+    tc.listen = listen;
+    tc.join = join;
+    auto transport = dsm::hostd::ZmqTransport::Create(tc);
+    if (!transport.ok()) {
+      DSM_LOG_ERROR("cannot start: %s", transport.status().message().c_str());
+      return 2;
+    }
+    config.transport = std::move(transport).value();
+  }
   auto daemon = dsm::hostd::Daemon::Create(config);
+  // The daemon owns the transport now: it must go before the daemon's loop.
+  std::string endpoint = config.transport ? config.transport->endpoint() : "";
+  config.transport.reset();
   if (!daemon.ok()) {
     DSM_LOG_ERROR("cannot start: %s", daemon.status().message().c_str());
     return 2;
   }
-  if (ready_fd >= 0) {
-    const char ready[] = "ready\n";
-    if (::write(static_cast<int>(ready_fd), ready, sizeof ready - 1) != sizeof ready - 1) {
-      DSM_LOG_ERROR("cannot write to --ready-fd %ld: %s", ready_fd, std::strerror(errno));
+  // One host: ready now. Several: host 0 says where to join; "ready" follows
+  // from the daemon once every host joined.
+  std::optional<dsm::jobstatus::Line> first;
+  if (hosts == 1) {
+    first = dsm::jobstatus::Line::Ready();
+  } else if (config.space.host_id == 0) {
+    first = dsm::jobstatus::Line::Listening(endpoint);
+  }
+  if (ready_fd >= 0 && first) {
+    auto text = dsm::jobstatus::Format(*first);
+    if (!text.ok() || ::write(static_cast<int>(ready_fd), text.value().data(), text.value().size()) !=
+                          static_cast<ssize_t>(text.value().size())) {
+      DSM_LOG_ERROR("cannot write to --ready-fd %ld: %s", ready_fd,
+                    text.ok() ? std::strerror(errno) : text.status().message().c_str());
       return 2;
     }
   }

@@ -134,6 +134,11 @@ Status Runtime::Start() {
   char prefix[32];
   std::snprintf(prefix, sizeof prefix, "dsm[node %d]", node_id_);
   SetLogPrefix(prefix);
+  if (r.results[3] > 1) {
+    // Several hosts: page protections keep this node's view coherent.
+    if (Status s = coherence_.Start(client_.get(), this, counters_); !s.ok()) return s;
+    coherent_ = true;
+  }
   trace_.Open(node_id_);
   // Every node is present before node 0's main starts.
   SyncBarrier();
@@ -161,10 +166,9 @@ void Runtime::Main(MainFn main, int argc, char** argv, char** envp) {
   if (::mprotect(stack - kPageSize, kPageSize, PROT_NONE) != 0) {
     Fatal("cannot protect the guard page of the master stack: %s", std::strerror(errno));
   }
-  if (!InstallFaultHandler(reinterpret_cast<uintptr_t>(stack - kPageSize), reinterpret_cast<uintptr_t>(stack),
-                           h->stack_size, node_id_)) {
-    Fatal("cannot install the fault handler: %s", std::strerror(errno));
-  }
+  SetStackGuard(reinterpret_cast<uintptr_t>(stack - kPageSize), reinterpret_cast<uintptr_t>(stack),
+                h->stack_size, node_id_);
+  if (!InstallFaultHandler()) Fatal("cannot install the fault handler: %s", std::strerror(errno));
   g_master.main = main;
   g_master.argc = argc;
   g_master.argv = argv;
@@ -207,6 +211,19 @@ DeviceClient::Reply Runtime::Call(uint32_t command, std::initializer_list<uint64
   return r;
 }
 
+DeviceClient::Reply Runtime::CallDaemon(uint32_t command, std::initializer_list<uint64_t> args) {
+  return Call(command, args);
+}
+
+void Runtime::Fail(const char* what, uint64_t page, int32_t status) {
+  if (std::strcmp(what, "mprotect") == 0) {
+    Fatal("cannot change the protection of shared page %" PRIu64 ": %s", page, std::strerror(status));
+  }
+  Fatal("%s of shared page %" PRIu64 " (address %p) failed: %s", what, page,
+        static_cast<void*>(client_->base() + client_->header()->data_offset + page * kPageSize),
+        StatusName(status));
+}
+
 void Runtime::HandleEnd(const DeviceClient::Reply& r) {
   switch (r.status) {
     case kJobFinished:
@@ -216,6 +233,8 @@ void Runtime::HandleEnd(const DeviceClient::Reply& r) {
       ::_exit(0);
     case kNodeLost:
       Fatal("node %" PRIu64 " left the job before it finished; ending", r.results[0]);
+    case kHostLost:
+      Fatal("lost contact with host %" PRIu64 "'s daemon; ending", r.results[0]);
     case kDaemonGone:
       Fatal("the host daemon went away; ending");
     default:
@@ -230,8 +249,10 @@ ControlBlock* Runtime::control() const {
 void Runtime::SyncBarrier() {
   if (num_nodes_ == 1) return;
   uint64_t start = trace_.enabled() ? MonotonicNs() : 0;
+  ReleasePoint();
   auto r = Call(kBarrier, {});
   if (r.status != kOk) Fatal("barrier failed: %s", StatusName(r.status));
+  AcquirePoint();
   ++counters_->barriers;
   if (trace_.enabled()) trace_.Add("barrier", start, MonotonicNs());
 }
@@ -321,6 +342,7 @@ void Runtime::Lock(uint32_t id) {
       if (w == 0) {
         if (CompareExchange(&e->word, &w, me)) {
           ++counters_->lock_fast;
+          AcquirePoint();
           return;
         }
       } else if ((w & kLockOwnerMask) == me) {
@@ -341,10 +363,12 @@ void Runtime::Lock(uint32_t id) {
   }
   if (r.status != kOk) Fatal("dsm_lock(%u) failed: %s", id, StatusName(r.status));
   ++counters_->lock_slow;
+  AcquirePoint();
 }
 
 void Runtime::Unlock(uint32_t id) {
   EnsureStarted();
+  ReleasePoint();
   uint64_t index;
   LockEntry* e = FindLock(id, &index);
   const uint64_t me = static_cast<uint64_t>(node_id_) + 1;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "arena.h"
+#include "coherence_client.h"
 #include "dsm/common/exit_status.h"
 #include "device_client.h"
 #include "func_ref.h"
@@ -32,7 +33,7 @@ using MainFn = int (*)(int, char**, char**);
 // (dsm/device/runtime_layout.h, included by func_ref.h).
 using ControlBlock = device::ControlBlock;
 
-class Runtime : private ChunkSource {
+class Runtime : private ChunkSource, private CoherenceClient::Caller {
  public:
   static Runtime& Get();
 
@@ -76,11 +77,24 @@ class Runtime : private ChunkSource {
 
   void* AllocChunk(size_t bytes) override;
   bool FreeChunk(void* chunk) override;
+  // CoherenceClient::Caller: may run inside the fault handler.
+  DeviceClient::Reply CallDaemon(uint32_t command, std::initializer_list<uint64_t> args) override;
+  [[noreturn]] void Fail(const char* what, uint64_t page, int32_t status) override;
+  // Release before a release point, acquire after an acquire point (no-ops
+  // in single-host jobs).
+  void ReleasePoint() {
+    if (coherent_) coherence_.Release();
+  }
+  void AcquirePoint() {
+    if (coherent_) coherence_.Acquire();
+  }
 
   std::unique_ptr<DeviceClient> client_;
   std::unique_ptr<hostd::Daemon> embedded_;
   std::thread embedded_thread_;
   Arena arena_{this};
+  CoherenceClient coherence_;
+  bool coherent_ = false;  // a job of several hosts
   int node_id_ = 0;
   int num_nodes_ = 1;
   bool started_ = false;

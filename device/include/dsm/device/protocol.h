@@ -180,8 +180,17 @@ struct NodeCounters {
   uint64_t mallocs;
   uint64_t frees;
   uint64_t wait_ns;         // time spent waiting for daemon replies
+  // Coherence (several hosts).
+  uint64_t read_faults;     // read faults (served locally or by the daemon)
+  uint64_t write_faults;
+  uint64_t daemon_faults;   // faults that needed kFault
+  uint64_t releases;        // releases that sent pages (kRelease)
+  uint64_t pages_released;  // pages those releases listed
+  uint64_t pages_dropped;   // mappings dropped by acquires (invalidations)
+  uint64_t drop_all;        // acquires that fell behind the ring and dropped all
+  uint64_t fault_ns;        // time in the fault handler
 };
-static_assert(sizeof(NodeCounters) == 64);
+static_assert(sizeof(NodeCounters) == 128);
 
 struct RegisterFile {
   // node -> daemon
@@ -196,7 +205,7 @@ struct RegisterFile {
   uint64_t results[4];      //  80
   // node -> daemon
   NodeCounters counters;    // 112
-  uint8_t reserved[336];    // 176 .. 511
+  uint8_t reserved[272];    // 240 .. 511
   uint8_t bulk[3584];       // 512 .. 4095 page lists, notices, statistics
 };
 static_assert(sizeof(RegisterFile) == kPageSize);

@@ -21,11 +21,14 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "dsm/common/job_status.h"
 #include "dsm/common/status.h"
 #include "dsm/hostd/event_loop.h"
 #include "dsm/hostd/host_core.h"
 #include "dsm/hostd/ivshmem_server.h"
+#include "dsm/hostd/peer_transport.h"
 #include "dsm/hostd/shared_space.h"
 
 namespace dsm::hostd {
@@ -41,6 +44,15 @@ struct DaemonConfig {
   // <node id>" as a node joins; when the job ends, "finished <exit status>"
   // or "lost <node id>".
   int status_fd = -1;
+  // Write this host's statistics as one JSON object to this file at exit.
+  std::string stats_json;
+  // A job of several hosts (space.num_hosts > 1): the node ids placed on
+  // this host, and the transport to the other daemons (made by the dsm-hostd
+  // program, so that nothing else links ZeroMQ). The daemon writes "ready"
+  // on status_fd once every host joined, and "lost-host <h>" when a host is
+  // lost.
+  std::vector<uint32_t> local_nodes;
+  std::shared_ptr<PeerTransport> transport;
 };
 
 class Daemon {
@@ -65,13 +77,18 @@ class Daemon {
   void HandlePeer(int64_t peer);
   void HandleDoorbell();
   void EndOfRound();
-  void WriteStatus(const std::string& line);
+  Status StartCluster();
+  void WriteStatus(const jobstatus::Line& line);
+  void WriteStatusText(const std::string& text);
 
   DaemonConfig config_;
   std::unique_ptr<EventLoop> loop_;  // first: destroyed last
   SharedSpace space_;
   std::unique_ptr<IvshmemServer> server_;
   std::unique_ptr<HostCore> core_;
+  // Declared after loop_ so that it is destroyed before it (the transport
+  // unregisters from the loop); taken out of config_ for the same reason.
+  std::shared_ptr<PeerTransport> transport_;
   std::map<int64_t, int> peer_fds_;  // ivshmem peer id -> its socket, as watched
   bool doorbell_rang_ = false;       // this round; served at its end
 };

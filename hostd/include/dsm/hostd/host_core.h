@@ -18,12 +18,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <string_view>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "dsm/device/protocol.h"
 #include "dsm/hostd/barrier_manager.h"
+#include "dsm/hostd/coherence.h"
 #include "dsm/hostd/lock_manager.h"
 #include "dsm/hostd/shared_space.h"
 #include "dsm/hostd/shm_heap.h"
@@ -37,6 +40,18 @@ class HostCore {
   using RingFn = std::function<void(uint32_t slot)>;
 
   HostCore(const SharedSpace* space, uint32_t num_nodes, RingFn ring);
+  ~HostCore();
+
+  // Makes this core one host of a job of several: only the nodes in
+  // `local` (indexed by node id) may attach here, and locks, barriers, the
+  // heap and page faults go through the coherence engine, which talks to
+  // the other daemons through `send`. Call before any peer joins.
+  void EnableCluster(const Coherence::Config& config, std::vector<bool> local,
+                     Coherence::SendFn send);
+  // A message from another daemon (job control, or for the engine).
+  void OnPeerMessage(uint32_t from, uint16_t type, uint64_t request_id, std::string_view body);
+  // Another host's daemon is gone: the job fails.
+  void OnHostLost(uint32_t host, const std::string& why);
 
   // A peer connected on slot (its ivshmem peer id).
   void OnPeerJoined(uint32_t slot);
@@ -50,6 +65,8 @@ class HostCore {
   [[nodiscard]] JobState state() const { return state_; }
   [[nodiscard]] int exit_status() const { return exit_status_; }
   [[nodiscard]] std::optional<uint32_t> lost_node() const { return lost_node_; }
+  [[nodiscard]] std::optional<uint32_t> lost_host() const { return lost_host_; }
+  [[nodiscard]] const Coherence* cluster() const { return cluster_.get(); }
   [[nodiscard]] uint32_t joined_peers() const { return joined_; }
   [[nodiscard]] uint32_t attached_nodes() const { return attached_; }
   // The job has ended and every peer has gone.
@@ -61,8 +78,11 @@ class HostCore {
   // Called when a node attaches, before it is answered.
   void set_on_attach(std::function<void(uint32_t node)> f) { on_attach_ = std::move(f); }
 
-  // A table of per-node statistics (one line per node), for --stats.
+  // A table of per-node statistics (one line per node of this host), and in
+  // a job of several hosts this host's coherence statistics, for --stats.
   [[nodiscard]] std::string StatsTable() const;
+  // The same as one JSON object, for --stats-json (host_stats.cc).
+  [[nodiscard]] std::string StatsJson() const;
 
  private:
   struct Slot {
@@ -88,12 +108,12 @@ class HostCore {
     uint64_t seq;
     uint64_t args[6];
   };
-  struct Reply {
-    int32_t status = device::kOk;
-    uint64_t results[4] = {0, 0, 0, 0};
-  };
+  using Reply = NodeReply;
 
   void ServeSlot(uint32_t slot);
+  // A node's counters: live from its register page, or as it left them.
+  device::NodeCounters CountersOf(uint32_t node) const;
+  bool IsLocal(uint32_t node) const { return local_.empty() || local_[node]; }
   // Returns true when the request completed now (reply filled), false when
   // it was deferred (the slot is marked pending).
   bool Execute(uint32_t slot, const Request& req, Reply* reply);
@@ -105,7 +125,9 @@ class HostCore {
   void Grant(uint32_t node);
   void Complete(uint32_t slot, uint64_t seq, const Reply& reply);
   void CompletePending(uint32_t slot, const Reply& reply);
-  void EndJob(JobState state);
+  // Ends the job here; `tell_peers`: the end started on this host, so the
+  // other daemons are told.
+  void EndJob(JobState state, bool tell_peers = true);
   device::LockEntry* ValidLockEntry(uint64_t index, uint32_t id) const;
   // Decodes kLock/kUnlock arguments: the id, and the table entry (nullptr
   // for a daemon-only lock). False when either is invalid.
@@ -125,6 +147,12 @@ class HostCore {
   JobState state_ = JobState::kRunning;
   int exit_status_ = 0;
   std::optional<uint32_t> lost_node_;
+  std::optional<uint32_t> lost_host_;
+  std::unique_ptr<Coherence> cluster_;
+  Coherence::SendFn cluster_send_;
+  std::vector<bool> local_;  // empty: every node is local
+  uint32_t num_hosts_ = 1;
+  uint32_t host_id_ = 0;
   uint32_t joined_ = 0;
   uint32_t attached_ = 0;
 };

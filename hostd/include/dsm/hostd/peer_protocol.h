@@ -179,16 +179,20 @@ static_assert(sizeof(BarrierBody) == 8);
 
 // kHomeQuery and kFetch: count page indices (uint32 each) follow.
 struct PageListBody {
-  uint32_t count;     // 0
-  uint32_t reserved;  // 4
+  uint32_t count;  // 0
+  uint32_t flags;  // 4 kHomeQuery: kClaimFirst
 };
 static_assert(sizeof(PageListBody) == 8);
+// Under first touch, the first page of the query is claimed for the sender
+// if it has no home yet; the others (read-ahead) are only looked up.
+constexpr uint32_t kClaimFirst = 1u << 0;
 
 // kHomeReply: count entries of HomeEntry follow.
 struct HomeEntry {
   uint32_t page;  // 0
-  uint32_t home;  // 4 host id
+  uint32_t home;  // 4 host id, or kNoHome (looked up, not claimed, no home yet)
 };
+constexpr uint32_t kNoHome = ~0u;
 static_assert(sizeof(HomeEntry) == 8);
 
 // kFetchReply: count times (FetchEntry, 4096 bytes of page).

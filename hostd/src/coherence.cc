@@ -1,0 +1,534 @@
+// The host engine's pages: faults, fetches, twins, diffs, notices. Locks
+// and barriers are in coherence_sync.cc.
+#include "dsm/hostd/coherence.h"
+
+#include <algorithm>
+#include <cinttypes>
+
+#include "dsm/common/log.h"
+#include "dsm/hostd/page_diff.h"
+#include "dsm/hostd/peer_codec.h"
+
+namespace dsm::hostd {
+
+using namespace dsm::device;
+using namespace dsm::hostd::peer;
+
+namespace {
+
+constexpr uint32_t kMaxReadAhead = 64;
+
+uint32_t StateOf(const PageMeta& m) { return LoadAcquire(&m.state); }
+
+}  // namespace
+
+Coherence::Coherence(const SharedSpace* space, const Config& config, ShmHeap* heap, SendFn send,
+                     CompleteFn complete, FailFn fail)
+    : space_(space),
+      config_(config),
+      send_(std::move(send)),
+      complete_(std::move(complete)),
+      fail_(std::move(fail)),
+      meta_(space->page_meta()),
+      data_pages_(space->header()->data_pages) {
+  if (config_.host_id == 0) {
+    manager_ = std::make_unique<Manager>(
+        config_.num_hosts, data_pages_, config_.home_mode, heap,
+        [this](uint32_t to, uint16_t type, uint64_t request_id, std::string body) {
+          Reply(to, type, request_id, std::move(body));
+        });
+  }
+}
+
+Coherence::~Coherence() = default;
+
+// ---------------------------------------------------------------------------
+// Messages
+
+uint64_t Coherence::Send(uint32_t to, uint16_t type, std::string body, Awaited* awaited) {
+  uint64_t id = 0;
+  if (awaited != nullptr) {
+    id = next_request_++;
+    awaited_.emplace(id, std::move(*awaited));
+  }
+  Reply(to, type, id, std::move(body));
+  return id;
+}
+
+bool Coherence::Reply(uint32_t to, uint16_t type, uint64_t request_id, std::string body) {
+  if (type < kMsgTypeEnd) {
+    ++stats_.msgs_sent[type];
+    stats_.bytes_sent[type] += sizeof(PeerHeader) + body.size();
+  }
+  return send_(to, type, request_id, std::move(body));
+}
+
+void Coherence::Complete(uint32_t slot, const NodeReply& reply) { complete_(slot, reply); }
+
+void Coherence::OnMessage(uint32_t from, uint16_t type, uint64_t request_id, std::string_view body) {
+  if (from >= config_.num_hosts) return;
+  bool ok = true;
+  if (Manager::Handles(type)) {
+    if (!manager_) {
+      DSM_LOG_WARN("host %u sent a manager message (%s) to host %u, which is not the manager", from,
+                   MsgTypeName(type), config_.host_id);
+      return;
+    }
+    ok = manager_->OnMessage(from, type, request_id, body);
+  } else {
+    switch (type) {
+      case kHomeReply:
+      case kFetchReply:
+      case kDiffAck:
+      case kAllocReply:
+      case kFreeReply: {
+        auto it = awaited_.find(request_id);
+        if (it == awaited_.end() || it->second.reply_type != type) {
+          DSM_LOG_WARN("dropped a late or duplicate %s from host %u (request %" PRIu64 ")",
+                       MsgTypeName(type), from, request_id);
+          return;
+        }
+        Awaited awaited = std::move(it->second);
+        awaited_.erase(it);
+        ok = awaited.on_reply(body);
+        break;
+      }
+      case kFetch: ok = OnFetch(from, request_id, body); break;
+      case kDiff: ok = OnDiff(from, request_id, body); break;
+      case kLockGrant: ok = OnLockGrant(body); break;
+      case kLockRecall: ok = OnLockRecall(body); break;
+      case kBarrierDepart: ok = OnBarrierDepart(body); break;
+      default:
+        DSM_LOG_WARN("dropped a message of unknown type %u from host %u", type, from);
+        return;
+    }
+  }
+  if (!ok) DSM_LOG_WARN("dropped a malformed %s from host %u", MsgTypeName(type), from);
+}
+
+void Coherence::OnJobEnded() {
+  busy_.clear();
+  diffs_in_flight_.clear();
+  releases_.clear();
+  awaited_.clear();
+  barrier_slots_.clear();
+  for (auto& [id, lock] : locks_) lock.waiters.clear();
+}
+
+// ---------------------------------------------------------------------------
+// Faults
+
+bool Coherence::Fault(uint32_t slot, uint32_t node, uint64_t page, bool write, NodeReply* reply) {
+  if (page >= data_pages_) {
+    reply->status = kBadArgument;
+    return true;
+  }
+  ++(write ? stats_.faults_write : stats_.faults_read);
+  return Serve(static_cast<uint32_t>(page), PageOp{slot, node, write}, reply);
+}
+
+bool Coherence::Serve(uint32_t page, const PageOp& op, NodeReply* reply) {
+  if (auto it = busy_.find(page); it != busy_.end()) {
+    it->second.push_back(op);
+    return false;
+  }
+  PageMeta& m = meta_[page];
+  uint32_t state = StateOf(m);
+  if (state == kPageUntouched) {
+    if (config_.home_mode == kHomeRoundRobin) {
+      SetHome(page, page % config_.num_hosts);
+      state = StateOf(m);
+    } else {
+      busy_[page].push_back(op);
+      QueryHomes(page);
+      return false;
+    }
+  }
+  if (state == kPageInvalid) {
+    busy_[page].push_back(op);
+    FetchPages(page);
+    return false;
+  }
+  if (state == kPageValid && op.write) {
+    Twin& twin = EnsureTwin(page);
+    if (std::find(twin.writers.begin(), twin.writers.end(), op.node) == twin.writers.end()) {
+      twin.writers.push_back(op.node);
+    }
+  }
+  reply->results[0] = state;
+  return true;
+}
+
+void Coherence::Resume(uint32_t page) {
+  auto it = busy_.find(page);
+  if (it == busy_.end()) return;
+  std::vector<PageOp> ops = std::move(it->second);
+  busy_.erase(it);
+  for (const PageOp& op : ops) {
+    NodeReply reply;
+    if (Serve(page, op, &reply)) Complete(op.slot, reply);
+  }
+}
+
+void Coherence::SetHome(uint32_t page, uint32_t home) {
+  PageMeta& m = meta_[page];
+  if (StateOf(m) != kPageUntouched) return;
+  m.home = home;
+  StoreRelease(&m.state, home == config_.host_id ? uint32_t{kPageHome} : uint32_t{kPageInvalid});
+}
+
+bool Coherence::BecomeHomeIfUntouched(uint32_t page) {
+  PageMeta& m = meta_[page];
+  uint32_t state = StateOf(m);
+  if (state == kPageHome) return true;
+  if (state != kPageUntouched) return false;
+  if (config_.home_mode == kHomeRoundRobin && page % config_.num_hosts != config_.host_id) return false;
+  SetHome(page, config_.host_id);
+  return true;
+}
+
+Coherence::Twin& Coherence::EnsureTwin(uint32_t page) {
+  auto [it, fresh] = twins_.try_emplace(page);
+  if (fresh) {
+    it->second.data.reset(new uint64_t[kPageSize / sizeof(uint64_t)]);
+    CopyPage(it->second.data.get(), space_->page(page));
+    ++stats_.twins;
+  }
+  return it->second;
+}
+
+void Coherence::QueryHomes(uint32_t page) {
+  // The faulting page is claimed; the pages after it that nobody here has
+  // touched are looked up too, so that a sequential reader learns many
+  // homes per round trip.
+  std::vector<uint32_t> pages{page};
+  for (uint32_t p = page + 1; p < data_pages_ && pages.size() < kMaxReadAhead; ++p) {
+    if (StateOf(meta_[p]) != kPageUntouched || busy_.count(p)) break;
+    pages.push_back(p);
+  }
+  BodyWriter w;
+  w.Put(PageListBody{static_cast<uint32_t>(pages.size()), kClaimFirst});
+  w.PutBytes(pages.data(), pages.size() * sizeof(uint32_t));
+  Awaited awaited{kHomeReply, [this](std::string_view body) { return OnHomeReply(body); }};
+  Send(0, kHomeQuery, w.Take(), &awaited);
+}
+
+bool Coherence::OnHomeReply(std::string_view body) {
+  BodyReader r(body);
+  PageListBody b;
+  if (!r.Get(&b) || r.remaining() != uint64_t{b.count} * sizeof(HomeEntry)) return false;
+  std::vector<HomeEntry> homes(b.count);
+  for (auto& h : homes) {
+    if (!r.Get(&h) || h.page >= data_pages_ || (h.home >= config_.num_hosts && h.home != kNoHome)) {
+      return false;
+    }
+  }
+  for (const HomeEntry& h : homes) {
+    if (h.home != kNoHome) SetHome(h.page, h.home);
+  }
+  if (!homes.empty()) Resume(homes.front().page);
+  return true;
+}
+
+void Coherence::FetchPages(uint32_t page) {
+  const uint32_t home = meta_[page].home;
+  readahead_ = page == last_fetch_end_ ? std::min(readahead_ * 2, kMaxReadAhead) : 1;
+  std::vector<uint32_t> pages{page};
+  for (uint32_t p = page + 1; p < data_pages_ && pages.size() < readahead_; ++p) {
+    const PageMeta& m = meta_[p];
+    if (StateOf(m) != kPageInvalid || m.home != home || busy_.count(p)) break;
+    busy_[p];  // in flight, nobody waiting yet
+    pages.push_back(p);
+  }
+  last_fetch_end_ = pages.back() + 1;
+  stats_.prefetched += pages.size() - 1;
+  SendFetch(home, pages);
+}
+
+void Coherence::SendFetch(uint32_t home, const std::vector<uint32_t>& pages) {
+  ++stats_.fetch_messages;
+  BodyWriter w;
+  w.Put(PageListBody{static_cast<uint32_t>(pages.size()), 0});
+  w.PutBytes(pages.data(), pages.size() * sizeof(uint32_t));
+  Awaited awaited{kFetchReply,
+                  [this, home](std::string_view body) { return OnFetchReply(home, body); }};
+  Send(home, kFetch, w.Take(), &awaited);
+}
+
+bool Coherence::OnFetch(uint32_t from, uint64_t request_id, std::string_view body) {
+  BodyReader r(body);
+  PageListBody b;
+  if (!r.Get(&b) || r.remaining() != uint64_t{b.count} * sizeof(uint32_t)) return false;
+  std::vector<uint32_t> pages(b.count);
+  for (uint32_t& p : pages) {
+    if (!r.Get(&p) || p >= data_pages_) return false;
+  }
+  BodyWriter w;
+  w.Reserve(sizeof(PageListBody) + pages.size() * (sizeof(FetchEntry) + kPageSize));
+  w.Put(PageListBody{b.count, 0});
+  alignas(8) uint64_t buffer[kPageSize / sizeof(uint64_t)];
+  for (uint32_t p : pages) {
+    FetchEntry e{p, 0, 0};
+    if (!BecomeHomeIfUntouched(p)) {
+      e.status = 1;
+      std::memset(buffer, 0, sizeof buffer);
+    } else {
+      e.version = meta_[p].version;
+      CopyPage(buffer, space_->page(p));
+    }
+    w.Put(e);
+    w.PutBytes(buffer, kPageSize);
+  }
+  Reply(from, kFetchReply, request_id, w.Take());
+  return true;
+}
+
+bool Coherence::OnFetchReply(uint32_t from, std::string_view body) {
+  BodyReader r(body);
+  PageListBody b;
+  if (!r.Get(&b) || r.remaining() != uint64_t{b.count} * (sizeof(FetchEntry) + kPageSize)) return false;
+  std::vector<uint32_t> done, again;
+  alignas(8) uint64_t buffer[kPageSize / sizeof(uint64_t)];
+  for (uint32_t i = 0; i < b.count; ++i) {
+    FetchEntry e;
+    std::string_view bytes;
+    if (!r.Get(&e) || !r.GetBytes(kPageSize, &bytes) || e.page >= data_pages_) return false;
+    if (e.status != 0) {
+      fail_("host " + std::to_string(from) + " says it is not the home of page " +
+            std::to_string(e.page) + ", which this host was told it is");
+      return true;
+    }
+    PageMeta& m = meta_[e.page];
+    if (!busy_.count(e.page)) continue;  // not asked for
+    if (StateOf(m) != kPageInvalid) {
+      done.push_back(e.page);
+      continue;
+    }
+    if (diffs_in_flight_.count(e.page)) {
+      again.push_back(e.page);
+      continue;
+    }
+    std::memcpy(buffer, bytes.data(), kPageSize);
+    if (auto t = twins_.find(e.page); t != twins_.end()) {
+      TwoWayApply(space_->page(e.page), t->second.data.get(), buffer);
+    } else {
+      CopyPage(space_->page(e.page), buffer);
+    }
+    ++stats_.pages_fetched;
+    DSM_LOG_DEBUG("fetched page %u version %" PRIu64 " (twin: %d)", e.page, e.version,
+                  twins_.count(e.page) ? 1 : 0);
+    m.version = e.version;
+    auto want = wanted_version_.find(e.page);
+    if (want == wanted_version_.end() || want->second <= e.version) {
+      if (want != wanted_version_.end()) wanted_version_.erase(want);
+      StoreRelease(&m.state, uint32_t{kPageValid});
+    }
+    done.push_back(e.page);
+  }
+  if (!again.empty()) SendFetch(from, again);
+  for (uint32_t p : done) Resume(p);
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Releases
+
+bool Coherence::Release(uint32_t slot, uint32_t node, uint64_t count, NodeReply* reply) {
+  if (count > kListEntries) {
+    reply->status = kBadArgument;
+    return true;
+  }
+  // Copy the list out of shared memory once; use only the copy.
+  const uint32_t* list = PageList(space_->base(), slot);
+  std::vector<uint32_t> pages(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    pages[i] = __atomic_load_n(&list[i], __ATOMIC_RELAXED);
+    if (pages[i] >= data_pages_) {
+      reply->status = kBadArgument;
+      return true;
+    }
+  }
+  std::unordered_map<uint32_t, std::pair<uint32_t, BodyWriter>> batches;  // home -> (count, body)
+  std::string diff;
+  for (uint32_t p : pages) {
+    PageMeta& m = meta_[p];
+    if (StateOf(m) == kPageHome) {
+      m.version = m.version + 1;
+      DSM_LOG_DEBUG("release of home page %u by node %u: version %" PRIu64, p, node, m.version);
+      own_notices_.push_back(Notice{p, config_.host_id, m.version});
+      continue;
+    }
+    auto t = twins_.find(p);
+    if (t == twins_.end()) continue;
+    auto& writers = t->second.writers;
+    auto w = std::find(writers.begin(), writers.end(), node);
+    if (w == writers.end()) continue;
+    diff.clear();
+    MakeDiffAndUpdateTwin(space_->page(p), t->second.data.get(), &diff);
+    writers.erase(w);
+    if (writers.empty()) twins_.erase(t);
+    if (diff.empty()) continue;
+    ++stats_.diffs;
+    stats_.diff_bytes += diff.size();
+    ++diffs_in_flight_[p];
+    auto& [n, body] = batches[m.home];
+    ++n;
+    body.Put(DiffEntry{p, static_cast<uint32_t>(diff.size())});
+    body.PutBytes(diff.data(), diff.size());
+  }
+  if (batches.empty()) return true;
+  uint64_t id = next_release_++;
+  releases_[id] = ReleaseOp{slot, static_cast<uint32_t>(batches.size())};
+  for (auto& [home, batch] : batches) {
+    BodyWriter w;
+    w.Put(PageListBody{batch.first, 0});
+    std::string rest = batch.second.Take();
+    w.PutBytes(rest.data(), rest.size());
+    Awaited awaited{kDiffAck, [this, id](std::string_view body) { return OnDiffAck(id, body); }};
+    Send(home, kDiff, w.Take(), &awaited);
+  }
+  return false;
+}
+
+bool Coherence::OnDiff(uint32_t from, uint64_t request_id, std::string_view body) {
+  BodyReader r(body);
+  PageListBody b;
+  if (!r.Get(&b) || b.count > r.remaining() / sizeof(DiffEntry)) return false;
+  std::vector<std::pair<DiffEntry, std::string_view>> entries(b.count);
+  for (auto& [e, bytes] : entries) {
+    if (!r.Get(&e) || e.page >= data_pages_ || !r.GetBytes(e.len, &bytes)) return false;
+  }
+  if (!r.done()) return false;
+  BodyWriter w;
+  w.Put(PageListBody{b.count, 0});
+  for (auto& [e, bytes] : entries) {
+    DiffAckEntry ack{e.page, 0, 0, 0};
+    if (!BecomeHomeIfUntouched(e.page)) {
+      ack.status = 1;
+    } else if (!ApplyDiff(space_->page(e.page), bytes)) {
+      ack.status = 2;
+    } else {
+      PageMeta& m = meta_[e.page];
+      ack.old_version = m.version;
+      m.version = m.version + 1;
+      ack.new_version = m.version;
+    }
+    w.Put(ack);
+  }
+  Reply(from, kDiffAck, request_id, w.Take());
+  return true;
+}
+
+bool Coherence::OnDiffAck(uint64_t release_id, std::string_view body) {
+  BodyReader r(body);
+  PageListBody b;
+  if (!r.Get(&b) || r.remaining() != uint64_t{b.count} * sizeof(DiffAckEntry)) return false;
+  auto op = releases_.find(release_id);
+  if (op == releases_.end()) return true;  // the job ended meanwhile
+  for (uint32_t i = 0; i < b.count; ++i) {
+    DiffAckEntry a;
+    if (!r.Get(&a) || a.page >= data_pages_) return false;
+    if (a.status != 0) {
+      fail_("the home of page " + std::to_string(a.page) + " refused a diff (" +
+            (a.status == 1 ? "not the home" : "malformed") + ")");
+      return true;
+    }
+    own_notices_.push_back(Notice{a.page, config_.host_id, a.new_version});
+    if (auto d = diffs_in_flight_.find(a.page); d != diffs_in_flight_.end() && --d->second == 0) {
+      diffs_in_flight_.erase(d);
+    }
+    PageMeta& m = meta_[a.page];
+    DSM_LOG_DEBUG("diff of page %u acknowledged: %" PRIu64 " -> %" PRIu64 " (had %" PRIu64 ")", a.page,
+                  a.old_version, a.new_version, m.version);
+    if (m.version == a.old_version) m.version = a.new_version;
+  }
+  if (--op->second.outstanding == 0) {
+    uint32_t slot = op->second.slot;
+    releases_.erase(op);
+    Complete(slot, NodeReply{});
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Notices
+
+std::vector<Notice> Coherence::TakeOwnNotices() {
+  std::vector<Notice> out = std::move(own_notices_);
+  own_notices_.clear();
+  CompactNotices(&out);
+  stats_.notices_sent += out.size();
+  return out;
+}
+
+void Coherence::ApplyNotices(const std::vector<Notice>& notices) {
+  stats_.notices_received += notices.size();
+  for (const Notice& n : notices) {
+    if (n.writer == config_.host_id) continue;
+    PageMeta& m = meta_[n.page];
+    uint32_t state = StateOf(m);
+    DSM_LOG_DEBUG("notice page %u writer %u version %" PRIu64 ": state %u version %" PRIu64, n.page,
+                  n.writer, n.version, state, m.version);
+    if (state == kPageHome || state == kPageUntouched) continue;
+    if (m.version >= n.version) continue;
+    uint64_t& want = wanted_version_[n.page];
+    want = std::max(want, n.version);
+    if (state == kPageValid) Invalidate(n.page);
+  }
+  PublishInvalidations();
+}
+
+void Coherence::Invalidate(uint32_t page) {
+  StoreRelease(&meta_[page].state, uint32_t{kPageInvalid});
+  fresh_invalid_.push_back(page);
+  ++stats_.invalidations;
+}
+
+void Coherence::PublishInvalidations() {
+  if (fresh_invalid_.empty()) return;
+  SpaceHeader* h = space_->header();
+  uint32_t* ring = InvalRing(space_->base());
+  const uint64_t mask = h->inval_entries - 1;
+  uint64_t head = h->inval_head;
+  for (uint32_t p : fresh_invalid_) __atomic_store_n(&ring[head++ & mask], p, __ATOMIC_RELAXED);
+  StoreRelease(&h->inval_head, head);
+  fresh_invalid_.clear();
+}
+
+// ---------------------------------------------------------------------------
+// The job-wide heap lives on host 0.
+
+bool Coherence::Alloc(uint32_t slot, uint64_t bytes, uint64_t alignment, NodeReply* reply) {
+  BodyWriter w;
+  w.Put(AllocBody{bytes, alignment});
+  Awaited awaited{kAllocReply, [this, slot](std::string_view body) {
+                    BodyReader r(body);
+                    AllocReplyBody b;
+                    if (!r.Get(&b) || !r.done()) return false;
+                    NodeReply out;
+                    out.status = b.status;
+                    out.results[0] = b.offset;
+                    Complete(slot, out);
+                    return true;
+                  }};
+  Send(0, kAlloc, w.Take(), &awaited);
+  return false;
+}
+
+bool Coherence::Free(uint32_t slot, uint64_t offset, NodeReply* reply) {
+  BodyWriter w;
+  w.Put(FreeBody{offset});
+  Awaited awaited{kFreeReply, [this, slot](std::string_view body) {
+                    BodyReader r(body);
+                    FreeReplyBody b;
+                    if (!r.Get(&b) || !r.done()) return false;
+                    NodeReply out;
+                    out.status = b.status;
+                    Complete(slot, out);
+                    return true;
+                  }};
+  Send(0, kFree, w.Take(), &awaited);
+  return false;
+}
+
+}  // namespace dsm::hostd

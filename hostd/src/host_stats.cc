@@ -1,0 +1,138 @@
+// HostCore's statistics: the --stats table and the --stats-json object.
+#include <algorithm>
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "dsm/hostd/host_core.h"
+
+namespace dsm::hostd {
+
+namespace {
+
+double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+void Append(std::string* out, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void Append(std::string* out, const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n > 0) out->append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+}
+
+}  // namespace
+
+device::NodeCounters HostCore::CountersOf(uint32_t node) const {
+  const Node& n = nodes_[node];
+  device::NodeCounters c = n.counters;
+  if (n.slot >= 0) std::memcpy(&c, &space_->regs(static_cast<uint32_t>(n.slot))->counters, sizeof c);
+  return c;
+}
+
+std::string HostCore::StatsTable() const {
+  std::string out;
+  Append(&out, "%-5s %9s %9s %9s %9s %9s %9s %9s %11s %11s", "node", "requests", "lock-fast",
+         "lock-slow", "barriers", "regions", "mallocs", "frees", "lock-wait", "barr-wait");
+  if (cluster_) {
+    Append(&out, " %9s %9s %9s %9s %9s %9s %11s", "rd-faults", "wr-faults", "dmn-flts", "releases",
+           "pg-relsd", "pg-drops", "fault-time");
+  }
+  out += '\n';
+  for (uint32_t i = 0; i < num_nodes_; ++i) {
+    if (!IsLocal(i)) continue;
+    const Node& n = nodes_[i];
+    device::NodeCounters c = CountersOf(i);
+    uint64_t requests = 0;
+    for (uint64_t r : n.stats.requests) requests += r;
+    Append(&out,
+           "%-5u %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64
+           " %9.3fms %9.3fms",
+           i, requests, c.lock_fast, c.lock_slow, c.barriers, c.parallel_regions, c.mallocs, c.frees,
+           Ms(n.stats.lock_wait_ns), Ms(n.stats.barrier_wait_ns));
+    if (cluster_) {
+      Append(&out, " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9.3fms",
+             c.read_faults, c.write_faults, c.daemon_faults, c.releases, c.pages_released,
+             c.pages_dropped, Ms(c.fault_ns));
+    }
+    out += '\n';
+  }
+  if (!cluster_) return out;
+  const HostStats& h = cluster_->stats();
+  Append(&out,
+         "host %u: faults %" PRIu64 " read %" PRIu64 " write; fetched %" PRIu64 " pages in %" PRIu64
+         " messages (%" PRIu64 " read ahead); twins %" PRIu64 "; diffs %" PRIu64 " (%" PRIu64
+         " bytes)\n",
+         host_id_, h.faults_read, h.faults_write, h.pages_fetched, h.fetch_messages, h.prefetched,
+         h.twins, h.diffs, h.diff_bytes);
+  Append(&out,
+         "host %u: notices %" PRIu64 " sent %" PRIu64 " received; %" PRIu64
+         " invalidations; locks %" PRIu64 " local %" PRIu64 " from other hosts, %" PRIu64
+         " tokens returned; %" PRIu64 " barriers\n",
+         host_id_, h.notices_sent, h.notices_received, h.invalidations, h.lock_local, h.lock_remote,
+         h.token_returns, h.barriers);
+  Append(&out, "host %u: sent", host_id_);
+  for (uint16_t t = 0; t < peer::kMsgTypeEnd; ++t) {
+    if (h.msgs_sent[t] == 0) continue;
+    Append(&out, " %s %" PRIu64 " (%" PRIu64 " B)", peer::MsgTypeName(t), h.msgs_sent[t], h.bytes_sent[t]);
+  }
+  out += '\n';
+  return out;
+}
+
+std::string HostCore::StatsJson() const {
+  std::string out;
+  Append(&out, "{\"host\":%u,\"hosts\":%u,\"nodes\":[", host_id_, num_hosts_);
+  bool first = true;
+  for (uint32_t i = 0; i < num_nodes_; ++i) {
+    if (!IsLocal(i)) continue;
+    const Node& n = nodes_[i];
+    device::NodeCounters c = CountersOf(i);
+    uint64_t requests = 0;
+    for (uint64_t r : n.stats.requests) requests += r;
+    Append(&out,
+           "%s{\"node\":%u,\"requests\":%" PRIu64 ",\"lock_fast\":%" PRIu64 ",\"lock_slow\":%" PRIu64
+           ",\"lock_wait_ns\":%" PRIu64 ",\"barriers\":%" PRIu64 ",\"barrier_wait_ns\":%" PRIu64
+           ",\"parallel_regions\":%" PRIu64 ",\"mallocs\":%" PRIu64 ",\"frees\":%" PRIu64,
+           first ? "" : ",", i, requests, c.lock_fast, c.lock_slow, n.stats.lock_wait_ns, c.barriers,
+           n.stats.barrier_wait_ns, c.parallel_regions, c.mallocs, c.frees);
+    Append(&out,
+           ",\"read_faults\":%" PRIu64 ",\"write_faults\":%" PRIu64 ",\"daemon_faults\":%" PRIu64
+           ",\"releases\":%" PRIu64 ",\"pages_released\":%" PRIu64 ",\"pages_dropped\":%" PRIu64
+           ",\"drop_all\":%" PRIu64 ",\"fault_ns\":%" PRIu64 "}",
+           c.read_faults, c.write_faults, c.daemon_faults, c.releases, c.pages_released, c.pages_dropped,
+           c.drop_all, c.fault_ns);
+    first = false;
+  }
+  out += "]";
+  if (cluster_) {
+    const HostStats& h = cluster_->stats();
+    Append(&out,
+           ",\"coherence\":{\"faults_read\":%" PRIu64 ",\"faults_write\":%" PRIu64
+           ",\"pages_fetched\":%" PRIu64 ",\"fetch_messages\":%" PRIu64 ",\"prefetched\":%" PRIu64
+           ",\"twins\":%" PRIu64 ",\"diffs\":%" PRIu64 ",\"diff_bytes\":%" PRIu64,
+           h.faults_read, h.faults_write, h.pages_fetched, h.fetch_messages, h.prefetched, h.twins,
+           h.diffs, h.diff_bytes);
+    Append(&out,
+           ",\"notices_sent\":%" PRIu64 ",\"notices_received\":%" PRIu64 ",\"invalidations\":%" PRIu64
+           ",\"lock_local\":%" PRIu64 ",\"lock_remote\":%" PRIu64 ",\"token_returns\":%" PRIu64
+           ",\"barriers\":%" PRIu64 "}",
+           h.notices_sent, h.notices_received, h.invalidations, h.lock_local, h.lock_remote,
+           h.token_returns, h.barriers);
+    out += ",\"messages\":{";
+    bool firstm = true;
+    for (uint16_t t = 0; t < peer::kMsgTypeEnd; ++t) {
+      if (h.msgs_sent[t] == 0) continue;
+      Append(&out, "%s\"%s\":{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", firstm ? "" : ",",
+             peer::MsgTypeName(t), h.msgs_sent[t], h.bytes_sent[t]);
+      firstm = false;
+    }
+    out += "}";
+  }
+  out += "}\n";
+  return out;
+}
+
+}  // namespace dsm::hostd

@@ -1,0 +1,182 @@
+#include "coherence_client.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+
+#include "dsm/common/clock.h"
+#include "fault.h"
+
+namespace dsm::runtime {
+
+using namespace dsm::device;
+
+namespace {
+
+CoherenceClient* g_client = nullptr;  // the one the fault handler serves
+
+bool OnPageFault(uintptr_t addr, bool write) { return g_client->OnFault(addr, write); }
+
+void* MapPrivate(uint64_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+}  // namespace
+
+Status CoherenceClient::Start(DeviceClient* device, Caller* caller, NodeCounters* counters) {
+  device_ = device;
+  caller_ = caller;
+  counters_ = counters;
+  header_ = device->header();
+  char* base = device->base();
+  meta_ = PageMetaTable(base);
+  ring_ = InvalRing(base);
+  list_ = PageList(base, static_cast<uint32_t>(device->peer_id()));
+  data_ = base + header_->data_offset;
+  pages_ = header_->data_pages;
+  if (pages_ == 0 || header_->data_offset + pages_ * kPageSize > device->space_size() ||
+      !IsPowerOfTwo(header_->inval_entries)) {
+    return Status(EPROTO, "shared space header describes no usable data area");
+  }
+  state_ = static_cast<uint8_t*>(MapPrivate(pages_));
+  dirty_ = static_cast<uint32_t*>(MapPrivate(pages_ * sizeof(uint32_t)));
+  spare_ = static_cast<uint32_t*>(MapPrivate(pages_ * sizeof(uint32_t)));
+  if (state_ == nullptr || dirty_ == nullptr || spare_ == nullptr) return Status::FromErrno("mmap page state");
+  cursor_ = LoadAcquire(&header_->inval_head);
+  g_client = this;
+  if (!InstallFaultHandler()) return Status::FromErrno("install the fault handler");
+  SetPageFaultHandler(OnPageFault);
+  if (::mprotect(data_, pages_ * kPageSize, PROT_NONE) != 0) {
+    return Status::FromErrno("protect the data area");
+  }
+  return Status::Ok();
+}
+
+void CoherenceClient::Protect(uint64_t first, uint64_t count, int prot) {
+  if (::mprotect(data_ + first * kPageSize, count * kPageSize, prot) != 0) {
+    caller_->Fail("mprotect", first, errno);
+  }
+}
+
+bool CoherenceClient::OnFault(uintptr_t addr, bool write) {
+  auto lo = reinterpret_cast<uintptr_t>(data_);
+  if (addr < lo || addr >= lo + pages_ * kPageSize) return false;
+  uint64_t start = MonotonicNs();
+  const uint64_t page = (addr - lo) / kPageSize;
+  uint32_t st = LoadAcquire(&meta_[page].state);
+  uint8_t& mine = state_[page];
+  if (write) {
+    ++counters_->write_faults;
+    if (st != kPageHome) {
+      ++counters_->daemon_faults;
+      auto r = caller_->CallDaemon(kFault, {page, 1});
+      if (r.status != kOk) caller_->Fail("write fault", page, r.status);
+    }
+    if (!(mine & kDirty)) dirty_[dirty_count_++] = static_cast<uint32_t>(page);
+    mine = kReadable | kWritable | kDirty;
+    Protect(page, 1, PROT_READ | PROT_WRITE);
+  } else {
+    ++counters_->read_faults;
+    if (st != kPageHome && st != kPageValid) {
+      ++counters_->daemon_faults;
+      auto r = caller_->CallDaemon(kFault, {page, 0});
+      if (r.status != kOk) caller_->Fail("read fault", page, r.status);
+    }
+    if (mine & kDirty) {
+      mine |= kReadable | kWritable;
+      Protect(page, 1, PROT_READ | PROT_WRITE);
+    } else {
+      mine |= kReadable;
+      Protect(page, 1, PROT_READ);
+    }
+  }
+  counters_->fault_ns += MonotonicNs() - start;
+  return true;
+}
+
+void CoherenceClient::Release() {
+  if (dirty_count_ == 0) return;
+  // From here on, writes fault into a fresh list (see spare_).
+  uint32_t* list = dirty_;
+  const uint64_t count = dirty_count_;
+  dirty_ = spare_;
+  spare_ = list;
+  dirty_count_ = 0;
+  std::sort(list, list + count);
+  for (uint64_t done = 0; done < count;) {
+    uint64_t n = std::min<uint64_t>(kListEntries, count - done);
+    for (uint64_t i = 0; i < n; ++i) __atomic_store_n(&list_[i], list[done + i], __ATOMIC_RELAXED);
+    auto r = caller_->CallDaemon(kRelease, {n});
+    if (r.status != kOk) caller_->Fail("release", list[done], r.status);
+    ++counters_->releases;
+    counters_->pages_released += n;
+    done += n;
+  }
+  // Written pages become read-only again (the next write is a new
+  // interval's); pages an acquire dropped meanwhile stay unmapped. The state
+  // is updated before the protection: a write in between (only this code's
+  // own stack frames can write) does not fault and is not recorded, which
+  // loses nothing, since nobody reads a returned frame; every later write
+  // faults. Runs of neighbours take one mprotect.
+  uint64_t run_start = 0, run_len = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t p = list[i];
+    uint8_t& mine = state_[p];
+    if (mine & kWritable) mine = kReadable;  // was mapped: becomes read-only
+    else if (!(mine & kReadable)) mine = 0;  // dropped by an acquire: stays unmapped
+    if (!(mine & kReadable)) continue;
+    if (run_len != 0 && p == run_start + run_len) {
+      ++run_len;
+      continue;
+    }
+    if (run_len != 0) Protect(run_start, run_len, PROT_READ);
+    run_start = p;
+    run_len = 1;
+  }
+  if (run_len != 0) Protect(run_start, run_len, PROT_READ);
+}
+
+void CoherenceClient::DropAll() {
+  Protect(0, pages_, PROT_NONE);
+  for (uint64_t p = 0; p < pages_; ++p) state_[p] &= kDirty;
+  ++counters_->drop_all;
+}
+
+void CoherenceClient::Acquire() {
+  const uint64_t head = LoadAcquire(&header_->inval_head);
+  if (head == cursor_) return;
+  const uint64_t capacity = header_->inval_entries;
+  if (head - cursor_ > capacity) {
+    DropAll();
+    cursor_ = head;
+    return;
+  }
+  const uint64_t mask = capacity - 1;
+  uint64_t run_start = 0, run_len = 0;
+  for (uint64_t i = cursor_; i < head; ++i) {
+    uint32_t p = __atomic_load_n(&ring_[i & mask], __ATOMIC_RELAXED);
+    if (p >= pages_) continue;  // cannot happen unless the ring was overwritten (checked below)
+    uint8_t& mine = state_[p];
+    if (!(mine & kReadable)) continue;
+    mine &= kDirty;
+    ++counters_->pages_dropped;
+    if (run_len != 0 && p == run_start + run_len) {
+      ++run_len;
+      continue;
+    }
+    if (run_len != 0) Protect(run_start, run_len, PROT_NONE);
+    run_start = p;
+    run_len = 1;
+  }
+  if (run_len != 0) Protect(run_start, run_len, PROT_NONE);
+  // The daemon may have lapped us while we read: then some entries were
+  // overwritten before we saw them.
+  if (LoadAcquire(&header_->inval_head) - cursor_ > capacity) DropAll();
+  cursor_ = head;
+}
+
+}  // namespace dsm::runtime

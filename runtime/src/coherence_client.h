@@ -1,0 +1,87 @@
+// A node's side of the coherence engine (jobs of several hosts only; a
+// single-host job never creates one). It keeps the node's own view of the
+// data area in its page protections:
+//   none       the page may be stale here: the first access faults;
+//   read-only  readable; the first write faults so the host can twin it;
+//   read-write written since this node's last release (dirty).
+// and serves the faults that these protections raise:
+// - a read fault maps the page read-only at once when the host's copy is
+//   valid (PageMeta in the shared space says so); otherwise it asks the
+//   daemon (kFault), which fetches it from its home;
+// - a write fault asks the daemon for a twin unless this host is the
+//   page's home, records the page as dirty and maps it read-write.
+// Release() (before an unlock or a barrier) hands the dirty pages to the
+// daemon (kRelease: diffs to the homes, write notices) and maps them
+// read-only again. Acquire() (after a lock or a barrier) drops this node's
+// mappings of every page the daemon invalidated since the node last looked,
+// from the host's invalidation ring; a node that fell more than the ring's
+// size behind drops all its mappings (one mprotect), which costs only
+// faults that the daemon need not see.
+//
+// Private state: a byte of protection state per data page and the list of
+// dirty pages, both anonymous mappings sized for the whole data area (16
+// MiB of address space for 16 GiB of data, touched as used).
+//
+// Thread safety: the node's main thread. OnFault() is async-signal-safe
+// (atomics, mprotect, and the device request path, which the fault can never
+// interrupt: that path touches no data page). Acquire() and Release() are
+// not, and never run inside the handler.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+
+#include "device_client.h"
+#include "dsm/common/status.h"
+
+namespace dsm::runtime {
+
+class CoherenceClient {
+ public:
+  // How the client reaches the daemon: the runtime's request path, which
+  // ends the node with a message when the job is over or the daemon gone.
+  class Caller {
+   public:
+    virtual ~Caller() = default;
+    virtual DeviceClient::Reply CallDaemon(uint32_t command, std::initializer_list<uint64_t> args) = 0;
+    [[noreturn]] virtual void Fail(const char* what, uint64_t page, int32_t status) = 0;
+  };
+
+  // Takes over the data area of `device`: protects it entirely and routes
+  // its faults here. One per process.
+  Status Start(DeviceClient* device, Caller* caller, device::NodeCounters* counters);
+
+  // The fault handler's part; see the class comment.
+  bool OnFault(uintptr_t addr, bool write);
+  void Acquire();
+  void Release();
+
+ private:
+  // state_ bits.
+  static constexpr uint8_t kReadable = 1;
+  static constexpr uint8_t kWritable = 2;
+  static constexpr uint8_t kDirty = 4;
+
+  void Protect(uint64_t first, uint64_t count, int prot);
+  void DropAll();
+
+  DeviceClient* device_ = nullptr;
+  Caller* caller_ = nullptr;
+  device::NodeCounters* counters_ = nullptr;
+  device::SpaceHeader* header_ = nullptr;
+  const device::PageMeta* meta_ = nullptr;
+  const uint32_t* ring_ = nullptr;
+  uint32_t* list_ = nullptr;  // this slot's page list in the shared space
+  char* data_ = nullptr;
+  uint64_t pages_ = 0;
+  uint8_t* state_ = nullptr;
+  // The dirty list, and a second one that Release() swaps in before it
+  // re-protects: the release runs on node 0's stack, which is shared data,
+  // so its own stack writes fault and must land in a fresh list.
+  uint32_t* dirty_ = nullptr;
+  uint32_t* spare_ = nullptr;
+  uint64_t dirty_count_ = 0;
+  uint64_t cursor_ = 0;  // invalidation ring entries seen
+};
+
+}  // namespace dsm::runtime
