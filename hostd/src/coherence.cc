@@ -108,7 +108,7 @@ void Coherence::OnMessage(uint32_t from, uint16_t type, uint64_t request_id, std
 
 void Coherence::OnJobEnded() {
   busy_.clear();
-  diffs_in_flight_.clear();
+  diffs_.clear();
   releases_.clear();
   awaited_.clear();
   barrier_slots_.clear();
@@ -304,7 +304,7 @@ bool Coherence::OnFetchReply(uint32_t from, std::string_view body) {
       done.push_back(e.page);
       continue;
     }
-    if (diffs_in_flight_.count(e.page)) {
+    if (diffs_.count(e.page)) {
       again.push_back(e.page);
       continue;
     }
@@ -349,6 +349,7 @@ bool Coherence::Release(uint32_t slot, uint32_t node, uint64_t count, NodeReply*
     }
   }
   std::unordered_map<uint32_t, std::pair<uint32_t, BodyWriter>> batches;  // home -> (count, body)
+  std::vector<uint32_t> wait_for;  // pages whose in-flight diffs carry our writes
   std::string diff;
   for (uint32_t p : pages) {
     PageMeta& m = meta_[p];
@@ -367,18 +368,25 @@ bool Coherence::Release(uint32_t slot, uint32_t node, uint64_t count, NodeReply*
     MakeDiffAndUpdateTwin(space_->page(p), t->second.data.get(), &diff);
     writers.erase(w);
     if (writers.empty()) twins_.erase(t);
-    if (diff.empty()) continue;
+    if (diff.empty()) {
+      if (diffs_.count(p)) wait_for.push_back(p);
+      continue;
+    }
     ++stats_.diffs;
     stats_.diff_bytes += diff.size();
-    ++diffs_in_flight_[p];
+    ++diffs_[p].sent;
     auto& [n, body] = batches[m.home];
     ++n;
     body.Put(DiffEntry{p, static_cast<uint32_t>(diff.size())});
     body.PutBytes(diff.data(), diff.size());
   }
-  if (batches.empty()) return true;
+  if (batches.empty() && wait_for.empty()) return true;
   uint64_t id = next_release_++;
-  releases_[id] = ReleaseOp{slot, static_cast<uint32_t>(batches.size())};
+  releases_[id] = ReleaseOp{slot, static_cast<uint32_t>(batches.size() + wait_for.size())};
+  for (uint32_t p : wait_for) {
+    PageDiffs& d = diffs_[p];
+    d.waiters.emplace_back(d.sent, id);
+  }
   for (auto& [home, batch] : batches) {
     BodyWriter w;
     w.Put(PageListBody{batch.first, 0});
@@ -434,20 +442,42 @@ bool Coherence::OnDiffAck(uint64_t release_id, std::string_view body) {
       return true;
     }
     own_notices_.push_back(Notice{a.page, config_.host_id, a.new_version});
-    if (auto d = diffs_in_flight_.find(a.page); d != diffs_in_flight_.end() && --d->second == 0) {
-      diffs_in_flight_.erase(d);
-    }
+    AckedDiff(a.page);
     PageMeta& m = meta_[a.page];
     DSM_LOG_DEBUG("diff of page %u acknowledged: %" PRIu64 " -> %" PRIu64 " (had %" PRIu64 ")", a.page,
                   a.old_version, a.new_version, m.version);
     if (m.version == a.old_version) m.version = a.new_version;
   }
-  if (--op->second.outstanding == 0) {
-    uint32_t slot = op->second.slot;
-    releases_.erase(op);
-    Complete(slot, NodeReply{});
-  }
+  FinishReleasePart(release_id);
   return true;
+}
+
+void Coherence::AckedDiff(uint32_t page) {
+  auto it = diffs_.find(page);
+  if (it == diffs_.end()) return;
+  PageDiffs& d = it->second;
+  ++d.acked;
+  std::vector<uint64_t> ready;
+  auto& w = d.waiters;
+  for (size_t i = 0; i < w.size();) {
+    if (w[i].first <= d.acked) {
+      ready.push_back(w[i].second);
+      w[i] = w.back();
+      w.pop_back();
+    } else {
+      ++i;
+    }
+  }
+  if (d.acked == d.sent) diffs_.erase(it);
+  for (uint64_t id : ready) FinishReleasePart(id);
+}
+
+void Coherence::FinishReleasePart(uint64_t release_id) {
+  auto op = releases_.find(release_id);
+  if (op == releases_.end() || --op->second.outstanding != 0) return;
+  uint32_t slot = op->second.slot;
+  releases_.erase(op);
+  Complete(slot, NodeReply{});
 }
 
 // ---------------------------------------------------------------------------

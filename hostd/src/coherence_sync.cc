@@ -144,12 +144,15 @@ void Coherence::GrantLocal(HostLock& lock) {
   lock.holder = node;
   lock.holder_slot = slot;
   ++stats_.lock_local;
+  DSM_LOG_DEBUG("lock granted to node %u", node);
   Publish(lock);
   Complete(slot, NodeReply{});
 }
 
 void Coherence::ReturnToken(uint32_t id, HostLock& lock) {
   std::vector<Notice> notices = TakeOwnNotices();
+  DSM_LOG_DEBUG("lock %u returned with %zu notices%s", id, notices.size(),
+                lock.waiters.empty() ? "" : " (wanted again)");
   BodyWriter w;
   w.Put(LockBody{id, lock.waiters.empty() ? 0u : kLockWantAgain});
   PutNotices(&w, std::vector<uint64_t>(config_.num_hosts, 0), notices);
@@ -174,6 +177,8 @@ bool Coherence::OnLockGrant(std::string_view body) {
     return false;
   }
   HostLock& lock = it->second;
+  DSM_LOG_DEBUG("lock %u granted by the manager with %zu notices%s", b.lock_id, notices.size(),
+                (b.flags & kLockRecallAfter) ? " (return after one use)" : "");
   // Acquire: everything that happened before the grant becomes visible
   // here before any node gets the lock.
   ApplyNotices(notices);

@@ -1,6 +1,7 @@
 #include "coherence_client.h"
 
 #include <sys/mman.h>
+#include <ucontext.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +17,8 @@ using namespace dsm::device;
 namespace {
 
 CoherenceClient* g_client = nullptr;  // the one the fault handler serves
+constexpr size_t kReleaseStack = 256 * 1024;
+ucontext_t g_release_caller, g_release_callee;
 
 bool OnPageFault(uintptr_t addr, bool write) { return g_client->OnFault(addr, write); }
 
@@ -45,7 +48,10 @@ Status CoherenceClient::Start(DeviceClient* device, Caller* caller, NodeCounters
   state_ = static_cast<uint8_t*>(MapPrivate(pages_));
   dirty_ = static_cast<uint32_t*>(MapPrivate(pages_ * sizeof(uint32_t)));
   spare_ = static_cast<uint32_t*>(MapPrivate(pages_ * sizeof(uint32_t)));
-  if (state_ == nullptr || dirty_ == nullptr || spare_ == nullptr) return Status::FromErrno("mmap page state");
+  release_stack_ = static_cast<char*>(MapPrivate(kReleaseStack));
+  if (state_ == nullptr || dirty_ == nullptr || spare_ == nullptr || release_stack_ == nullptr) {
+    return Status::FromErrno("mmap page state");
+  }
   cursor_ = LoadAcquire(&header_->inval_head);
   g_client = this;
   if (!InstallFaultHandler()) return Status::FromErrno("install the fault handler");
@@ -58,7 +64,7 @@ Status CoherenceClient::Start(DeviceClient* device, Caller* caller, NodeCounters
 
 void CoherenceClient::Protect(uint64_t first, uint64_t count, int prot) {
   if (::mprotect(data_ + first * kPageSize, count * kPageSize, prot) != 0) {
-    caller_->Fail("mprotect", first, errno);
+    caller_->Fail("mprotect", first, -errno);
   }
 }
 
@@ -98,9 +104,27 @@ bool CoherenceClient::OnFault(uintptr_t addr, bool write) {
   return true;
 }
 
+void CoherenceClient::ReleaseEntry() { g_client->ReleaseNow(); }
+
 void CoherenceClient::Release() {
   if (dirty_count_ == 0) return;
-  // From here on, writes fault into a fresh list (see spare_).
+  char probe;
+  auto sp = reinterpret_cast<uintptr_t>(&probe);
+  auto lo = reinterpret_cast<uintptr_t>(data_);
+  if (sp < lo || sp >= lo + pages_ * kPageSize) {
+    ReleaseNow();
+    return;
+  }
+  // On the master stack: run on the private one.
+  if (::getcontext(&g_release_callee) != 0) caller_->Fail("getcontext", 0, -errno);
+  g_release_callee.uc_stack.ss_sp = release_stack_;
+  g_release_callee.uc_stack.ss_size = kReleaseStack;
+  g_release_callee.uc_link = &g_release_caller;
+  ::makecontext(&g_release_callee, ReleaseEntry, 0);
+  if (::swapcontext(&g_release_caller, &g_release_callee) != 0) caller_->Fail("swapcontext", 0, -errno);
+}
+
+void CoherenceClient::ReleaseNow() {  // From here on, writes fault into a fresh list (see spare_).
   uint32_t* list = dirty_;
   const uint64_t count = dirty_count_;
   dirty_ = spare_;

@@ -22,6 +22,11 @@
 // dirty pages, both anonymous mappings sized for the whole data area (16
 // MiB of address space for 16 GiB of data, touched as used).
 //
+// Invariant: every write to a shared page is recorded by a fault (the page
+// is read-only or unmapped until its first write in an interval), so that a
+// page without a twin or dirty mapping holds nothing unsent and may be
+// replaced whole by a fetched copy.
+//
 // Thread safety: the node's main thread. OnFault() is async-signal-safe
 // (atomics, mprotect, and the device request path, which the fault can never
 // interrupt: that path touches no data page). Acquire() and Release() are
@@ -44,6 +49,8 @@ class CoherenceClient {
    public:
     virtual ~Caller() = default;
     virtual DeviceClient::Reply CallDaemon(uint32_t command, std::initializer_list<uint64_t> args) = 0;
+    // Ends the node: `what` failed for `page`; status is a device status,
+    // or -errno for a failed system call.
     [[noreturn]] virtual void Fail(const char* what, uint64_t page, int32_t status) = 0;
   };
 
@@ -64,6 +71,8 @@ class CoherenceClient {
 
   void Protect(uint64_t first, uint64_t count, int prot);
   void DropAll();
+  void ReleaseNow();
+  static void ReleaseEntry();
 
   DeviceClient* device_ = nullptr;
   Caller* caller_ = nullptr;
@@ -82,6 +91,11 @@ class CoherenceClient {
   uint32_t* spare_ = nullptr;
   uint64_t dirty_count_ = 0;
   uint64_t cursor_ = 0;  // invalidation ring entries seen
+  // A private stack for Release() when it is called on node 0's master
+  // stack, which is shared data: every write to a shared page must be seen
+  // by a fault, and the release's own stack writes, made between sending the
+  // list and re-protecting it, would not be.
+  char* release_stack_ = nullptr;
 };
 
 }  // namespace dsm::runtime

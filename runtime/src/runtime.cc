@@ -216,8 +216,8 @@ DeviceClient::Reply Runtime::CallDaemon(uint32_t command, std::initializer_list<
 }
 
 void Runtime::Fail(const char* what, uint64_t page, int32_t status) {
-  if (std::strcmp(what, "mprotect") == 0) {
-    Fatal("cannot change the protection of shared page %" PRIu64 ": %s", page, std::strerror(status));
+  if (status < 0) {  // an errno from a system call
+    Fatal("%s failed for shared page %" PRIu64 ": %s", what, page, std::strerror(-status));
   }
   Fatal("%s of shared page %" PRIu64 " (address %p) failed: %s", what, page,
         static_cast<void*>(client_->base() + client_->header()->data_offset + page * kPageSize),

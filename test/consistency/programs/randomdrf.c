@@ -152,10 +152,11 @@ static void check_cell(const struct drf *d, long phase, long c, const char *what
   }
   cons_fail("randomdrf",
             "seed %" PRIu64
-            " phase %ld cell %ld (%s %ld) %s: expected 0x%08x got 0x%08x"
+            " phase %ld cell %ld (%s %ld, address %p) %s: expected 0x%08x got 0x%08x"
             " (in phase %ld it was %s)",
             d->seed, phase, c, c < d->heap_cells ? "heap index" : "stack index",
-            c < d->heap_cells ? c : c - d->heap_cells, what, expected, got, phase - 1, before);
+            c < d->heap_cells ? c : c - d->heap_cells, (void *)cell_at(d, c), what, expected, got, phase - 1,
+            before);
 }
 
 /* Node `node`'s operations of `phase`. With `live` it runs them on the

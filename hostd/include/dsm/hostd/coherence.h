@@ -145,6 +145,8 @@ class Coherence {
   bool OnFetch(uint32_t from, uint64_t request_id, std::string_view body);
   bool OnDiff(uint32_t from, uint64_t request_id, std::string_view body);
   bool OnDiffAck(uint64_t release_id, std::string_view body);
+  void AckedDiff(uint32_t page);
+  void FinishReleasePart(uint64_t release_id);
   bool BecomeHomeIfUntouched(uint32_t page);
   Twin& EnsureTwin(uint32_t page);
   void ApplyNotices(const std::vector<peer::Notice>& notices);
@@ -181,11 +183,19 @@ class Coherence {
   uint32_t last_fetch_end_ = ~0u;                           // read-ahead
   uint32_t readahead_ = 1;
   std::vector<uint32_t> fresh_invalid_;                     // to append to the ring
-  // Diffs sent and not yet acknowledged, per page. A fetch reply for such a
-  // page left the home before our diff arrived there (one connection keeps
-  // order), so it lacks our own writes, which the twin already holds: it is
-  // dropped and the page fetched again.
-  std::unordered_map<uint32_t, uint32_t> diffs_in_flight_;
+  // Diffs sent and acknowledged, per page with some in flight. A fetch reply
+  // for such a page left the home before our diff arrived there (one
+  // connection keeps order), so it lacks our own writes, which the twin
+  // already holds: it is dropped and the page fetched again. And a release
+  // whose diff of a page is empty because another local node's diff, still
+  // in flight, carried its writes waits for that diff's acknowledgement:
+  // until then the home lacks them and no notice names them.
+  struct PageDiffs {
+    uint64_t sent = 0;
+    uint64_t acked = 0;
+    std::vector<std::pair<uint64_t, uint64_t>> waiters;  // (acked needed, release id)
+  };
+  std::unordered_map<uint32_t, PageDiffs> diffs_;
 
   std::vector<peer::Notice> own_notices_;  // this host's writes, not yet sent to the manager
 
