@@ -224,6 +224,11 @@ TEST_P(Consistency, FalseSharingOfWordsKeepsEveryOwnersLastValue) {
   ExpectJobPasses("falseshare", {"6", Rounds(96, 800), "words"}, "falseshare words: OK");
 }
 
+TEST_P(Consistency, LockedUpdatesOfNeighbouringCellsAllCount) {
+  // 16 cells 16 bytes apart on one page, each under its own lock.
+  ExpectJobPasses("sharedrmw", {"16", Rounds(300, 3000)}, "sharedrmw: OK");
+}
+
 TEST_P(Consistency, RandomDataRaceFreeProgramsMatchTheirReference) {
   // 50 seeds per placement in CI (300 over the six placements), 1000 in a
   // long run; every placement has seeds of its own. Few operations per
@@ -311,7 +316,8 @@ INSTANTIATE_TEST_SUITE_P(
         Injected{"RandomDrf",
                  "randomdrf",
                  {"7", "2", "4", "500", "50"},
-                 "seed 7 phase 4 cell 7 \\(heap index 7\\)"},
+                 "seed 7 phase 4 cell 7 \\(heap index 7, address 0x"},
+        Injected{"SharedRmw", "sharedrmw", {"16", "40"}, "cell [0-9]+ \\(updates counted\\)"},
         Injected{"BigArray", "bigarray", {"1M"}, "index 65536 \\(byte offset 524288, page 128\\)"}),
     [](const auto& info) { return info.param.name; });
 
