@@ -100,19 +100,6 @@ TEST_F(LauncherJob, RealDaemonNamesTheKilledNodeOnly) {
 }
 #endif
 
-// Multi-host jobs with the real daemons, once the daemon speaks the multi-host
-// command line (its --help documents --hosts); skipped before.
-bool HostdSupportsHosts() {
-  std::string out;
-  std::FILE* p = ::popen((std::string(DSM_HOSTD_PATH) + " --help 2>&1").c_str(), "r");
-  if (p == nullptr) return false;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out.find("--hosts") != std::string::npos;
-}
-
 // The pid of host `host`'s daemon among dsm-run's children.
 pid_t RealDaemonPid(pid_t dsm_run, int host) {
   std::stringstream children(ReadFile("/proc/" + std::to_string(dsm_run) + "/task/" + std::to_string(dsm_run) +
@@ -126,7 +113,7 @@ pid_t RealDaemonPid(pid_t dsm_run, int host) {
 
 #ifdef DSM_TEST_COUNTER_PATH
 TEST_F(LauncherJob, RealDaemonsOfSeveralHostsRunAJob) {
-  if (!fs::exists(DSM_HOSTD_PATH) || !HostdSupportsHosts()) GTEST_SKIP() << "dsm-hostd without --hosts";
+  ASSERT_TRUE(fs::exists(DSM_HOSTD_PATH)) << DSM_HOSTD_PATH << " is not built";
   std::vector<Args> variants = {{"--hosts", "2"}, {"--hosts", "3", "--placement", "cyclic"}};
   if (::geteuid() == 0) variants.push_back({"--hosts", "2", "--netns"});
   for (const Args& variant : variants) {
@@ -145,7 +132,7 @@ TEST_F(LauncherJob, RealDaemonsOfSeveralHostsRunAJob) {
 
 #ifdef DSM_TEST_SPIN_PATH
 TEST_F(LauncherJob, RealDaemonOfAKilledHostIsNamed) {
-  if (!fs::exists(DSM_HOSTD_PATH) || !HostdSupportsHosts()) GTEST_SKIP() << "dsm-hostd without --hosts";
+  ASSERT_TRUE(fs::exists(DSM_HOSTD_PATH)) << DSM_HOSTD_PATH << " is not built";
   pid_t dsm_run = Launch({"-n", "4", "--hosts", "2", "--memory", "64M", "--hostd", DSM_HOSTD_PATH, DSM_TEST_SPIN_PATH});
   ASSERT_TRUE(WaitUntil([&] { return Lines(ReadFile(Path("out"))).size() == 4; }, "the nodes did not start", 10));
   pid_t daemon = RealDaemonPid(dsm_run, 1);
@@ -158,6 +145,40 @@ TEST_F(LauncherJob, RealDaemonOfAKilledHostIsNamed) {
   EXPECT_EQ(DsmRunLines(o.err), (std::vector<std::string>{"dsm-run: host 1's daemon (pid " + std::to_string(daemon) +
                                                           ") was killed by signal 9 (Killed); ending the job"}))
       << o.err;
+  ExpectTmpEmpty();
+}
+
+// A real node on host 1 killed mid-job: dsm-run names it with its host, the
+// daemons of both hosts and every other node are gone, nothing is left.
+TEST_F(LauncherJob, RealDaemonsOfSeveralHostsNameANodeKilledOnHostOne) {
+  ASSERT_TRUE(fs::exists(DSM_HOSTD_PATH)) << DSM_HOSTD_PATH << " is not built";
+  pid_t dsm_run = Launch({"-n", "4", "--hosts", "2", "--memory", "64M", "--hostd", DSM_HOSTD_PATH, DSM_TEST_SPIN_PATH});
+  std::map<int, pid_t> pids;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        pids.clear();
+        std::stringstream ss(ReadFile(Path("out")));
+        std::string tag;
+        int node, pid;
+        while (ss >> tag >> node >> pid) {
+          if (tag == "spin-ready") pids[node] = pid;
+        }
+        return pids.size() == 4;
+      },
+      "the nodes did not start", 10));
+  pid_t daemons[2] = {RealDaemonPid(dsm_run, 0), RealDaemonPid(dsm_run, 1)};
+  ASSERT_GT(daemons[0], 0);
+  ASSERT_GT(daemons[1], 0);
+  ASSERT_EQ(::kill(pids[3], SIGKILL), 0);  // block placement: node 3 is on host 1
+  double killed_at = Now();
+  Outcome o = Wait();
+  EXPECT_LT(o.end_time - killed_at, 3.0);
+  EXPECT_EQ(o.status, 128 + SIGKILL);
+  EXPECT_EQ(DsmRunLines(o.err), (std::vector<std::string>{"dsm-run: node 3 on host 1 (pid " + std::to_string(pids[3]) +
+                                                          ") was killed by signal 9 (Killed); ending the job"}))
+      << o.err;
+  for (auto& [node, pid] : pids) EXPECT_TRUE(Gone(pid)) << "node " << node;
+  for (pid_t d : daemons) EXPECT_TRUE(Gone(d)) << "daemon " << d;
   ExpectTmpEmpty();
 }
 #endif
