@@ -63,9 +63,19 @@ Status CoherenceClient::Start(DeviceClient* device, Caller* caller, NodeCounters
 }
 
 void CoherenceClient::Protect(uint64_t first, uint64_t count, int prot) {
+  if (::mprotect(data_ + first * kPageSize, count * kPageSize, prot) == 0) return;
+  if (errno != ENOMEM) caller_->Fail("mprotect", first, -errno);
+  // Every run of pages with one protection is a kernel mapping, and a
+  // process may have only so many (vm.max_map_count, 65530 by default):
+  // scattered accesses over a large area run out of them. Unmapping the
+  // whole data area takes them back in one call; the pages fault in again.
+  DropAll();
+  if (prot == PROT_NONE) return;
   if (::mprotect(data_ + first * kPageSize, count * kPageSize, prot) != 0) {
     caller_->Fail("mprotect", first, -errno);
   }
+  uint8_t bits = ((prot & PROT_READ) ? kReadable : 0) | ((prot & PROT_WRITE) ? kWritable : 0);
+  for (uint64_t p = first; p < first + count; ++p) state_[p] = (state_[p] & kDirty) | bits;
 }
 
 bool CoherenceClient::OnFault(uintptr_t addr, bool write) {
@@ -75,12 +85,14 @@ bool CoherenceClient::OnFault(uintptr_t addr, bool write) {
   const uint64_t page = (addr - lo) / kPageSize;
   uint32_t st = LoadAcquire(&meta_[page].state);
   uint8_t& mine = state_[page];
+  int64_t answer = -1;  // the PageState kFault answered; -1: not asked
   if (write) {
     ++counters_->write_faults;
     if (st != kPageHome) {
       ++counters_->daemon_faults;
       auto r = caller_->CallDaemon(kFault, {page, 1});
       if (r.status != kOk) caller_->Fail("write fault", page, r.status);
+      answer = static_cast<int64_t>(r.results[0]);
     }
     if (!(mine & kDirty)) dirty_[dirty_count_++] = static_cast<uint32_t>(page);
     mine = kReadable | kWritable | kDirty;
@@ -91,6 +103,7 @@ bool CoherenceClient::OnFault(uintptr_t addr, bool write) {
       ++counters_->daemon_faults;
       auto r = caller_->CallDaemon(kFault, {page, 0});
       if (r.status != kOk) caller_->Fail("read fault", page, r.status);
+      answer = static_cast<int64_t>(r.results[0]);
     }
     if (mine & kDirty) {
       mine |= kReadable | kWritable;
@@ -100,7 +113,11 @@ bool CoherenceClient::OnFault(uintptr_t addr, bool write) {
       Protect(page, 1, PROT_READ);
     }
   }
-  counters_->fault_ns += MonotonicNs() - start;
+  const uint64_t end = MonotonicNs();
+  counters_->fault_ns += end - start;
+  if (trace_ != nullptr && answer >= 0) {
+    trace_->AddFault(start, end, page, write, st != kPageValid && answer == kPageValid);
+  }
   return true;
 }
 
@@ -133,9 +150,11 @@ void CoherenceClient::ReleaseNow() {  // From here on, writes fault into a fresh
   std::sort(list, list + count);
   for (uint64_t done = 0; done < count;) {
     uint64_t n = std::min<uint64_t>(kListEntries, count - done);
+    const uint64_t start = trace_ != nullptr ? MonotonicNs() : 0;
     for (uint64_t i = 0; i < n; ++i) __atomic_store_n(&list_[i], list[done + i], __ATOMIC_RELAXED);
     auto r = caller_->CallDaemon(kRelease, {n});
     if (r.status != kOk) caller_->Fail("release", list[done], r.status);
+    if (trace_ != nullptr) trace_->AddRelease(start, MonotonicNs(), n);
     ++counters_->releases;
     counters_->pages_released += n;
     done += n;
@@ -165,7 +184,7 @@ void CoherenceClient::ReleaseNow() {  // From here on, writes fault into a fresh
 }
 
 void CoherenceClient::DropAll() {
-  Protect(0, pages_, PROT_NONE);
+  if (::mprotect(data_, pages_ * kPageSize, PROT_NONE) != 0) caller_->Fail("mprotect", 0, -errno);
   for (uint64_t p = 0; p < pages_; ++p) state_[p] &= kDirty;
   ++counters_->drop_all;
 }

@@ -274,6 +274,13 @@ TEST(BigArray, OneGibOnTwoHostsOfTwoNodes) {
   ExpectPassed(DsmRun(p, "bigarray", {"1G"}), "bigarray: OK size=1073741824 nodes=4");
 }
 
+// Reads scattered over 640 MiB on another host: more separate mappings than
+// a process may have (vm.max_map_count is 65530 by default).
+TEST(Scattered, MoreMappedPagesThanMappingsAllowedOnAnotherHost) {
+  Placement p = Make("TwoHostsOneNodeEach", 2, 2, {"--memory", "2G"});
+  ExpectPassed(DsmRun(p, "scattered", {"640M", "2"}), "scattered: OK");
+}
+
 // Each program's checks can fail: with --inject it plants one wrong value,
 // and must name it in a FAIL line and exit 1.
 struct Injected {
@@ -317,6 +324,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "randomdrf",
                  {"7", "2", "4", "500", "50"},
                  "seed 7 phase 4 cell 7 \\(heap index 7, address 0x"},
+        Injected{"Scattered", "scattered", {"8M", "2"}, "page [0-9]+"},
         Injected{"SharedRmw", "sharedrmw", {"16", "40"}, "cell [0-9]+ \\(updates counted\\)"},
         Injected{"BigArray", "bigarray", {"1M"}, "index 65536 \\(byte offset 524288, page 128\\)"}),
     [](const auto& info) { return info.param.name; });
