@@ -268,9 +268,10 @@ std::vector<Placement> AllPlacements() {
 INSTANTIATE_TEST_SUITE_P(Placements, Consistency, ::testing::ValuesIn(AllPlacements()),
                          [](const auto& info) { return info.param.name; });
 
-// One large array over two hosts: every page of 1 GiB crosses between them.
+// One large array over two hosts: every page of 1 GiB crosses between them,
+// in a 16 GiB shared space per host (sparse: only what is touched costs).
 TEST(BigArray, OneGibOnTwoHostsOfTwoNodes) {
-  Placement p = Make("TwoHostsTwoNodesEach", 2, 4, {"--memory", "4G"});
+  Placement p = Make("TwoHostsTwoNodesEach", 2, 4, {"--memory", "16G"});
   ExpectPassed(DsmRun(p, "bigarray", {"1G"}), "bigarray: OK size=1073741824 nodes=4");
 }
 
