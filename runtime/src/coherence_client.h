@@ -38,6 +38,7 @@
 
 #include "device_client.h"
 #include "dsm/common/status.h"
+#include "trace.h"
 
 namespace dsm::runtime {
 
@@ -62,6 +63,10 @@ class CoherenceClient {
   bool OnFault(uintptr_t addr, bool write);
   void Acquire();
   void Release();
+  // Records the faults that ask the daemon and the releases in `trace`
+  // (nullptr, the default: nothing is recorded, at the cost of one branch).
+  // Main thread, outside the handler.
+  void set_trace(Trace* trace) { trace_ = trace; }
 
  private:
   // state_ bits.
@@ -77,6 +82,7 @@ class CoherenceClient {
   DeviceClient* device_ = nullptr;
   Caller* caller_ = nullptr;
   device::NodeCounters* counters_ = nullptr;
+  Trace* trace_ = nullptr;
   device::SpaceHeader* header_ = nullptr;
   const device::PageMeta* meta_ = nullptr;
   const uint32_t* ring_ = nullptr;

@@ -140,6 +140,7 @@ Status Runtime::Start() {
     coherent_ = true;
   }
   trace_.Open(node_id_);
+  if (coherent_ && trace_.enabled()) coherence_.set_trace(&trace_);
   // Every node is present before node 0's main starts.
   SyncBarrier();
   return Status::Ok();
@@ -336,12 +337,14 @@ void Runtime::Lock(uint32_t id) {
   uint64_t index;
   LockEntry* e = FindLock(id, &index);
   const uint64_t me = static_cast<uint64_t>(node_id_) + 1;
+  uint64_t wait_start = 0;  // traced: the first failed attempt (no wait, no event)
   if (e != nullptr) {
     for (int i = 0; i < kLockSpin; ++i) {
       uint64_t w = LoadAcquire(&e->word);
       if (w == 0) {
         if (CompareExchange(&e->word, &w, me)) {
           ++counters_->lock_fast;
+          if (wait_start != 0) trace_.AddLockWait(wait_start, MonotonicNs(), id, false);
           AcquirePoint();
           return;
         }
@@ -350,14 +353,15 @@ void Runtime::Lock(uint32_t id) {
       } else if (w & kLockWaiters) {
         break;  // others are queued: join the queue (FIFO)
       }
+      if (wait_start == 0 && trace_.enabled()) wait_start = MonotonicNs();
       // With more nodes than cores the holder may be waiting for our core.
       if (i % 16 == 15) sched_yield();
       CpuRelax();
     }
   }
-  uint64_t start = trace_.enabled() ? MonotonicNs() : 0;
+  if (wait_start == 0 && trace_.enabled()) wait_start = MonotonicNs();
   auto r = Call(kLock, {id, index});
-  if (trace_.enabled()) trace_.Add("lock wait", start, MonotonicNs(), id);
+  if (trace_.enabled()) trace_.AddLockWait(wait_start, MonotonicNs(), id, true);
   if (r.status == kAlreadyHeld) {
     Fatal("dsm_lock(%u): this node already holds the lock (locks are not recursive)", id);
   }

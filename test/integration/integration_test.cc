@@ -15,9 +15,12 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "json_reader.h"
 
 namespace {
 
@@ -477,6 +480,110 @@ TEST(Trace, TimelineOfEveryNodeIsOneChromeTraceFile) {
     // Start-up, region start, 2 per phase, region end.
     EXPECT_EQ(Count(trace, "\"barrier\",\"ph\":\"X\"," + node), 3u + 2 * 10) << k;
   }
+  EXPECT_TRUE(tmp.Entries().empty()) << "trace fragments left in TMPDIR";
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// What one node's track of a --trace file holds.
+struct NodeTrack {
+  uint64_t faults = 0;   // "read fault" and "write fault"
+  uint64_t fetched = 0;  // of those, faults that fetched the page
+  uint64_t releases = 0;
+  uint64_t pages_released = 0;
+  uint64_t daemon_lock_waits = 0;  // "lock wait" through the daemon
+  uint64_t events = 0;
+  double last_ts = -1;
+  bool monotonic = true;
+};
+
+// A job of two hosts: every node's track also shows its releases and the
+// page faults it took to the daemon, in time order, and agrees with the
+// statistics the daemons counted.
+TEST(Trace, TwoHostTimelineShowsFaultsAndReleasesOfBothHosts) {
+  using dsm::testing::JsonValue;
+  TempDir tmp;
+  TempDir out;
+  const std::string file = out.path() + "/job.json", stats = out.path() + "/stats.json";
+  std::vector<std::string> argv = {DSM_RUN_PATH, "--hosts", "2", "-n", "4", "--memory", "64M", "--timeout", "120",
+                                   "--trace", file, "--stats-json", stats, "--", Program("counter"), "200"};
+  Child job(argv, {{"TMPDIR", tmp.path()}});
+  RunResult r = job.Finish(150);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  std::string error;
+  std::optional<JsonValue> trace = dsm::testing::ParseJson(ReadText(file), &error);
+  ASSERT_TRUE(trace.has_value()) << "the trace is not JSON: " << error;
+  const JsonValue* events = trace->Find("traceEvents");
+  ASSERT_TRUE(events != nullptr && events->is_array());
+  std::map<uint64_t, NodeTrack> tracks;
+  for (const JsonValue& e : events->items) {
+    ASSERT_TRUE(e.is_object());
+    const JsonValue *name = e.Find("name"), *ph = e.Find("ph");
+    ASSERT_TRUE(name != nullptr && name->is_string() && ph != nullptr && ph->is_string());
+    if (ph->text == "M") continue;
+    SCOPED_TRACE(name->text);
+    ASSERT_EQ(ph->text, "X");
+    const JsonValue *tid = e.Find("tid"), *ts = e.Find("ts"), *dur = e.Find("dur"), *args = e.Find("args");
+    ASSERT_TRUE(tid != nullptr && tid->AsUint().has_value() && *tid->AsUint() < 4);
+    ASSERT_TRUE(ts != nullptr && ts->is_number() && dur != nullptr && dur->is_number());
+    EXPECT_GE(dur->number, 0);
+    NodeTrack& t = tracks[*tid->AsUint()];
+    ++t.events;
+    if (ts->number < t.last_ts) t.monotonic = false;
+    t.last_ts = ts->number;
+    if (name->text == "read fault" || name->text == "write fault") {
+      ASSERT_TRUE(args != nullptr && args->Find("page") != nullptr && args->Find("page")->AsUint().has_value());
+      const JsonValue* fetched = args->Find("fetched");
+      ASSERT_TRUE(fetched != nullptr && fetched->is_bool());
+      ++t.faults;
+      t.fetched += fetched->boolean;
+    } else if (name->text == "release") {
+      const JsonValue* pages = args != nullptr ? args->Find("pages") : nullptr;
+      ASSERT_TRUE(pages != nullptr && pages->AsUint().has_value());
+      EXPECT_GT(*pages->AsUint(), 0u);
+      ++t.releases;
+      t.pages_released += *pages->AsUint();
+    } else if (name->text == "lock wait") {
+      ASSERT_TRUE(args != nullptr && args->Find("lock") != nullptr && args->Find("lock")->AsUint() == 42u);
+      const JsonValue* daemon = args->Find("daemon");
+      ASSERT_TRUE(daemon != nullptr && daemon->is_bool());
+      t.daemon_lock_waits += daemon->boolean;
+    } else {
+      EXPECT_TRUE(name->text == "barrier" || name->text == "parallel region");
+    }
+  }
+  std::optional<JsonValue> counted = dsm::testing::ParseJson(ReadText(stats), &error);
+  ASSERT_TRUE(counted.has_value()) << "the statistics are not JSON: " << error;
+  const JsonValue* hosts = counted->Find("hosts");
+  ASSERT_TRUE(hosts != nullptr && hosts->is_array() && hosts->items.size() == 2);
+  uint64_t host1_fetched = 0;
+  for (size_t h = 0; h < 2; ++h) {
+    SCOPED_TRACE("host " + std::to_string(h));
+    const JsonValue* nodes = hosts->items[h].Find("nodes");
+    ASSERT_TRUE(nodes != nullptr && nodes->is_array() && nodes->items.size() == 2);
+    uint64_t host_faults = 0, host_releases = 0;
+    for (const JsonValue& n : nodes->items) {
+      std::optional<uint64_t> id = n.Find("node")->AsUint();
+      ASSERT_TRUE(id.has_value() && tracks.count(*id) == 1) << "node without a track";
+      SCOPED_TRACE("node " + std::to_string(*id));
+      const NodeTrack& t = tracks[*id];
+      EXPECT_TRUE(t.monotonic) << "timestamps go back in time";
+      EXPECT_EQ(t.faults, n.Find("daemon_faults")->AsUint());
+      EXPECT_EQ(t.releases, n.Find("releases")->AsUint());
+      EXPECT_EQ(t.pages_released, n.Find("pages_released")->AsUint());
+      EXPECT_EQ(t.daemon_lock_waits, n.Find("lock_slow")->AsUint());
+      host_faults += t.faults;
+      host_releases += t.releases;
+      if (h == 1) host1_fetched += t.fetched;
+    }
+    EXPECT_GT(host_faults, 0u);
+    EXPECT_GT(host_releases, 0u);
+  }
+  // The counter lives on node 0's stack, homed on host 0: host 1 fetches it.
+  EXPECT_GT(host1_fetched, 0u);
   EXPECT_TRUE(tmp.Entries().empty()) << "trace fragments left in TMPDIR";
 }
 
