@@ -69,24 +69,25 @@ TEST_F(LauncherJob, RealDaemonRealProgramSucceedsEveryTime) {
 #endif
 
 #ifdef DSM_TEST_SPIN_PATH
+// The nodes of the spin program that said "spin-ready <node> <pid>" so far.
+std::map<int, pid_t> SpinReadyPids(const std::string& out_file) {
+  std::map<int, pid_t> pids;
+  std::stringstream ss(ReadFile(out_file));
+  std::string tag;
+  int node, pid;
+  while (ss >> tag >> node >> pid) {
+    if (tag == "spin-ready") pids[node] = pid;
+  }
+  return pids;
+}
+
 // A real dsmkit node killed mid-job: dsm-run names it, and only it, although
 // the other nodes exit with status 3 ("node 2 left the job") at once.
 TEST_F(LauncherJob, RealDaemonNamesTheKilledNodeOnly) {
   if (!fs::exists(DSM_HOSTD_PATH)) GTEST_SKIP() << DSM_HOSTD_PATH << " is not built";
   Launch({"-n", "4", "--memory", "64M", "--hostd", DSM_HOSTD_PATH, DSM_TEST_SPIN_PATH});
   std::map<int, pid_t> pids;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        pids.clear();
-        std::stringstream ss(ReadFile(Path("out")));
-        std::string tag;
-        int node, pid;
-        while (ss >> tag >> node >> pid) {
-          if (tag == "spin-ready") pids[node] = pid;
-        }
-        return pids.size() == 4;
-      },
-      "the nodes did not start", 10));
+  ASSERT_TRUE(WaitUntil([&] { return (pids = SpinReadyPids(Path("out"))).size() == 4; }, "the nodes did not start", 10));
   ASSERT_EQ(::kill(pids[2], SIGKILL), 0);
   double killed_at = Now();
   Outcome o = Wait();
@@ -154,18 +155,7 @@ TEST_F(LauncherJob, RealDaemonsOfSeveralHostsNameANodeKilledOnHostOne) {
   ASSERT_TRUE(fs::exists(DSM_HOSTD_PATH)) << DSM_HOSTD_PATH << " is not built";
   pid_t dsm_run = Launch({"-n", "4", "--hosts", "2", "--memory", "64M", "--hostd", DSM_HOSTD_PATH, DSM_TEST_SPIN_PATH});
   std::map<int, pid_t> pids;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        pids.clear();
-        std::stringstream ss(ReadFile(Path("out")));
-        std::string tag;
-        int node, pid;
-        while (ss >> tag >> node >> pid) {
-          if (tag == "spin-ready") pids[node] = pid;
-        }
-        return pids.size() == 4;
-      },
-      "the nodes did not start", 10));
+  ASSERT_TRUE(WaitUntil([&] { return (pids = SpinReadyPids(Path("out"))).size() == 4; }, "the nodes did not start", 10));
   pid_t daemons[2] = {RealDaemonPid(dsm_run, 0), RealDaemonPid(dsm_run, 1)};
   ASSERT_GT(daemons[0], 0);
   ASSERT_GT(daemons[1], 0);
