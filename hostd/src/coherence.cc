@@ -103,7 +103,13 @@ void Coherence::OnMessage(uint32_t from, uint16_t type, uint64_t request_id, std
         return;
     }
   }
-  if (!ok) DSM_LOG_WARN("dropped a malformed %s from host %u", MsgTypeName(type), from);
+  // The protocol has no retransmission: a message dropped here would leave a
+  // node of some host waiting for ever. A daemon of this job that sends a
+  // malformed or out-of-turn message is broken, and the job ends naming it.
+  if (!ok) {
+    fail_("host " + std::to_string(from) + " sent a malformed or unexpected " + MsgTypeName(type) +
+          " message");
+  }
 }
 
 void Coherence::OnJobEnded() {
