@@ -13,6 +13,7 @@ namespace {
 
 double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 
+// Appends the formatted text, whole (a truncated line would be wrong JSON).
 void Append(std::string* out, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 void Append(std::string* out, const char* fmt, ...) {
   char buf[512];
@@ -20,7 +21,25 @@ void Append(std::string* out, const char* fmt, ...) {
   va_start(ap, fmt);
   int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  if (n > 0) out->append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+  if (n <= 0) return;
+  if (static_cast<size_t>(n) < sizeof buf) {
+    out->append(buf, static_cast<size_t>(n));
+    return;
+  }
+  size_t at = out->size();
+  out->resize(at + static_cast<size_t>(n) + 1);
+  va_start(ap, fmt);
+  std::vsnprintf(out->data() + at, static_cast<size_t>(n) + 1, fmt, ap);
+  va_end(ap);
+  out->resize(at + static_cast<size_t>(n));
+}
+
+// A message type's name as a JSON key that is also an identifier in most
+// languages: "lock-request" becomes "lock_request".
+std::string JsonKey(const char* name) {
+  std::string key(name);
+  std::replace(key.begin(), key.end(), '-', '_');
+  return key;
 }
 
 }  // namespace
@@ -101,9 +120,10 @@ std::string HostCore::StatsJson() const {
     Append(&out,
            ",\"read_faults\":%" PRIu64 ",\"write_faults\":%" PRIu64 ",\"daemon_faults\":%" PRIu64
            ",\"releases\":%" PRIu64 ",\"pages_released\":%" PRIu64 ",\"pages_dropped\":%" PRIu64
-           ",\"drop_all\":%" PRIu64 ",\"fault_ns\":%" PRIu64 "}",
+           ",\"drop_all\":%" PRIu64 ",\"fault_ns\":%" PRIu64,
            c.read_faults, c.write_faults, c.daemon_faults, c.releases, c.pages_released, c.pages_dropped,
            c.drop_all, c.fault_ns);
+    Append(&out, ",\"unlock_slow\":%" PRIu64 ",\"daemon_wait_ns\":%" PRIu64 "}", c.unlock_slow, c.wait_ns);
     first = false;
   }
   out += "]";
@@ -126,7 +146,7 @@ std::string HostCore::StatsJson() const {
     for (uint16_t t = 0; t < peer::kMsgTypeEnd; ++t) {
       if (h.msgs_sent[t] == 0) continue;
       Append(&out, "%s\"%s\":{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", firstm ? "" : ",",
-             peer::MsgTypeName(t), h.msgs_sent[t], h.bytes_sent[t]);
+             JsonKey(peer::MsgTypeName(t)).c_str(), h.msgs_sent[t], h.bytes_sent[t]);
       firstm = false;
     }
     out += "}";
