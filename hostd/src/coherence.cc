@@ -56,7 +56,9 @@ uint64_t Coherence::Send(uint32_t to, uint16_t type, std::string body, Awaited* 
 }
 
 bool Coherence::Reply(uint32_t to, uint16_t type, uint64_t request_id, std::string body) {
-  if (type < kMsgTypeEnd) {
+  // Statistics count what crosses to other hosts, not host 0's messages to
+  // its own manager.
+  if (type < kMsgTypeEnd && to != config_.host_id) {
     ++stats_.msgs_sent[type];
     stats_.bytes_sent[type] += sizeof(PeerHeader) + body.size();
   }
