@@ -215,7 +215,8 @@ class UnsupportedFinder : public RecursiveASTVisitor<UnsupportedFinder> {
 
   bool VisitDecl(Decl* d) {
     const auto* attr = d->getAttr<OMPDeclareTargetDeclAttr>();
-    if (attr != nullptr && !attr->isImplicit()) {
+    // Sema creates this attribute as implicit even for the written directive.
+    if (attr != nullptr) {
       SourceLocation at = attr->getRange().getBegin();
       Report(at.isValid() ? at : d->getLocation(), "declare target");
     }
@@ -241,30 +242,7 @@ class DsmConsumer : public SemaConsumer {
   void ForgetSema() override { State().sema = nullptr; }
 
   bool HandleTopLevelDecl(DeclGroupRef group) override {
-    PluginState& state = State();
-    if (state.pending.empty() || group.begin() == group.end()) return true;
-    // A pragma is lexed as the parser's lookahead, before the declaration
-    // that precedes it reaches the consumer: only pragmas before this group
-    // apply to it; the last of them is its own, earlier ones had no variable.
-    SourceManager& sm = ci_.getSourceManager();
-    SourceLocation decl_loc = (*group.begin())->getLocation();
-    size_t before = 0;
-    while (before < state.pending.size() &&
-           sm.isBeforeInTranslationUnit(state.pending[before].loc, decl_loc))
-      ++before;
-    if (before == 0) return true;
-    for (size_t i = 0; i + 1 < before; ++i)
-      Error(ci_.getDiagnostics(), state.pending[i].loc, kDanglingPlacement);
-    PendingPlacement own = state.pending[before - 1];
-    state.pending.erase(state.pending.begin(), state.pending.begin() + before);
-    bool placed = false;
-    for (Decl* d : group) {
-      auto* var = dyn_cast<VarDecl>(d);
-      if (var == nullptr || !var->hasGlobalStorage()) continue;
-      Place(ci_.getASTContext(), var, own.placement, own.loc);
-      placed = true;
-    }
-    if (!placed) Error(ci_.getDiagnostics(), own.loc, kDanglingPlacement);
+    for (Decl* d : group) Visit(d);
     return true;
   }
 
@@ -278,7 +256,51 @@ class DsmConsumer : public SemaConsumer {
   }
 
  private:
+  // A pragma is lexed as the parser's lookahead, before the declaration that
+  // precedes it reaches the consumer: pragmas apply only to declarations
+  // after them, the last one before a declaration is its own, and an earlier
+  // one had no variable. Every variable of one declaration (`int a, b;`)
+  // gets its placement.
+  void Visit(Decl* d) {
+    if (auto* ns = dyn_cast<NamespaceDecl>(d)) {
+      for (Decl* inner : ns->decls()) Visit(inner);
+      return;
+    }
+    if (auto* linkage = dyn_cast<LinkageSpecDecl>(d)) {
+      for (Decl* inner : linkage->decls()) Visit(inner);
+      return;
+    }
+    auto* var = dyn_cast<VarDecl>(d);
+    bool global_var = var != nullptr && var->hasGlobalStorage();
+    if (global_var && last_placed_begin_.isValid() && var->getBeginLoc() == last_placed_begin_) {
+      Place(ci_.getASTContext(), var, last_placement_, var->getLocation());
+      return;
+    }
+    last_placed_begin_ = SourceLocation();
+    std::vector<PendingPlacement>& pending = State().pending;
+    SourceManager& sm = ci_.getSourceManager();
+    SourceLocation loc = d->getLocation();
+    if (loc.isInvalid()) return;
+    size_t before = 0;
+    while (before < pending.size() && sm.isBeforeInTranslationUnit(pending[before].loc, loc))
+      ++before;
+    if (before == 0) return;
+    for (size_t i = 0; i + 1 < before; ++i)
+      Error(ci_.getDiagnostics(), pending[i].loc, kDanglingPlacement);
+    PendingPlacement own = pending[before - 1];
+    pending.erase(pending.begin(), pending.begin() + static_cast<long>(before));
+    if (!global_var) {
+      Error(ci_.getDiagnostics(), own.loc, kDanglingPlacement);
+      return;
+    }
+    Place(ci_.getASTContext(), var, own.placement, own.loc);
+    last_placed_begin_ = var->getBeginLoc();
+    last_placement_ = own.placement;
+  }
+
   CompilerInstance& ci_;
+  SourceLocation last_placed_begin_;  // start of the declaration last placed
+  Placement last_placement_ = Placement::kShared;
 };
 
 class DsmAction : public PluginASTAction {
