@@ -1,0 +1,160 @@
+// OpenMP programs (test/openmp/programs) built against libomp and against
+// libdsm: the dsmkit job (1 host x 4 nodes, 2 hosts x 2 nodes) must print
+// exactly what the libomp build prints with OMP_NUM_THREADS=4, and exit 0.
+// Also: more OpenMP threads than nodes ends the job with a message naming
+// both numbers.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int kDeadlineSeconds = 120;
+
+struct Output {
+  int status = -1;  // exit status, -1 if killed or timed out
+  std::string out, err;
+};
+
+// Runs argv with extra environment, collecting stdout and stderr until both
+// close and the process exits, or the deadline passes (then kills it).
+Output RunProgram(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+  Output r;
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return r;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    unsetenv("DSM_SOCKET");
+    unsetenv("DSM_NODE_ID");
+    unsetenv("OMP_NUM_THREADS");
+    unsetenv("OMP_SCHEDULE");
+    for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kDeadlineSeconds);
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  std::string* sinks[2] = {&r.out, &r.err};
+  int open_fds = 2;
+  bool timed_out = false;
+  while (open_fds > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    if (poll(fds, 2, static_cast<int>(left)) < 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[4096];
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        sinks[i]->append(buf, static_cast<size_t>(n));
+      } else {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  if (timed_out) kill(pid, SIGKILL);
+  for (auto& f : fds)
+    if (f.fd >= 0) close(f.fd);
+  int ws = 0;
+  waitpid(pid, &ws, 0);
+  if (!timed_out && WIFEXITED(ws)) r.status = WEXITSTATUS(ws);
+  return r;
+}
+
+std::string Path(const std::string& kind, const std::string& program) {
+  return std::string(DSM_OMP_PROGRAMS_DIR) + "/omp_" + kind + "_" + program;
+}
+
+const std::string& Reference(const std::string& program) {
+  static std::map<std::string, std::string> cache;
+  auto it = cache.find(program);
+  if (it != cache.end()) return it->second;
+  Output r = RunProgram({Path("ref", program)}, {{"OMP_NUM_THREADS", "4"}});
+  EXPECT_EQ(r.status, 0) << "reference build of " << program << " failed:\n" << r.out << r.err;
+  return cache[program] = r.out;
+}
+
+struct Config {
+  const char* program;
+  int hosts;
+};
+
+void PrintTo(const Config& c, std::ostream* os) { *os << c.program << " on " << c.hosts << " host(s)"; }
+
+class OpenMpProgram : public ::testing::TestWithParam<Config> {};
+
+TEST_P(OpenMpProgram, SameOutputAsLibomp) {
+  const Config& c = GetParam();
+  const std::string& want = Reference(c.program);
+  ASSERT_FALSE(want.empty());
+  ASSERT_NE(want.find("failures 0"), std::string::npos) << want;
+  std::vector<std::string> argv = {DSM_RUN_PATH, "-n", "4"};
+  if (c.hosts > 1) {
+    argv.push_back("--hosts");
+    argv.push_back(std::to_string(c.hosts));
+  }
+  argv.push_back(Path("dsm", c.program));
+  Output r = RunProgram(argv, {});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, want) << "stderr:\n" << r.err;
+}
+
+const Config kConfigs[] = {
+    {"parallel", 1}, {"parallel", 2}, {"loops", 1}, {"loops", 2},   {"sync", 1},
+    {"sync", 2},     {"reduction", 1}, {"reduction", 2}, {"api", 1}, {"api", 2},
+};
+
+INSTANTIATE_TEST_SUITE_P(All, OpenMpProgram, ::testing::ValuesIn(kConfigs),
+                         [](const ::testing::TestParamInfo<Config>& info) {
+                           return std::string(info.param.program) + "_" +
+                                  std::to_string(info.param.hosts) + "host";
+                         });
+
+TEST(OpenMpLimits, MoreThreadsThanNodesEndsTheJob) {
+  Output r = RunProgram({DSM_RUN_PATH, "-n", "2", Path("dsm", "parallel")}, {{"OMP_NUM_THREADS", "3"}});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("OMP_NUM_THREADS=3 but the job has 2 nodes"), std::string::npos) << r.err;
+}
+
+TEST(OpenMpLimits, FewerThreadsThanNodesRunsOnASubset) {
+  Output r = RunProgram({DSM_RUN_PATH, "-n", "4", Path("dsm", "sync")}, {{"OMP_NUM_THREADS", "3"}});
+  Output ref = RunProgram({Path("ref", "sync")}, {{"OMP_NUM_THREADS", "3"}});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(ref.status, 0) << ref.err;
+  EXPECT_EQ(r.out, ref.out) << r.err;
+}
+
+TEST(OpenMpLimits, RuntimeScheduleFromTheEnvironment) {
+  for (const char* sched : {"dynamic,3", "guided", "static,4", "auto"}) {
+    Output r = RunProgram({DSM_RUN_PATH, "-n", "4", "--hosts", "2", Path("dsm", "loops")},
+                   {{"OMP_SCHEDULE", sched}});
+    EXPECT_EQ(r.status, 0) << sched << ": " << r.err;
+    EXPECT_EQ(r.out, Reference("loops")) << sched;
+  }
+}
+
+}  // namespace
