@@ -3,6 +3,12 @@
  * taskwait, taskgroup, if(0)), threadprivate. */
 #include "omp_test.h"
 
+#ifdef DSM_OMP_HEADER
+#ifndef DSM_OMP_H_
+#error "built for dsmkit's omp.h but another omp.h was included"
+#endif
+#endif
+
 static int tp_counter;
 #pragma omp threadprivate(tp_counter)
 
