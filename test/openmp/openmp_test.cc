@@ -2,7 +2,8 @@
 // libdsm: the dsmkit job (1 host x 4 nodes, 2 hosts x 2 nodes) must print
 // exactly what the libomp build prints with OMP_NUM_THREADS=4, and exit 0.
 // Also: more OpenMP threads than nodes ends the job with a message naming
-// both numbers.
+// both numbers; fewer run the regions on a subset of the nodes; OMP_SCHEDULE
+// reaches schedule(runtime) loops.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -140,12 +141,22 @@ TEST(OpenMpLimits, MoreThreadsThanNodesEndsTheJob) {
   EXPECT_NE(r.err.find("OMP_NUM_THREADS=3 but the job has 2 nodes"), std::string::npos) << r.err;
 }
 
+TEST(OpenMpLimits, NumThreadsClauseAboveTheNodesEndsTheJob) {
+  // parallel.c asks for num_threads(2); a one-node job cannot give it.
+  Output r = RunProgram({DSM_RUN_PATH, "-n", "1", Path("dsm", "parallel")}, {});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("num_threads(2) but the job has 1 nodes"), std::string::npos) << r.err;
+}
+
 TEST(OpenMpLimits, FewerThreadsThanNodesRunsOnASubset) {
-  Output r = RunProgram({DSM_RUN_PATH, "-n", "4", Path("dsm", "sync")}, {{"OMP_NUM_THREADS", "3"}});
   Output ref = RunProgram({Path("ref", "sync")}, {{"OMP_NUM_THREADS", "3"}});
-  EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(ref.status, 0) << ref.err;
-  EXPECT_EQ(r.out, ref.out) << r.err;
+  for (const char* hosts : {"1", "2"}) {
+    Output r = RunProgram({DSM_RUN_PATH, "-n", "4", "--hosts", hosts, Path("dsm", "sync")},
+                          {{"OMP_NUM_THREADS", "3"}});
+    EXPECT_EQ(r.status, 0) << hosts << " host(s): " << r.err;
+    EXPECT_EQ(r.out, ref.out) << hosts << " host(s): " << r.err;
+  }
 }
 
 TEST(OpenMpLimits, RuntimeScheduleFromTheEnvironment) {
