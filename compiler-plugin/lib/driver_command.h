@@ -1,0 +1,45 @@
+// What dsm-clang adds to a clang command line, apart from finding its files.
+//
+// ExpandArguments reads @response files (only to decide; the command passes
+// them on unchanged), ClassifyCommand tells whether the command compiles C/C++
+// and whether it links, BuildClangCommand makes the argument vector to exec.
+// Pure functions over strings (ExpandArguments reads files); thread-safe.
+#ifndef DSM_COMPILER_DRIVER_COMMAND_H_
+#define DSM_COMPILER_DRIVER_COMMAND_H_
+
+#include <string>
+#include <vector>
+
+namespace dsm::compiler {
+
+inline constexpr const char* kPluginName = "dsm-clang-plugin.so";
+
+// What the command does, read from the fully expanded arguments.
+struct CommandMode {
+  bool compiles_source = false;  // some input is C/C++ (or -x c/c++ is given)
+  bool links = true;             // the clang driver runs the linker
+  bool help = false;             // --help
+  bool version = false;          // --version
+};
+
+// Where the underlying compiler, the plugin and libdsm are.
+struct DriverPaths {
+  std::string clang;   // /usr/bin/clang-14 or clang++-14
+  std::string libdir;  // holds dsm-clang-plugin.so, libdsm.so, libdsm_main.a
+  std::string incdir;  // holds dsm/dsm.h
+};
+
+// The arguments with every @file replaced by its words (nested too; a file
+// that cannot be read contributes nothing).
+std::vector<std::string> ExpandArguments(const std::vector<std::string>& given);
+
+CommandMode ClassifyCommand(const std::vector<std::string>& expanded);
+
+// argv for exec: clang, what compiling adds, the given arguments unchanged,
+// what linking adds.
+std::vector<std::string> BuildClangCommand(const DriverPaths& paths, const CommandMode& mode,
+                                           const std::vector<std::string>& given);
+
+}  // namespace dsm::compiler
+
+#endif  // DSM_COMPILER_DRIVER_COMMAND_H_

@@ -1,0 +1,110 @@
+// Unit tests of dsm-clang's command logic (compiler-plugin/lib): which
+// commands compile and link, response files, and the exec'd argument vector.
+#include "driver_command.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace dsm::compiler {
+namespace {
+
+using Args = std::vector<std::string>;
+
+bool Contains(const Args& args, const std::string& word) {
+  return std::find(args.begin(), args.end(), word) != args.end();
+}
+
+TEST(ClassifyCommand, CompileOnlyFlagsDoNotLink) {
+  for (const char* flag : {"-c", "-S", "-E", "-fsyntax-only", "-M", "-MM"}) {
+    CommandMode mode = ClassifyCommand({flag, "a.c"});
+    EXPECT_TRUE(mode.compiles_source) << flag;
+    EXPECT_FALSE(mode.links) << flag;
+  }
+}
+
+TEST(ClassifyCommand, DependencyFilesWithCompileStillCompile) {
+  CommandMode mode = ClassifyCommand({"-MD", "-MF", "a.d", "-c", "a.c"});
+  EXPECT_TRUE(mode.compiles_source);
+  EXPECT_FALSE(mode.links);
+  mode = ClassifyCommand({"-MMD", "a.c", "-o", "a"});
+  EXPECT_TRUE(mode.links);
+}
+
+TEST(ClassifyCommand, ObjectsOnlyLinkWithoutCompiling) {
+  CommandMode mode = ClassifyCommand({"a.o", "b.o", "-o", "prog", "-lm"});
+  EXPECT_FALSE(mode.compiles_source);
+  EXPECT_TRUE(mode.links);
+}
+
+TEST(ClassifyCommand, OptionValuesAreNotInputs) {
+  CommandMode mode = ClassifyCommand({"-o", "out.c", "-MF", "x.cc", "a.o"});
+  EXPECT_FALSE(mode.compiles_source);
+  mode = ClassifyCommand({"-x", "c", "-", "-c"});
+  EXPECT_TRUE(mode.compiles_source);
+  mode = ClassifyCommand({"-xc++", "input.txt", "-c"});
+  EXPECT_TRUE(mode.compiles_source);
+}
+
+TEST(ClassifyCommand, NoInputMeansNoLink) {
+  EXPECT_FALSE(ClassifyCommand({"--version"}).links);
+  EXPECT_TRUE(ClassifyCommand({"--version"}).version);
+  EXPECT_TRUE(ClassifyCommand({"--help"}).help);
+}
+
+TEST(ExpandArguments, ReadsResponseFilesWithQuotesAndNesting) {
+  char inner[] = "/tmp/dsm_clang_inner_XXXXXX";
+  char outer[] = "/tmp/dsm_clang_outer_XXXXXX";
+  int fd_inner = mkstemp(inner);
+  int fd_outer = mkstemp(outer);
+  ASSERT_GE(fd_inner, 0);
+  ASSERT_GE(fd_outer, 0);
+  std::string inner_text = "-DNAME=\"two words\" 'x y.c'\n";
+  std::string outer_text = "-c\t@" + std::string(inner) + "\n-o a.o";
+  ASSERT_EQ(write(fd_inner, inner_text.data(), inner_text.size()),
+            static_cast<ssize_t>(inner_text.size()));
+  ASSERT_EQ(write(fd_outer, outer_text.data(), outer_text.size()),
+            static_cast<ssize_t>(outer_text.size()));
+  close(fd_inner);
+  close(fd_outer);
+  Args expanded = ExpandArguments({"-O2", "@" + std::string(outer)});
+  unlink(inner);
+  unlink(outer);
+  EXPECT_EQ(expanded, (Args{"-O2", "-c", "-DNAME=two words", "x y.c", "-o", "a.o"}));
+  CommandMode mode = ClassifyCommand(expanded);
+  EXPECT_TRUE(mode.compiles_source);
+  EXPECT_FALSE(mode.links);
+}
+
+TEST(BuildClangCommand, CompilePassesArgumentsAndAddsPluginAndOpenMP) {
+  DriverPaths paths{"/usr/bin/clang-14", "/p/lib", "/p/include"};
+  Args given = {"-c", "@rsp", "a.c", "-o", "a.o"};
+  Args cmd = BuildClangCommand(paths, ClassifyCommand({"-c", "a.c", "-o", "a.o"}), given);
+  EXPECT_EQ(cmd.front(), "/usr/bin/clang-14");
+  EXPECT_TRUE(Contains(cmd, "-fplugin=/p/lib/dsm-clang-plugin.so"));
+  EXPECT_TRUE(Contains(cmd, "-fopenmp=libomp"));
+  EXPECT_FALSE(Contains(cmd, "-ldsm"));
+  // The given arguments follow, unchanged and in order.
+  auto it = std::search(cmd.begin(), cmd.end(), given.begin(), given.end());
+  EXPECT_NE(it, cmd.end());
+}
+
+TEST(BuildClangCommand, LinkAddsLibdsmAfterInputsAndNeverLibomp) {
+  DriverPaths paths{"/usr/bin/clang-14", "/p/lib", "/p/include"};
+  Args given = {"a.c", "-o", "prog"};
+  Args cmd = BuildClangCommand(paths, ClassifyCommand(given), given);
+  EXPECT_FALSE(Contains(cmd, "-fopenmp=libomp"));
+  EXPECT_FALSE(Contains(cmd, "-lomp"));
+  EXPECT_TRUE(Contains(cmd, "-fopenmp"));
+  Args tail = {"-fno-openmp",     "-no-pie", "/p/lib/libdsm_main.a", "-Wl,--wrap=main",
+               "-L/p/lib",        "-ldsm",   "-Wl,-rpath,/p/lib"};
+  ASSERT_GE(cmd.size(), tail.size());
+  EXPECT_EQ(Args(cmd.end() - static_cast<long>(tail.size()), cmd.end()), tail);
+}
+
+}  // namespace
+}  // namespace dsm::compiler
