@@ -513,6 +513,17 @@ kmp_int32 __kmpc_omp_taskyield(ident_t*, kmp_int32, int) { return 0; }
 void __kmpc_taskgroup(ident_t*, kmp_int32) {}
 void __kmpc_end_taskgroup(ident_t*, kmp_int32) {}
 
+// __kmpc_taskloop(loc, gtid, task, if_val, lb, ub, st, nogroup, sched,
+// grainsize, task_dup): a taskloop construct. lb and ub point into the
+// task's private copies and already hold the whole iteration range, so one
+// task run at once does every iteration (task_dup, which copies a task for
+// a part of the range, is not needed). Inside the caller's taskgroup unless
+// nogroup, which changes nothing when tasks run at once.
+void __kmpc_taskloop(ident_t* loc, kmp_int32 gtid, kmp_task_t* task, kmp_int32, uint64_t*,
+                     uint64_t*, int64_t, kmp_int32, kmp_int32, uint64_t, void*) {
+  __kmpc_omp_task(loc, gtid, task);
+}
+
 // __kmpc_threadprivate_cached(loc, gtid, data, size, cache): the address of
 // this thread's copy of threadprivate variable `data`. One thread per node
 // and each node's globals are its own: the variable itself.

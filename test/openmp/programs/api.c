@@ -1,6 +1,6 @@
 /* The omp_* API: locks (simple and nested, test_lock), schedule ICVs,
  * omp_set_num_threads, dynamic, wtime/wtick, levels, tasks (run at once,
- * taskwait, taskgroup, if(0)), threadprivate. */
+ * taskwait, taskgroup, if(0), taskloop), threadprivate. */
 #include "omp_test.h"
 
 #ifdef DSM_OMP_HEADER
@@ -107,6 +107,19 @@ int main(void) {
     fibs[1 + omp_get_thread_num()] = mine;
   }
   printf("tasks fib %ld mine %ld %ld %ld %ld\n", fibs[0], fibs[1], fibs[2], fibs[3], fibs[4]);
+  long tl_sum = 0;
+#pragma omp parallel shared(tl_sum)
+  {
+#pragma omp single
+    {
+#pragma omp taskloop grainsize(10) shared(tl_sum)
+      for (int i = 0; i < 100; ++i) {
+#pragma omp critical
+        tl_sum += i;
+      }
+    }
+  }
+  printf("taskloop %ld\n", tl_sum);
 
   int tps[64] = {0};
 #pragma omp parallel shared(tps)
