@@ -234,6 +234,17 @@ class UnsupportedFinder : public RecursiveASTVisitor<UnsupportedFinder> {
   DiagnosticsEngine& diags_;
 };
 
+// The variables declared in a function body, in source order (the places a
+// `#pragma dsm shared` inside a function may point at).
+class LocalVarCollector : public RecursiveASTVisitor<LocalVarCollector> {
+ public:
+  bool VisitVarDecl(VarDecl* var) {
+    if (!isa<ParmVarDecl>(var)) vars.push_back(var);
+    return true;
+  }
+  std::vector<VarDecl*> vars;
+};
+
 class DsmConsumer : public SemaConsumer {
  public:
   explicit DsmConsumer(CompilerInstance& ci) : ci_(ci) {}
@@ -270,6 +281,23 @@ class DsmConsumer : public SemaConsumer {
       for (Decl* inner : linkage->decls()) Visit(inner);
       return;
     }
+    Match(d);
+    auto* fn = dyn_cast<FunctionDecl>(d);
+    if (fn == nullptr || !fn->doesThisDeclarationHaveABody() || State().pending.empty()) return;
+    // A static local after a pragma inside the body.
+    LocalVarCollector locals;
+    locals.TraverseStmt(fn->getBody());
+    for (VarDecl* var : locals.vars) Match(var);
+    // A pragma left before the closing brace had no variable after it.
+    std::vector<PendingPlacement>& pending = State().pending;
+    SourceManager& sm = ci_.getSourceManager();
+    while (!pending.empty() && sm.isBeforeInTranslationUnit(pending.front().loc, fn->getEndLoc())) {
+      Error(ci_.getDiagnostics(), pending.front().loc, kDanglingPlacement);
+      pending.erase(pending.begin());
+    }
+  }
+
+  void Match(Decl* d) {
     auto* var = dyn_cast<VarDecl>(d);
     bool global_var = var != nullptr && var->hasGlobalStorage();
     if (global_var && last_placed_begin_.isValid() && var->getBeginLoc() == last_placed_begin_) {

@@ -7,7 +7,7 @@ import lit.formats
 config.name = 'dsmkit-compiler'
 config.test_format = lit.formats.ShTest(True)
 config.suffixes = ['.c', '.cc', '.test']
-config.excludes = ['CMakeLists.txt', 'Inputs']
+config.excludes = ['CMakeLists.txt', 'Inputs', 'driver_command_test.cc']
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = lit_config.params.get('exec_root', config.test_source_root)
 

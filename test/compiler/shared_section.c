@@ -31,3 +31,26 @@ double *tables(void) { return counter ? table : other_table; }
 // CHECK-DAG: {{^[0-9a-f]+}} g O .bss {{[0-9a-f]+}} plain_bss{{$}}
 // CHECK-DAG: {{^[0-9a-f]+}} g O .bss {{[0-9a-f]+}} mine{{$}}
 // SECTION: .dsm_shared PROGBITS {{[0-9a-f]+}} {{[0-9a-f]+}} {{[0-9a-f]+}} 00 WA 0 0 64
+
+// Inside a function: a static local may be shared; an automatic one may not.
+// RUN: dsm-clang -c -DLOCALS %s -o %t.locals.o
+// RUN: llvm-objdump -t %t.locals.o | FileCheck %s --check-prefix=LOCAL
+// RUN: not dsm-clang -fsyntax-only -DLOCALS -DBAD_LOCALS %s 2>&1 | FileCheck %s --check-prefix=BADLOCAL
+#ifdef LOCALS
+int *local_counter(void) {
+  int unrelated = 0;
+#pragma dsm shared
+  static int calls;
+  calls += unrelated;
+#ifdef BAD_LOCALS
+#pragma dsm shared
+  int automatic = 1;
+  calls += automatic;
+#pragma dsm shared
+#endif
+  return &calls;
+}
+#endif
+// LOCAL: O .dsm_shared {{[0-9a-f]+}} local_counter.calls
+// BADLOCAL: shared_section.c:46:13: error: '#pragma dsm shared' and 'private' must precede a global or static variable declaration
+// BADLOCAL: shared_section.c:49:13: error: '#pragma dsm shared' and 'private' must precede a global or static variable declaration
