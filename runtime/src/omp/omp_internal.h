@@ -59,6 +59,8 @@ struct DispatchSlot {
   uint64_t next;          // first iteration index not yet handed out
   uint64_t trip;          // iterations of the loop
   uint64_t ordered_next;  // iteration whose ordered region may run next
+  uint64_t ordered;       // 1: an ordered loop (the slot is not reused before
+                          //    its last iteration passed its turn)
 };
 
 // The team's shared state (shared memory, allocated once by node 0).

@@ -166,10 +166,20 @@ void DispatchInit(int32_t schedule, T lb, T ub, ST st, ST chunk) {
   // Shared progress for dynamic, guided and ordered loops.
   l.seq = ++f.loops_seen;
   DispatchSlot& s = Slot(l.seq);
-  Runtime::Get().Lock(kDispatchLock);
-  if (s.seq < l.seq) s = DispatchSlot{l.seq, 0, l.trip, 0};
-  else if (s.seq > l.seq) l.exhausted = true;  // a later loop took the slot: all handed out
-  Runtime::Get().Unlock(kDispatchLock);
+  Runtime& rt = Runtime::Get();
+  for (;;) {
+    rt.Lock(kDispatchLock);
+    // An ordered loop kDispatchSlots loops back (all nowait) may still have
+    // iterations waiting for their turn: its slot is reused only after them.
+    bool busy = s.seq < l.seq && s.ordered != 0 && s.ordered_next < s.trip;
+    if (!busy) {
+      if (s.seq < l.seq) s = DispatchSlot{l.seq, 0, l.trip, 0, l.ordered ? 1u : 0u};
+      else if (s.seq > l.seq) l.exhausted = true;  // a later loop took the slot: all handed out
+    }
+    rt.Unlock(kDispatchLock);
+    if (!busy) return;
+    sched_yield();
+  }
 }
 
 // The next chunk as iteration indices [first, end); false when none is left.

@@ -133,6 +133,27 @@ int main(void) {
   in_order = pos == 67;
   for (int i = 0; i < 67 && in_order; ++i) in_order = seq[i] == i * 3;
   printf("ordered static, some iterations: %d\n", in_order);
+  /* An ordered nowait loop overtaken by more nowait loops than the runtime
+   * has dispatch slots. */
+  pos = 0;
+  int *rows = SHARED_ALLOC(sizeof(int) * 10 * 100);
+#pragma omp parallel shared(pos)
+  {
+#pragma omp for ordered schedule(dynamic, 1) nowait
+    for (int i = 0; i < 40; ++i) {
+#pragma omp ordered
+      { seq[pos++] = i; }
+    }
+    for (int rep = 0; rep < 10; ++rep) {
+#pragma omp for schedule(dynamic, 4) nowait
+      for (int i = 0; i < 100; ++i) rows[rep * 100 + i] = rep + i;
+    }
+  }
+  in_order = pos == 40;
+  for (int i = 0; i < 40 && in_order; ++i) in_order = seq[i] == i;
+  long rows_sum = 0;
+  for (int i = 0; i < 1000; ++i) rows_sum += rows[i];
+  printf("ordered nowait then 10 loops: %d %ld\n", in_order, rows_sum);
   printf("failures %d\n", failures);
   return failures != 0;
 }
