@@ -473,17 +473,39 @@ struct kmp_task_t {
   void* shareds;
   kmp_int32 (*routine)(kmp_int32, void*);
   kmp_int32 part_id;
+  kmp_int32 (*destructors)(kmp_int32, void*);  // data1, with kTaskDestructors
 };
+
+// Task flags: the compiler's destructor thunk for C++ private copies.
+constexpr kmp_int32 kTaskDestructors = 0x8;
+// Before each task descriptor: its flags (16 bytes keep the alignment).
+struct TaskHeader {
+  kmp_int32 flags;
+  char pad[12];
+};
+static_assert(sizeof(TaskHeader) == 16);
+
+static TaskHeader* HeaderOf(kmp_task_t* t) { return reinterpret_cast<TaskHeader*>(t) - 1; }
+
+// Runs the private copies' destructors (if any) and frees the task.
+static void FinishTask(kmp_int32 gtid, kmp_task_t* task) {
+  if ((HeaderOf(task)->flags & kTaskDestructors) && task->destructors != nullptr) {
+    task->destructors(gtid, task);
+  }
+  std::free(HeaderOf(task));
+}
 
 // __kmpc_omp_task_alloc(loc, gtid, flags, sizeof_kmp_task_t, sizeof_shareds,
 // task_entry): storage for a task: the descriptor (with the task's private
 // copies, sizeof_kmp_task_t bytes in all), then its shareds block. Node
 // private memory: the task runs on this node.
-kmp_task_t* __kmpc_omp_task_alloc(ident_t*, kmp_int32, kmp_int32, size_t sizeof_task,
+kmp_task_t* __kmpc_omp_task_alloc(ident_t*, kmp_int32, kmp_int32 flags, size_t sizeof_task,
                                   size_t sizeof_shareds, kmp_int32 (*entry)(kmp_int32, void*)) {
   size_t head = (sizeof_task + 15) & ~size_t{15};
-  auto* t = static_cast<kmp_task_t*>(std::calloc(1, head + sizeof_shareds + 16));
-  if (t == nullptr) Runtime::Get().Fatal("OpenMP task: out of memory");
+  auto* h = static_cast<TaskHeader*>(std::calloc(1, sizeof(TaskHeader) + head + sizeof_shareds + 16));
+  if (h == nullptr) Runtime::Get().Fatal("OpenMP task: out of memory");
+  h->flags = flags;
+  auto* t = reinterpret_cast<kmp_task_t*>(h + 1);
   t->shareds = sizeof_shareds > 0 ? reinterpret_cast<char*>(t) + head : nullptr;
   t->routine = entry;
   return t;
@@ -492,7 +514,7 @@ kmp_task_t* __kmpc_omp_task_alloc(ident_t*, kmp_int32, kmp_int32, size_t sizeof_
 // __kmpc_omp_task(loc, gtid, task): a task is created; it runs now.
 kmp_int32 __kmpc_omp_task(ident_t*, kmp_int32 gtid, kmp_task_t* task) {
   task->routine(gtid, task);
-  std::free(task);
+  FinishTask(gtid, task);
   return 0;
 }
 // __kmpc_omp_task_with_deps: the same with depend clauses (running at once
@@ -506,7 +528,9 @@ void __kmpc_omp_wait_deps(ident_t*, kmp_int32, kmp_int32, void*, kmp_int32, void
 // __kmpc_omp_task_begin_if0 / __kmpc_omp_task_complete_if0: an if(false)
 // task that the compiler runs itself between the two calls.
 void __kmpc_omp_task_begin_if0(ident_t*, kmp_int32, kmp_task_t*) {}
-void __kmpc_omp_task_complete_if0(ident_t*, kmp_int32, kmp_task_t* task) { std::free(task); }
+void __kmpc_omp_task_complete_if0(ident_t*, kmp_int32 gtid, kmp_task_t* task) {
+  FinishTask(gtid, task);
+}
 // __kmpc_omp_taskwait / __kmpc_omp_taskyield / taskgroup: nothing is pending.
 kmp_int32 __kmpc_omp_taskwait(ident_t*, kmp_int32) { return 0; }
 kmp_int32 __kmpc_omp_taskyield(ident_t*, kmp_int32, int) { return 0; }
