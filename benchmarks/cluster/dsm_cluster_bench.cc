@@ -12,7 +12,8 @@
 //                its token, a lock taken by the two hosts in turn, a counter
 //                incremented under one lock by 2 hosts x 2 nodes
 //   fault/...    remote read and write faults: one page, and runs of 256
-//                consecutive pages (per page)
+//                consecutive pages (per page); the first write to a page
+//                nobody touched (where its home is decided) on 1 and 2 hosts
 //   barrier/...  2 and 3 hosts, with and without 16 dirty pages per node
 //   false_sharing/...  16 pages written byte-interleaved by 2 hosts
 //   matmul/...   512 x 512 doubles on 2 hosts, first (cold) and later (warm)
@@ -508,9 +509,10 @@ Builder Job(uint32_t hosts, uint32_t nodes, std::vector<std::string> args) {
 
 // ---------------------------------------------------------------------------
 
-void Register(const Case& c, benchmark::TimeUnit unit, Builder build) {
-  benchmark::RegisterBenchmark(
-      c.name.c_str(), [c, build = std::move(build)](benchmark::State& state) { RunCase(state, c, build); })
+benchmark::internal::Benchmark* Register(const Case& c, benchmark::TimeUnit unit, Builder build) {
+  return benchmark::RegisterBenchmark(
+             c.name.c_str(),
+             [c, build = std::move(build)](benchmark::State& state) { RunCase(state, c, build); })
       ->UseManualTime()
       ->Unit(unit);
 }
@@ -550,6 +552,15 @@ void RegisterAll() {
   Register({kRemoteRead, {kRtt, kLocalFault}, 16}, kMicrosecond, Job(2, 2, {"fault", "read", "1", region}));
   Register({"fault/2hosts/write/1page", {kRtt, kLocalFault}, 16}, kMicrosecond,
            Job(2, 2, {"fault", "write", "1", region}));
+  // First touch: fixed batches of 16384 pages (64 MiB of fresh memory per job).
+  const char* const kFirstTouch1 = "fault/1host/first_touch";
+  Register({kFirstTouch1, {}, 0}, kMicrosecond, Job(1, 1, {"first_touch", "0"}))->Iterations(16384);
+  Register({"fault/2hosts/first_touch/host0", {kFirstTouch1}, 0}, kMicrosecond,
+           Job(2, 2, {"first_touch", "0"}))
+      ->Iterations(16384);
+  Register({"fault/2hosts/first_touch/host1", {kFirstTouch1}, 0}, kMicrosecond,
+           Job(2, 2, {"first_touch", "1"}))
+      ->Iterations(16384);
   Register({kRunRead, {kRtt}, 256}, kMicrosecond, Job(2, 2, {"fault", "read", "256", region}));
   Register({"fault/2hosts/write/run256", {kRtt}, 256}, kMicrosecond,
            Job(2, 2, {"fault", "write", "256", region}));

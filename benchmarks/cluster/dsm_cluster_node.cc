@@ -29,6 +29,8 @@
 //   fault read|write R P      2 hosts x 1: the last node touches pages homed
 //                             on host 0 that its host holds stale, R
 //                             consecutive pages per operation, out of P
+//   first_touch W             H hosts x 1: node W writes pages nobody
+//                             touched before (one page per operation)
 //   barrier D                 H hosts x 1: dsm_barrier, each node first
 //                             writing D pages homed on the next host
 //   false_sharing F           2 hosts x 1: F pages written byte-interleaved,
@@ -94,6 +96,7 @@ enum class Kind {
   kLockPingPong,
   kLockCounter,
   kFault,
+  kFirstTouch,
   kBarrier,
   kFalseSharing,
   kMatmul
@@ -128,6 +131,7 @@ struct Control {
   uint64_t region_pages;  // fault, barrier (per node), false_sharing
   bool cold;              // matmul
   size_t dim;             // matmul
+  int writer;             // first_touch
   // Data.
   char* region;  // page-aligned
   uint64_t* word;
@@ -346,6 +350,31 @@ void FaultBody(Control* c, NodeResult* r) {
   r->cpu_s = t.cpu;
 }
 
+// The writer's first write to pages nobody touched yet (they become homed
+// on its host): fresh regions of up to kFirstTouchChunk pages, allocated
+// between the timed loops.
+constexpr uint64_t kFirstTouchChunk = 4096;
+
+void FirstTouchBody(Control* c, NodeResult* r) {
+  if (c->setup || dsm_node_id() != c->writer) return;
+  Timer t;
+  for (uint64_t left = c->n; left > 0;) {
+    const uint64_t k = std::min(left, kFirstTouchChunk);
+    char* region = AllocPages(k);
+    if (region == nullptr) {
+      SetError(r, "dsm_malloc of %llu pages failed", static_cast<unsigned long long>(k));
+      break;
+    }
+    t.Start();
+    for (uint64_t p = 0; p < k; ++p) *PageWord(region, p) = p;
+    t.Stop();
+    left -= k;
+    r->ops += static_cast<double>(k);
+  }
+  r->busy_s = t.wall;
+  r->cpu_s = t.cpu;
+}
+
 // Node k writes word k of every page of the next node's block (homed on
 // that node's host: the setup region has each node touch its own block
 // first), then enters the barrier.
@@ -463,6 +492,8 @@ void Body(void* arg) {
       return LockCounterBody(c, r);
     case Kind::kFault:
       return FaultBody(c, r);
+    case Kind::kFirstTouch:
+      return FirstTouchBody(c, r);
     case Kind::kBarrier:
       return BarrierBody(c, r);
     case Kind::kFalseSharing:
@@ -494,10 +525,17 @@ std::string Setup(int argc, char** argv, Control* c) {
   auto number = [&](int i) -> uint64_t { return std::strtoull(arg(i).c_str(), nullptr, 10); };
   c->nodes = nodes;
   size_t need_nodes = 2;  // at least
-  bool one_per_host = true;
+  bool one_per_host = true, several_hosts = true;
   if (kind == "lock_fast") {
     c->kind = Kind::kLockFast;
     need_nodes = 1;
+    several_hosts = false;
+  } else if (kind == "first_touch") {
+    c->kind = Kind::kFirstTouch;
+    c->writer = static_cast<int>(number(2));
+    if (arg(2).empty()) return "usage: first_touch WRITER_NODE";
+    need_nodes = static_cast<size_t>(c->writer) + 1;
+    several_hosts = false;
   } else if (kind == "lock_remote") {
     c->kind = Kind::kLockRemote;
   } else if (kind == "lock_cached") {
@@ -566,7 +604,7 @@ std::string Setup(int argc, char** argv, Control* c) {
       }
     }
   }
-  if (ResultOf(c, nodes - 1).host == 0 && c->kind != Kind::kLockFast) return kind + " wants several hosts";
+  if (several_hosts && ResultOf(c, nodes - 1).host == 0) return kind + " wants several hosts";
   return "";
 }
 
@@ -591,6 +629,7 @@ std::string Batch(Control* c, uint64_t n, double* time_s, std::map<std::string, 
   switch (c->kind) {
     case Kind::kLockFast:
     case Kind::kLockCached:
+    case Kind::kFirstTouch:
       *time_s = max_busy;  // the one node that measured
       break;
     case Kind::kLockRemote: {
