@@ -31,16 +31,28 @@ Coherence::Coherence(const SharedSpace* space, const Config& config, ShmHeap* he
       fail_(std::move(fail)),
       meta_(space->page_meta()),
       data_pages_(space->header()->data_pages) {
+  pinned_pages_ = std::min<uint64_t>(PinnedPages(space->header()), data_pages_);
   if (config_.host_id == 0) {
     manager_ = std::make_unique<Manager>(
         config_.num_hosts, data_pages_, config_.home_mode, heap,
         [this](uint32_t to, uint16_t type, uint64_t request_id, std::string body) {
           Reply(to, type, request_id, std::move(body));
-        });
+        },
+        pinned_pages_);
+    // Host 0 is the home of the pinned pages from the start: node 0's faults
+    // there never need the daemon.
+    for (uint64_t p = 0; p < pinned_pages_; ++p) {
+      meta_[p].home = 0;
+      StoreRelease(&meta_[p].state, uint32_t{kPageHome});
+    }
   }
 }
 
 Coherence::~Coherence() = default;
+
+uint32_t Coherence::RoundRobinHome(uint32_t page) const {
+  return page < pinned_pages_ ? 0 : page % config_.num_hosts;
+}
 
 // ---------------------------------------------------------------------------
 // Messages
@@ -144,7 +156,7 @@ bool Coherence::Serve(uint32_t page, const PageOp& op, NodeReply* reply) {
   uint32_t state = StateOf(m);
   if (state == kPageUntouched) {
     if (config_.home_mode == kHomeRoundRobin) {
-      SetHome(page, page % config_.num_hosts);
+      SetHome(page, RoundRobinHome(page));
       state = StateOf(m);
     } else {
       busy_[page].push_back(op);
@@ -190,7 +202,7 @@ bool Coherence::BecomeHomeIfUntouched(uint32_t page) {
   uint32_t state = StateOf(m);
   if (state == kPageHome) return true;
   if (state != kPageUntouched) return false;
-  if (config_.home_mode == kHomeRoundRobin && page % config_.num_hosts != config_.host_id) return false;
+  if (config_.home_mode == kHomeRoundRobin && RoundRobinHome(page) != config_.host_id) return false;
   SetHome(page, config_.host_id);
   return true;
 }

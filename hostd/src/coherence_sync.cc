@@ -129,7 +129,7 @@ bool Coherence::Unlock(uint32_t slot, uint32_t node, uint32_t id, LockEntry* ent
     ReturnToken(id, lock);
     Publish(lock);
   } else if (!lock.waiters.empty()) {
-    GrantLocal(lock);
+    GrantLocal(id, lock);
   } else {
     Publish(lock);
   }
@@ -138,13 +138,13 @@ bool Coherence::Unlock(uint32_t slot, uint32_t node, uint32_t id, LockEntry* ent
 
 // The word is published before the node is answered: once answered, the
 // node may unlock at once, and its unlock reads the word.
-void Coherence::GrantLocal(HostLock& lock) {
+void Coherence::GrantLocal(uint32_t id, HostLock& lock) {
   auto [node, slot] = lock.waiters.front();
   lock.waiters.pop_front();
   lock.holder = node;
   lock.holder_slot = slot;
   ++stats_.lock_local;
-  DSM_LOG_DEBUG("lock granted to node %u", node);
+  DSM_LOG_DEBUG("lock %u granted to node %u", id, node);
   Publish(lock);
   Complete(slot, NodeReply{});
 }
@@ -187,7 +187,7 @@ bool Coherence::OnLockGrant(std::string_view body) {
   lock.recall = (b.flags & kLockRecallAfter) != 0;
   if (!lock.waiters.empty()) {
     ++stats_.lock_remote;
-    GrantLocal(lock);
+    GrantLocal(b.lock_id, lock);
     --stats_.lock_local;
   } else {
     if (lock.recall) ReturnToken(b.lock_id, lock);

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "dsm/common/clock.h"
+#include "dsm/common/exit_status.h"
 
 namespace dsm::runtime {
 
@@ -94,6 +95,24 @@ Result<std::unique_ptr<DeviceClient>> DeviceClient::Connect(const std::string& s
 }
 
 DeviceClient::Reply DeviceClient::Call(uint32_t command, std::initializer_list<uint64_t> args) {
+  // One request at a time: a second one while the first is outstanding (a
+  // page fault served inside the request path) would wait for ever on a
+  // sequence number the daemon has gone past. Never expected; fail loudly.
+  if (in_call_) {
+    static const char kMessage[] =
+        "dsm: error: a request to the host daemon was made while another was outstanding "
+        "(a page fault inside the runtime's request path); ending\n";
+    ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+    (void)ignored;
+    ::_exit(kExitJobFailed);
+  }
+  in_call_ = true;
+  Reply reply = CallOnce(command, args);
+  in_call_ = false;
+  return reply;
+}
+
+DeviceClient::Reply DeviceClient::CallOnce(uint32_t command, std::initializer_list<uint64_t> args) {
   RegisterFile* r = regs_;
   int i = 0;
   for (uint64_t a : args) __atomic_store_n(&r->args[i++], a, __ATOMIC_RELAXED);

@@ -92,12 +92,14 @@ class DeviceClient {
   // sets kNodeWaiting and sleeps on the doorbell. Returns false when the
   // daemon went away.
   bool Wait(uint64_t seq, uint64_t spin_ns);
+  Reply CallOnce(uint32_t command, std::initializer_list<uint64_t> args);
 
   std::unique_ptr<Doorbell> doorbell_;
   Mapping map_;
   int64_t peer_id_ = -1;
   device::RegisterFile* regs_ = nullptr;
   uint64_t seq_ = 0;
+  bool in_call_ = false;  // a request is outstanding (see Call)
 };
 
 }  // namespace dsm::runtime

@@ -206,7 +206,8 @@ TEST_F(ManagerTest, HeapAllocAndFree) {
   BodyWriter f;
   f.Put(FreeBody{a.offset});
   ASSERT_TRUE(manager_.OnMessage(1, kFree, 10, f.Take()));
-  BodyReader fr(Pop().body);
+  Sent freed = Pop();
+  BodyReader fr(freed.body);
   FreeReplyBody fb;
   ASSERT_TRUE(fr.Get(&fb));
   EXPECT_EQ(fb.status, device::kOk);

@@ -264,6 +264,15 @@ static_assert(sizeof(PageMeta) == 16);
 
 enum HomeMode : uint32_t { kHomeFirstTouch = 0, kHomeRoundRobin = 1 };
 
+// Data pages [0, PinnedPages()) — the control page, the guard page and node
+// 0's master stack — are homed on host 0 whatever the home mode, from the
+// start: node 0 (always on host 0) runs main and the runtime's request path
+// on that stack, so its faults there must never need the daemon (a fault
+// inside a request would need a second request).
+inline uint64_t PinnedPages(const SpaceHeader* h) {
+  return (h->stack_offset + h->stack_size - h->data_offset) / kPageSize;
+}
+
 // Page lists: each slot owns kListEntries uint32 page indices at
 // list_offset + slot * kListBytes, written by the node before kRelease.
 constexpr uint64_t kListEntries = 16384;

@@ -148,6 +148,7 @@ class Coherence {
   void AckedDiff(uint32_t page);
   void FinishReleasePart(uint64_t release_id);
   bool BecomeHomeIfUntouched(uint32_t page);
+  uint32_t RoundRobinHome(uint32_t page) const;
   Twin& EnsureTwin(uint32_t page);
   void ApplyNotices(const std::vector<peer::Notice>& notices);
   void Invalidate(uint32_t page);
@@ -158,7 +159,7 @@ class Coherence {
   HostLock& LockFor(uint32_t id, device::LockEntry* entry);
   void Publish(HostLock& lock);
   void ReturnToken(uint32_t id, HostLock& lock);
-  void GrantLocal(HostLock& lock);
+  void GrantLocal(uint32_t id, HostLock& lock);
   bool OnLockGrant(std::string_view body);
   bool OnLockRecall(std::string_view body);
   bool OnBarrierDepart(std::string_view body);
@@ -175,6 +176,7 @@ class Coherence {
   std::unique_ptr<Manager> manager_;
   device::PageMeta* meta_;
   uint64_t data_pages_;
+  uint64_t pinned_pages_ = 0;  // homed on host 0 in every mode
   HostStats stats_;
 
   std::unordered_map<uint32_t, Twin> twins_;
