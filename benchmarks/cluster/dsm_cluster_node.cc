@@ -21,8 +21,8 @@
 //   lock_fast                 1 node: dsm_lock+dsm_unlock (one-host fast path)
 //   lock_remote               2 hosts x 1: acquire+release of a lock last held
 //                             by the other host, both directions in turn
-//   lock_cached               2 hosts x 1: the last node re-acquires a lock
-//                             whose token its host keeps
+//   lock_cached [K]           2 hosts x 1: node K (default: the last)
+//                             re-acquires a lock whose token its host keeps
 //   lock_pingpong             2 hosts x 1: the hosts take a lock in turn
 //   lock_counter              H hosts x M: every node increments a counter
 //                             under one lock
@@ -131,7 +131,7 @@ struct Control {
   uint64_t region_pages;  // fault, barrier (per node), false_sharing
   bool cold;              // matmul
   size_t dim;             // matmul
-  int writer;             // first_touch
+  int writer;             // first_touch, lock_cached: the node that measures
   // Data.
   char* region;  // page-aligned
   uint64_t* word;
@@ -211,10 +211,10 @@ void LockRemoteBody(Control* c, NodeResult* r) {
   r->ops = static_cast<double>(c->n);
 }
 
-// The last node re-acquires the lock; its first acquire (untimed) brings the
-// token to its host.
+// Node c->writer re-acquires the lock; its first acquire (untimed) brings
+// the token to its host.
 void LockCachedBody(Control* c, NodeResult* r) {
-  if (dsm_node_id() != c->nodes - 1) return;
+  if (dsm_node_id() != c->writer) return;
   dsm_lock(kLockId);
   dsm_unlock(kLockId);
   if (c->setup) return;
@@ -540,6 +540,8 @@ std::string Setup(int argc, char** argv, Control* c) {
     c->kind = Kind::kLockRemote;
   } else if (kind == "lock_cached") {
     c->kind = Kind::kLockCached;
+    c->writer = arg(2).empty() ? nodes - 1 : static_cast<int>(number(2));
+    if (c->writer >= nodes) return "usage: lock_cached [NODE]";
   } else if (kind == "lock_pingpong") {
     c->kind = Kind::kLockPingPong;
   } else if (kind == "lock_counter") {
