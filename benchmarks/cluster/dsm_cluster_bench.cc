@@ -518,6 +518,9 @@ benchmark::internal::Benchmark* Register(const Case& c, benchmark::TimeUnit unit
 }
 
 const char* const kRtt = "ref/tcp_rtt/any_cpu";
+const char* const kRttSame = "ref/tcp_rtt/same_cpu";
+const char* const kRttCross = "ref/tcp_rtt/cross_cpu";
+const char* const kZmqRtt = "ref/zmq_rtt/any_cpu";
 const char* const kLocalFault = "ref/fault_sigsegv_mprotect";
 const char* const kFastPath = "lock/1host/fast_path";
 const char* const kPlainMatmul = "ref/matmul512/plain";
@@ -534,11 +537,10 @@ void RegisterAll() {
   const std::string region = std::to_string(8192);  // pages (32 MiB) per fault round
   // References.
   Register({kRtt, {}, 200}, kMicrosecond, [](auto* out) { return BuildTcpRoundTrip(Cpus::kAny, out); });
-  Register({"ref/tcp_rtt/same_cpu", {}, 200}, kMicrosecond,
-           [](auto* out) { return BuildTcpRoundTrip(Cpus::kSame, out); });
-  Register({"ref/tcp_rtt/cross_cpu", {}, 200}, kMicrosecond,
+  Register({kRttSame, {}, 200}, kMicrosecond, [](auto* out) { return BuildTcpRoundTrip(Cpus::kSame, out); });
+  Register({kRttCross, {}, 200}, kMicrosecond,
            [](auto* out) { return BuildTcpRoundTrip(Cpus::kCross, out); });
-  Register({"ref/zmq_rtt/any_cpu", {}, 200}, kMicrosecond, BuildZmqRoundTrip);
+  Register({kZmqRtt, {}, 200}, kMicrosecond, BuildZmqRoundTrip);
   Register({kLocalFault, {}, 1000}, kMicrosecond, BuildLocalFault);
   Register({"ref/memcpy4k", {}, 10000}, kNanosecond, BuildMemcpy);
   Register({kPlainMatmul, {}, 1}, kMillisecond, BuildPlainMatmul);
@@ -579,15 +581,12 @@ void RegisterAll() {
   Register({"matmul512/2hosts/warm", {kPlainMatmul}, 1}, kMillisecond, Job(2, 2, {"matmul", "warm", dim}));
 }
 
-// The goals of docs/performance.md, checked against this run.
+// The goals of docs/performance.md, checked against this run. The raw round
+// trip is the unpinned one (like the daemons); the same ratios with the
+// same-CPU, cross-CPU and ZeroMQ round trips instead follow in brackets,
+// since where the scheduler puts two processes changes the round trip 4x.
 void PrintGoals() {
   const auto& m = MeasuredNs();
-  auto get = [&](const char* name, double* v) {
-    auto it = m.find(name);
-    if (it == m.end()) return false;
-    *v = it->second;
-    return true;
-  };
   struct Goal {
     const char* what;
     const char* numerator;
@@ -601,15 +600,28 @@ void PrintGoals() {
       {"sequential remote read, per page / raw RT", kRunRead, {kRtt}, 0.5},
       {"barrier on 2 hosts / raw RT", kBarrier2, {kRtt}, 1.5},
   };
-  std::printf("\nGoals (this run):\n");
+  // The ratio with `rtt` standing for the raw round trip; < 0 if a part is missing.
+  auto ratio = [&](const Goal& g, const char* rtt) {
+    auto num = m.find(g.numerator);
+    if (num == m.end()) return -1.0;
+    double den = 0;
+    for (const char* d : g.denominator) {
+      auto it = m.find(std::string(d) == kRtt ? rtt : d);
+      if (it == m.end()) return -1.0;
+      den += it->second;
+    }
+    return den > 0 ? num->second / den : -1.0;
+  };
+  std::printf("\nGoals (this run) [with the same-CPU, cross-CPU, ZeroMQ round trip as raw RT]:\n");
   for (const Goal& g : goals) {
-    double num = 0, den = 0, v = 0;
-    bool have = get(g.numerator, &num);
-    for (const char* d : g.denominator) have = have && get(d, &v), den += v;
-    if (!have || den <= 0) continue;
-    const double ratio = num / den;
-    std::printf("  %-44s %8.2f  (goal <= %.2f%s)  %s\n", g.what, ratio, g.limit,
-                g.limit == 0.5 ? ", 'well under 1'" : "", ratio <= g.limit ? "met" : "MISSED");
+    const double r = ratio(g, kRtt);
+    if (r < 0) continue;
+    std::printf("  %-44s %7.2f", g.what, r);
+    if (g.denominator.front() == std::string(kRtt)) {
+      std::printf(" [%.2f, %.2f, %.2f]", ratio(g, kRttSame), ratio(g, kRttCross), ratio(g, kZmqRtt));
+    }
+    std::printf("  goal <= %.2f%s: %s\n", g.limit, g.limit == 0.5 ? " ('well under 1')" : "",
+                r <= g.limit ? "met" : "MISSED");
   }
 }
 
