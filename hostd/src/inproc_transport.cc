@@ -1,12 +1,16 @@
 #include "dsm/hostd/inproc_transport.h"
 
+#include <algorithm>
 #include <cstring>
 
+#include "dsm/common/clock.h"
 #include "dsm/common/parse.h"
 
 namespace dsm::hostd {
 
 namespace {
+
+constexpr uint64_t kNsPerMs = 1000000;
 
 std::string Address(uint32_t host) { return "inproc:" + std::to_string(host); }
 
@@ -25,7 +29,11 @@ InProcFrame Describe(uint32_t from, uint32_t to, const std::string& bytes) {
 }  // namespace
 
 InProcNetwork::InProcNetwork(uint32_t num_hosts, uint64_t job_id, PeerTiming timing)
-    : num_hosts_(num_hosts), job_id_(job_id), timing_(timing), hosts_(num_hosts) {}
+    : num_hosts_(num_hosts),
+      job_id_(job_id),
+      timing_(timing),
+      hosts_(num_hosts),
+      links_(static_cast<size_t>(num_hosts) * num_hosts) {}
 
 InProcNetwork::~InProcNetwork() = default;
 
@@ -59,6 +67,7 @@ void InProcNetwork::KillHost(uint32_t host) {
   hosts_[host].killed = true;
   counters_.lost += hosts_[host].waiting.size();
   hosts_[host].waiting.clear();
+  DiscardLinksLocked(host, true);
   for (auto it = held_.begin(); it != held_.end();) {
     if (it->from == host || it->to == host) {
       ++counters_.lost;
@@ -73,7 +82,7 @@ size_t InProcNetwork::ReleaseHeld() {
   MutexLock lock(&mu_);
   std::deque<Frame> held;
   held.swap(held_);
-  for (const Frame& f : held) PostLocked(f, 0);
+  for (const Frame& f : held) EnqueueLocked(f, 0);
   return held.size();
 }
 
@@ -89,7 +98,7 @@ void InProcNetwork::Attach(uint32_t host, EventLoop* loop, std::weak_ptr<int> al
   h.alive = std::move(alive);
   std::vector<Frame> waiting;
   waiting.swap(h.waiting);
-  for (const Frame& f : waiting) PostLocked(f, 0);
+  for (const Frame& f : waiting) PostLocked(f);
 }
 
 void InProcNetwork::Detach(uint32_t host, InProcTransport* transport) {
@@ -101,6 +110,7 @@ void InProcNetwork::Detach(uint32_t host, InProcTransport* transport) {
   h.alive.reset();
   counters_.lost += h.waiting.size();
   h.waiting.clear();
+  DiscardLinksLocked(host, false);
 }
 
 void InProcNetwork::Transmit(uint32_t from, uint32_t to, std::string bytes) {
@@ -128,21 +138,21 @@ void InProcNetwork::Transmit(uint32_t from, uint32_t to, std::string bytes) {
       return;
     case InProcFault::kDelay:
       ++counters_.delayed;
-      PostLocked(frame, fault.delay_ms);
-      return;
+      EnqueueLocked(frame, fault.delay_ms);
+      break;
     case InProcFault::kDuplicate:
       ++counters_.duplicated;
-      PostLocked(frame, 0);
-      PostLocked(frame, 0);
+      EnqueueLocked(frame, 0);
+      EnqueueLocked(frame, 0);
       break;
     case InProcFault::kDeliver:
-      PostLocked(frame, 0);
+      EnqueueLocked(frame, 0);
       break;
   }
-  // Frames held on this link follow the one just delivered.
+  // Frames held on this link follow the one just sent.
   for (auto it = held_.begin(); it != held_.end();) {
     if (it->from == from && it->to == to) {
-      PostLocked(*it, 0);
+      EnqueueLocked(*it, 0);
       it = held_.erase(it);
     } else {
       ++it;
@@ -150,7 +160,65 @@ void InProcNetwork::Transmit(uint32_t from, uint32_t to, std::string bytes) {
   }
 }
 
-void InProcNetwork::PostLocked(const Frame& frame, int delay_ms) {
+void InProcNetwork::EnqueueLocked(const Frame& frame, int delay_ms) {
+  std::deque<Delayed>& queue = LinkLocked(frame.from, frame.to);
+  if (delay_ms <= 0 && queue.empty()) {
+    PostLocked(frame);
+    return;
+  }
+  // Behind a delayed frame, every later frame of the link waits its turn.
+  uint64_t due = MonotonicNs() + static_cast<uint64_t>(std::max(delay_ms, 0)) * kNsPerMs;
+  if (!queue.empty()) due = std::max(due, queue.back().due_ns);
+  queue.push_back({frame, due});
+  if (queue.size() == 1) ScheduleFlushLocked(frame.from, frame.to);
+}
+
+void InProcNetwork::ScheduleFlushLocked(uint32_t from, uint32_t to) {
+  std::deque<Delayed>& queue = LinkLocked(from, to);
+  const Host& h = hosts_[to];
+  if (h.loop == nullptr || h.transport == nullptr) {
+    // Nothing to time it with: on to the receiver's waiting list, or lost.
+    for (const Delayed& d : queue) PostLocked(d.frame);
+    queue.clear();
+    return;
+  }
+  const uint64_t now = MonotonicNs();
+  const uint64_t due = queue.front().due_ns;
+  const auto ms = static_cast<int64_t>(due > now ? (due - now + kNsPerMs - 1) / kNsPerMs : 0);
+  // Timers belong to the receiver's loop thread: add it from there.
+  EventLoop* loop = h.loop;
+  loop->Post([this, loop, alive = h.alive, from, to, ms] {
+    if (alive.expired()) return;
+    loop->AddTimer(ms, 0, [this, alive, from, to] {
+      if (!alive.expired()) FlushLink(from, to);
+    });
+  });
+}
+
+void InProcNetwork::FlushLink(uint32_t from, uint32_t to) {
+  MutexLock lock(&mu_);
+  std::deque<Delayed>& queue = LinkLocked(from, to);
+  const uint64_t now = MonotonicNs();
+  while (!queue.empty() && queue.front().due_ns <= now) {
+    PostLocked(queue.front().frame);
+    queue.pop_front();
+  }
+  if (!queue.empty()) ScheduleFlushLocked(from, to);
+}
+
+void InProcNetwork::DiscardLinksLocked(uint32_t host, bool outgoing) {
+  for (uint32_t other = 0; other < num_hosts_; ++other) {
+    std::deque<Delayed>& in = LinkLocked(other, host);
+    counters_.lost += in.size();
+    in.clear();
+    if (!outgoing) continue;
+    std::deque<Delayed>& out = LinkLocked(host, other);
+    counters_.lost += out.size();
+    out.clear();
+  }
+}
+
+void InProcNetwork::PostLocked(const Frame& frame) {
   Host& h = hosts_[frame.to];
   if (h.killed || hosts_[frame.from].killed || h.transport == nullptr) {
     ++counters_.lost;
@@ -161,16 +229,9 @@ void InProcNetwork::PostLocked(const Frame& frame, int delay_ms) {
     return;
   }
   ++counters_.delivered;
-  EventLoop* loop = h.loop;
-  auto deliver = [t = h.transport, alive = h.alive, from = frame.from, bytes = frame.bytes] {
+  h.loop->Post([t = h.transport, alive = h.alive, from = frame.from, bytes = frame.bytes] {
     if (!alive.expired()) t->Receive(from, *bytes);
-  };
-  if (delay_ms <= 0) {
-    loop->Post(std::move(deliver));
-  } else {
-    // Timers belong to the loop's thread: add it from there.
-    loop->Post([loop, delay_ms, deliver = std::move(deliver)] { loop->AddTimer(delay_ms, 0, deliver); });
-  }
+  });
 }
 
 InProcTransport::InProcTransport(InProcNetwork* network, const PeerMeshConfig& config)

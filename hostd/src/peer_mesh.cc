@@ -97,6 +97,8 @@ PeerHeader PeerMesh::Header(uint16_t type, uint32_t to, uint64_t request_id, siz
   PeerHeader h = peer::MakeHeader(type, config_.host_id, to, config_.job_id, request_id);
   h.version = config_.protocol_version;
   h.body_len = body_len;
+  // Membership frames announce how many engine messages went before them.
+  h.link_seq = to < peers_.size() ? peers_[to].sent : 0;
   return h;
 }
 
@@ -121,9 +123,13 @@ bool PeerMesh::Send(uint32_t to, uint16_t type, uint64_t request_id, std::string
     });
     return true;
   }
-  const Peer& p = peers_[to];
+  Peer& p = peers_[to];
   if (!p.connected || p.state == PeerState::kLost || p.state == PeerState::kLeft) return false;
-  return SendFrame(to, Header(type, to, request_id, body.size()), body);
+  // The number is used even if the wire refuses the frame: the receiver
+  // then sees a gap, as it should.
+  PeerHeader h = Header(type, to, request_id, body.size());
+  h.link_seq = ++p.sent;
+  return SendFrame(to, h, body);
 }
 
 void PeerMesh::Leave() {
@@ -187,8 +193,10 @@ void PeerMesh::OnFrame(std::string_view origin, std::string_view frame) {
       return OnRefuse(r->text);
     }
     case peer::kHeartbeat:
+      CheckAnnounced(from, h.link_seq);
       return;
     case peer::kBye:
+      if (!CheckAnnounced(from, h.link_seq)) return;
       DSM_LOG_INFO("host %u: %s said bye", config_.host_id, Describe(from).c_str());
       p.state = PeerState::kLeft;
       if (p.connected) Disconnect(from);
@@ -198,6 +206,7 @@ void PeerMesh::OnFrame(std::string_view origin, std::string_view frame) {
       break;
   }
   if (h.type < peer::kJobEnd) return Drop("a %s from host %u", peer::MsgTypeName(h.type), from);
+  if (!AcceptInOrder(from, h)) return;
   if (ready_) return Deliver(from, h.type, h.request_id, m->body);
   if (failed_) return Drop("a %s from host %u: the join failed", peer::MsgTypeName(h.type), from);
   held_.push_back({from, h.type, h.request_id, std::string(m->body)});
@@ -368,10 +377,42 @@ void PeerMesh::JoinTimedOut() {
   }
 }
 
+bool PeerMesh::AcceptInOrder(uint32_t from, const PeerHeader& h) {
+  Peer& p = peers_[from];
+  if (h.link_seq == p.received + 1) {
+    ++p.received;
+    return true;
+  }
+  if (h.link_seq <= p.received) {
+    ++stats_.duplicates;
+    Drop("a duplicate %s from host %u (message %llu on its link, %llu arrived already)",
+         peer::MsgTypeName(h.type), from, static_cast<unsigned long long>(h.link_seq),
+         static_cast<unsigned long long>(p.received));
+    return false;
+  }
+  BreakLink(from, "message " + std::to_string(h.link_seq) + " (" + peer::MsgTypeName(h.type) +
+                      ") arrived when message " + std::to_string(p.received + 1) + " was due");
+  return false;
+}
+
+bool PeerMesh::CheckAnnounced(uint32_t from, uint64_t sent) {
+  const Peer& p = peers_[from];
+  if (sent <= p.received) return true;  // a stale announcement is no news
+  BreakLink(from, "it sent " + std::to_string(sent) + " messages, " + std::to_string(p.received) + " arrived");
+  return false;
+}
+
+void PeerMesh::BreakLink(uint32_t from, const std::string& what) {
+  ++stats_.links_broken;
+  Lose(from, Describe(from) + ": message(s) lost or out of order on the link to host " +
+                 std::to_string(config_.host_id) + ": " + what);
+}
+
 void PeerMesh::Lose(uint32_t host, const std::string& reason) {
   Peer& p = peers_[host];
   if (p.state == PeerState::kLost || p.state == PeerState::kLeft) return;
   p.state = PeerState::kLost;
+  p.lost_reason = reason;
   if (p.connected) Disconnect(host);
   p.connected = false;
   DSM_LOG_WARN("host %u: peer lost: %s", config_.host_id, reason.c_str());

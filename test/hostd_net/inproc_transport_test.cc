@@ -95,54 +95,77 @@ TEST_F(InProcTest, JoinsAndDeliversInOrderWithoutFaults) {
   EXPECT_FALSE(net_->CreateTransport(1).ok());  // one per host
 }
 
-TEST_F(InProcTest, DropLosesExactlyTheChosenMessages) {
+TEST_F(InProcTest, DropBreaksTheLinkAndLosesTheSender) {
   StartJob(2);
   net_->SetFaultHook([](const InProcFrame& f) {
-    bool odd_lock = f.type == peer::kLockRequest && f.request_id % 2 == 1;
-    return odd_lock ? InProcFault::Drop() : InProcFault::Deliver();
+    return f.type == peer::kLockRequest && f.request_id == 2 ? InProcFault::Drop() : InProcFault::Deliver();
   });
-  for (uint64_t i = 1; i <= 6; ++i) ASSERT_TRUE(transports_[1]->Send(0, peer::kLockRequest, i, std::to_string(i)));
-  ASSERT_TRUE(transports_[1]->Send(0, peer::kJobEnd, 0, "end"));
-  ASSERT_TRUE(RunUntil(loop_.get(), [&] { return !recorders_[0]->messages.empty() &&
-                                                recorders_[0]->messages.back().body == "end"; }));
-  EXPECT_EQ(Bodies(0), (std::vector<std::string>{"2", "4", "6", "end"}));
-  EXPECT_EQ(net_->counters().dropped, 3u);
+  for (uint64_t i = 1; i <= 4; ++i) ASSERT_TRUE(transports_[1]->Send(0, peer::kLockRequest, i, std::to_string(i)));
+  ASSERT_TRUE(RunUntil(loop_.get(), [&] { return recorders_[0]->LostHost(1); }));
+  // Nothing after the gap is delivered: the engine never sees a hole.
+  EXPECT_EQ(Bodies(0), (std::vector<std::string>{"1"}));
+  EXPECT_EQ(recorders_[0]->LostReason(1),
+            "host 1 (inproc:1): message(s) lost or out of order on the link to host 0: message 3 ("
+            "lock-request) arrived when message 2 was due");
+  EXPECT_EQ(transports_[0]->stats().links_broken, 1u);
+  EXPECT_EQ(net_->counters().dropped, 1u);
+  EXPECT_FALSE(transports_[0]->Send(1, peer::kJobEnd, 0, "x"));
 }
 
-TEST_F(InProcTest, DuplicateDeliversTwiceAndMembershipSurvivesIt) {
+TEST_F(InProcTest, ALostLastMessageIsNoticedByTheNextHeartbeat) {
+  PeerTiming t;
+  t.heartbeat_ms = 20;
+  t.peer_timeout_ms = 10000;  // so that silence cannot be what loses it
+  StartJob(2, t);
+  net_->SetFaultHook([](const InProcFrame& f) {
+    return f.type == peer::kBarrierArrive ? InProcFault::Drop() : InProcFault::Deliver();
+  });
+  uint64_t start = MonotonicNs();
+  ASSERT_TRUE(transports_[1]->Send(0, peer::kBarrierArrive, 0, "gone"));
+  ASSERT_TRUE(RunUntil(loop_.get(), [&] { return recorders_[0]->LostHost(1); }, 3000));
+  EXPECT_LT(testing::SecondsSince(start), 1.0);
+  EXPECT_NE(recorders_[0]->LostReason(1).find("it sent 1 messages, 0 arrived"), std::string::npos)
+      << recorders_[0]->LostReason(1);
+  EXPECT_TRUE(recorders_[0]->messages.empty());
+}
+
+TEST_F(InProcTest, DuplicatesAreDroppedAndMembershipSurvivesThem) {
   // Every frame twice from the start, hellos and welcomes included: the join
-  // still happens once.
+  // still happens once, and every engine message is delivered once.
   Build(3);
   net_->SetFaultHook([](const InProcFrame&) { return InProcFault::Duplicate(); });
   StartAll();
   ASSERT_TRUE(RunUntil(loop_.get(), [&] { return recorders_[0]->ready && recorders_[1]->ready && recorders_[2]->ready; }));
   ASSERT_TRUE(transports_[2]->Send(1, peer::kDiff, 1, "a"));
   ASSERT_TRUE(transports_[2]->Send(1, peer::kDiff, 2, "b"));
-  ASSERT_TRUE(RunUntil(loop_.get(), [&] { return recorders_[1]->messages.size() == 4; }));
-  EXPECT_EQ(Bodies(1), (std::vector<std::string>{"a", "a", "b", "b"}));
+  ASSERT_TRUE(transports_[2]->Send(1, peer::kJobEnd, 0, "c"));
+  ASSERT_TRUE(RunUntil(loop_.get(), [&] { return transports_[1]->stats().duplicates == 3; }));
+  EXPECT_EQ(Bodies(1), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_GT(net_->counters().duplicated, 2u);
   for (auto& r : recorders_) EXPECT_TRUE(r->lost.empty());
 }
 
-TEST_F(InProcTest, DelayPostponesAndReorders) {
-  StartJob(2);
+TEST_F(InProcTest, DelayIsLatencyThatKeepsTheLinksOrder) {
+  StartJob(3);
   net_->SetFaultHook([](const InProcFrame& f) {
     return f.type == peer::kFetch ? InProcFault::Delay(60) : InProcFault::Deliver();
   });
   uint64_t start = MonotonicNs();
-  uint64_t fetch_at = 0;
-  ASSERT_TRUE(transports_[0]->Send(1, peer::kFetch, 1, "late"));
-  ASSERT_TRUE(transports_[0]->Send(1, peer::kFetchReply, 2, "early"));
+  uint64_t last_at = 0;
+  ASSERT_TRUE(transports_[0]->Send(1, peer::kFetch, 1, "delayed"));
+  ASSERT_TRUE(transports_[0]->Send(1, peer::kFetchReply, 2, "behind it"));
+  ASSERT_TRUE(transports_[2]->Send(1, peer::kFetchReply, 3, "other link"));
   ASSERT_TRUE(RunUntil(loop_.get(), [&] {
-    if (fetch_at == 0 && recorders_[1]->messages.size() == 2) fetch_at = MonotonicNs();
-    return fetch_at != 0;
+    if (last_at == 0 && recorders_[1]->messages.size() == 3) last_at = MonotonicNs();
+    return last_at != 0;
   }));
-  EXPECT_EQ(Bodies(1), (std::vector<std::string>{"early", "late"}));
-  EXPECT_GE(fetch_at - start, 60u * 1000000);
+  EXPECT_EQ(Bodies(1), (std::vector<std::string>{"other link", "delayed", "behind it"}));
+  EXPECT_GE(last_at - start, 60u * 1000000);
   EXPECT_EQ(net_->counters().delayed, 1u);
+  EXPECT_TRUE(recorders_[1]->lost.empty());
 }
 
-TEST_F(InProcTest, HoldSwapsWithTheNextFrameOnItsLinkOrWaitsForRelease) {
+TEST_F(InProcTest, HoldReordersAndTheReorderBreaksTheLink) {
   StartJob(3);
   std::atomic<int> holds{1};
   net_->SetFaultHook([&](const InProcFrame& f) {
@@ -151,15 +174,20 @@ TEST_F(InProcTest, HoldSwapsWithTheNextFrameOnItsLinkOrWaitsForRelease) {
   });
   ASSERT_TRUE(transports_[1]->Send(0, peer::kAlloc, 1, "first"));
   ASSERT_TRUE(transports_[2]->Send(0, peer::kAlloc, 2, "other link"));  // does not release it
-  ASSERT_TRUE(transports_[1]->Send(0, peer::kAlloc, 3, "second"));
-  ASSERT_TRUE(RunUntil(loop_.get(), [&] { return recorders_[0]->messages.size() == 3; }));
-  EXPECT_EQ(Bodies(0), (std::vector<std::string>{"other link", "second", "first"}));
-  // A held frame with nothing after it waits for ReleaseHeld.
+  ASSERT_TRUE(transports_[1]->Send(0, peer::kAlloc, 3, "second"));      // overtakes it
+  ASSERT_TRUE(RunUntil(loop_.get(), [&] { return recorders_[0]->LostHost(1); }));
+  EXPECT_EQ(Bodies(0), (std::vector<std::string>{"other link"}));
+  EXPECT_NE(recorders_[0]->LostReason(1).find("message 2 (alloc) arrived when message 1 was due"),
+            std::string::npos)
+      << recorders_[0]->LostReason(1);
+  // A held frame with nothing after it waits for ReleaseHeld, and then
+  // arrives in order.
   holds = 1;
-  ASSERT_TRUE(transports_[1]->Send(0, peer::kAlloc, 4, "alone"));
+  ASSERT_TRUE(transports_[2]->Send(0, peer::kAlloc, 4, "alone"));
   EXPECT_EQ(net_->ReleaseHeld(), 1u);
-  ASSERT_TRUE(RunUntil(loop_.get(), [&] { return recorders_[0]->messages.size() == 4; }));
+  ASSERT_TRUE(RunUntil(loop_.get(), [&] { return recorders_[0]->messages.size() == 2; }));
   EXPECT_EQ(recorders_[0]->messages.back().body, "alone");
+  EXPECT_FALSE(recorders_[0]->LostHost(2));
   EXPECT_EQ(net_->counters().held, 2u);
 }
 

@@ -63,7 +63,8 @@ TEST(PeerProtocolTest, HeaderChecks) {
   EXPECT_EQ(code(Patch(f, 0, uint32_t{0x12345678})), kDecodeMalformed);  // magic
   auto v = DecodeMessage(Patch(f, 4, uint16_t{7}), kJob, kHosts);
   EXPECT_EQ(v.status().code(), kDecodeWrongVersion);
-  EXPECT_EQ(v.status().message(), "peer protocol version 7, this daemon speaks version 1");
+  EXPECT_EQ(v.status().message(),
+            "peer protocol version 7, this daemon speaks version " + std::to_string(kPeerVersion));
   EXPECT_EQ(code(Patch(f, 6, uint16_t{kInvalid})), kDecodeMalformed);
   EXPECT_EQ(code(Patch(f, 6, uint16_t{7})), kDecodeMalformed);  // a gap between types
   EXPECT_EQ(code(Patch(f, 6, uint16_t{kMsgTypeEnd})), kDecodeMalformed);
@@ -80,7 +81,7 @@ TEST(PeerProtocolTest, HeaderChecks) {
   EXPECT_EQ(code(Patch(f, 32, uint64_t{7})), kDecodeMalformed);
   // The version is checked before the job: another version's header may
   // have its job id elsewhere.
-  EXPECT_EQ(code(Patch(Patch(f, 4, uint16_t{2}), 16, uint64_t{1})), kDecodeWrongVersion);
+  EXPECT_EQ(code(Patch(Patch(f, 4, uint16_t{kPeerVersion + 1}), 16, uint64_t{1})), kDecodeWrongVersion);
 }
 
 TEST(PeerProtocolTest, DamagedFramesAreCheckedWithoutOverreading) {

@@ -166,7 +166,10 @@ TEST_F(ZmqTransportTest, StraysOfAnotherJobOrVersionAndDuplicatesAreRefusedByNam
             std::string::npos) << why_job;
   EXPECT_EQ(why_version.rfind("refused by host 0: host 2 (" + stray_version->endpoint() + ")", 0), 0u)
       << why_version;
-  EXPECT_NE(why_version.find("version 2, this daemon speaks version 1"), std::string::npos) << why_version;
+  EXPECT_NE(why_version.find("version " + std::to_string(peer::kPeerVersion + 1) + ", this daemon speaks version " +
+                             std::to_string(peer::kPeerVersion)),
+            std::string::npos)
+      << why_version;
   EXPECT_FALSE(recorders_[0]->ready);
   EXPECT_TRUE(recorders_[0]->lost.empty());
 

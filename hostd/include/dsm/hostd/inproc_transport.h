@@ -9,7 +9,11 @@
 // (membership frames included; a host's messages to itself never reach the
 // network) and decides to deliver it, drop it, deliver it twice, delay it, or
 // hold it back until the next frame on the same link (sender, receiver) has
-// been delivered (so the two swap places) or ReleaseHeld() is called.
+// been sent (so the two swap places) or ReleaseHeld() is called. A delay is
+// latency, as on a TCP connection: the link keeps its order, and every later
+// frame on it waits behind the delayed one; reordering is what hold does.
+// (PeerMesh numbers the engine messages of every link, so that it drops a
+// duplicate and loses the sender on a gap: see peer_mesh.h.)
 // KillHost(h) stops all delivery to and from h: the others notice through the
 // heartbeat timeout, as they would a dead daemon.
 //
@@ -82,7 +86,8 @@ class InProcNetwork {
   // From now on nothing reaches host h or leaves it; frames held for or from
   // it are discarded. Cannot be undone.
   void KillHost(uint32_t host) EXCLUDES(mu_);
-  // Delivers every held frame now, oldest first. Returns how many.
+  // Sends every held frame now, oldest first (behind the frames a delay
+  // holds up on its link). Returns how many.
   size_t ReleaseHeld() EXCLUDES(mu_);
 
   [[nodiscard]] uint32_t num_hosts() const { return num_hosts_; }
@@ -94,6 +99,10 @@ class InProcNetwork {
     uint32_t from;
     uint32_t to;
     std::shared_ptr<const std::string> bytes;
+  };
+  struct Delayed {
+    Frame frame;
+    uint64_t due_ns;  // CLOCK_MONOTONIC
   };
   struct Host {
     InProcTransport* transport = nullptr;  // null: none, or destroyed
@@ -107,7 +116,21 @@ class InProcNetwork {
   void Attach(uint32_t host, EventLoop* loop, std::weak_ptr<int> alive) EXCLUDES(mu_);
   void Detach(uint32_t host, InProcTransport* transport) EXCLUDES(mu_);
   void Transmit(uint32_t from, uint32_t to, std::string bytes) EXCLUDES(mu_);
-  void PostLocked(const Frame& frame, int delay_ms) REQUIRES(mu_);
+  // Sends a frame on its link after delay_ms, and after every frame already
+  // waiting on that link.
+  void EnqueueLocked(const Frame& frame, int delay_ms) REQUIRES(mu_);
+  // Arms a timer on the receiver's loop for the link's first waiting frame.
+  void ScheduleFlushLocked(uint32_t from, uint32_t to) REQUIRES(mu_);
+  // On the receiver's loop: posts the link's frames that are due.
+  void FlushLink(uint32_t from, uint32_t to) EXCLUDES(mu_);
+  // Forgets (counting them lost) the frames waiting on links to host, and
+  // from it if `outgoing`.
+  void DiscardLinksLocked(uint32_t host, bool outgoing) REQUIRES(mu_);
+  // Posts a frame to its receiver's loop now (or to its waiting list).
+  void PostLocked(const Frame& frame) REQUIRES(mu_);
+  std::deque<Delayed>& LinkLocked(uint32_t from, uint32_t to) REQUIRES(mu_) {
+    return links_[static_cast<size_t>(from) * num_hosts_ + to];
+  }
 
   const uint32_t num_hosts_;
   const uint64_t job_id_;
@@ -116,6 +139,8 @@ class InProcNetwork {
   std::vector<Host> hosts_ GUARDED_BY(mu_);
   std::shared_ptr<FaultHook> hook_ GUARDED_BY(mu_);
   std::deque<Frame> held_ GUARDED_BY(mu_);
+  // Per link (from * num_hosts + to): frames waiting behind a delayed one.
+  std::vector<std::deque<Delayed>> links_ GUARDED_BY(mu_);
   Counters counters_ GUARDED_BY(mu_);
 };
 

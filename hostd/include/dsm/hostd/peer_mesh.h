@@ -15,6 +15,15 @@
 //  * Leaving: bye to every peer; a peer that said bye is gone, not lost.
 //  * Every received frame is checked with peer::DecodeMessage; bad ones are
 //    logged, counted and dropped.
+//  * Links (peer_protocol.h, PeerHeader.link_seq): engine messages to each
+//    peer are numbered, and accepted from each peer only in order. A
+//    duplicate is logged, counted and dropped; a gap (a lost message, or one
+//    overtaken by a later one), seen on the next engine message or heartbeat
+//    from that peer, loses the peer at once, with a reason naming the link.
+//    ZeroMQ over TCP never reorders or duplicates, but may lose what was
+//    queued when a connection breaks and is silently re-established; the
+//    engine relies on every message arriving, in order, so a gap must end
+//    the job rather than leave a node waiting forever.
 //
 // A subclass supplies the wire: bind/listen (in its factory), Connect to a
 // host's endpoint, Send a frame to a connected host, Reply on the connection
@@ -65,6 +74,8 @@ class PeerMesh : public PeerTransport {
     uint64_t frames_dropped = 0;   // malformed, of another job/version, misaddressed, unexpected
     uint64_t hellos_refused = 0;   // host 0
     uint64_t messages_delivered = 0;  // on_message calls
+    uint64_t duplicates = 0;       // engine messages seen before on their link (also in frames_dropped)
+    uint64_t links_broken = 0;     // peers lost because messages went missing or out of order
   };
   enum class PeerState { kJoining, kAlive, kLeft, kLost };
 
@@ -78,6 +89,8 @@ class PeerMesh : public PeerTransport {
 
   [[nodiscard]] bool ready() const { return ready_; }
   [[nodiscard]] PeerState peer_state(uint32_t host) const { return peers_.at(host).state; }
+  // Why a lost peer was lost (what on_host_lost said); "" otherwise.
+  [[nodiscard]] const std::string& lost_reason(uint32_t host) const { return peers_.at(host).lost_reason; }
   [[nodiscard]] const Stats& stats() const { return stats_; }
 
  protected:
@@ -122,6 +135,9 @@ class PeerMesh : public PeerTransport {
     std::string origin;       // host 0: the connection its hello came on
     bool connected = false;   // Connect() done
     uint64_t last_heard_ns = 0;
+    std::string lost_reason;  // kLost: why
+    uint64_t sent = 0;        // engine messages sent to it (the last link_seq used)
+    uint64_t received = 0;    // engine messages accepted from it, in order
   };
   struct Held {
     uint32_t from;
@@ -139,6 +155,13 @@ class PeerMesh : public PeerTransport {
   void Tick();
   void JoinTimedOut();
   void Lose(uint32_t host, const std::string& reason);
+  // Checks an engine message's number on its link: true to accept it;
+  // false when it was dropped (duplicate) or broke the link (peer lost).
+  bool AcceptInOrder(uint32_t from, const peer::PeerHeader& h);
+  // A heartbeat or bye announced `sent` messages: false (peer lost) if some
+  // never arrived.
+  bool CheckAnnounced(uint32_t from, uint64_t sent);
+  void BreakLink(uint32_t from, const std::string& what);
   bool SendMembership(uint32_t to, uint16_t type, std::string_view body);
   peer::PeerHeader Header(uint16_t type, uint32_t to, uint64_t request_id, size_t body_len) const;
   void Deliver(uint32_t from, uint16_t type, uint64_t request_id, std::string_view body);

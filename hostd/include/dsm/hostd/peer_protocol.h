@@ -18,7 +18,9 @@
 //
 // Requests that expect an answer carry a request id, unique per sender and
 // never 0; the answer echoes it. A reply whose id is not outstanding (late,
-// duplicated) is logged and dropped.
+// duplicated) is logged and dropped. Below that, every engine message carries
+// its number on its link (PeerHeader.link_seq), so that a lost, duplicated or
+// reordered message is noticed by the transport rather than by the engine.
 //
 // Thread safety: plain data and pure functions.
 #pragma once
@@ -36,7 +38,8 @@ namespace dsm::hostd::peer {
 
 // "DSMP" read as a little-endian integer.
 constexpr uint32_t kPeerMagic = 0x504d5344u;
-constexpr uint16_t kPeerVersion = 1;
+// Version 2 added PeerHeader.link_seq (per-link message numbers).
+constexpr uint16_t kPeerVersion = 2;
 constexpr uint32_t kMaxHosts = 64;
 // The largest message a daemon accepts (a million page notices fit).
 constexpr uint64_t kMaxMessageBytes = 256ULL << 20;
@@ -75,6 +78,16 @@ enum MsgType : uint16_t {
 };
 
 // Every message starts with this.
+//
+// link_seq numbers the engine messages (type >= kJobEnd) of each ordered
+// pair of hosts, the link from_host -> to_host: 1, 2, 3, ... A membership
+// frame carries the number of the last engine message its sender sent on
+// that link before it (0: none). The receiver accepts engine messages in
+// exactly that order: a number it has seen is a duplicate (dropped and
+// counted); a number beyond the next one, or a heartbeat or bye announcing
+// messages that never came, means messages were lost or reordered on the
+// link, and the sender is declared lost (the job ends, loudly). Messages a
+// daemon sends to itself are not numbered.
 struct PeerHeader {
   uint32_t magic;       //  0 kPeerMagic
   uint16_t version;     //  4 kPeerVersion
@@ -84,11 +97,13 @@ struct PeerHeader {
   uint64_t job_id;      // 16 the job both ends belong to
   uint64_t request_id;  // 24 0, or the id of the request (echoed by its reply)
   uint64_t body_len;    // 32 bytes after the header
+  uint64_t link_seq;    // 40 see above
 };
-static_assert(sizeof(PeerHeader) == 40);
+static_assert(sizeof(PeerHeader) == 48);
 static_assert(offsetof(PeerHeader, type) == 6);
 static_assert(offsetof(PeerHeader, job_id) == 16);
 static_assert(offsetof(PeerHeader, body_len) == 32);
+static_assert(offsetof(PeerHeader, link_seq) == 40);
 
 // Liveness: every daemon sends a heartbeat to every peer this often (any
 // message counts as one) and declares a peer lost after kPeerTimeoutMs of

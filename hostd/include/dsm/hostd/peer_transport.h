@@ -8,8 +8,10 @@
 //
 // A transport carries engine messages (type >= peer::kJobEnd) between hosts:
 // whole messages, in order per (sender, receiver) pair, never dropped or
-// duplicated while both ends live (the in-process transport can be told to
-// break these promises, to test the engine's checks).
+// duplicated while both ends live. PeerMesh checks these promises with a
+// number per message and link: a duplicate is dropped, and a message lost
+// or overtaken loses its sender (on_host_lost), so the job ends instead of
+// waiting forever. (The in-process transport can be told to break them.)
 //
 // Ownership: the caller owns the transport and the EventLoop, which must
 // outlive it. Destroy the transport on the loop's thread (or while the loop
