@@ -579,7 +579,10 @@ TEST(Trace, TwoHostTimelineShowsFaultsAndReleasesOfBothHosts) {
       host_releases += t.releases;
       if (h == 1) host1_fetched += t.fetched;
     }
-    EXPECT_GT(host_faults, 0u);
+    // Host 0 is the home of node 0's stack and of the control page from the
+    // start, so its nodes' faults there are served without the daemon; host
+    // 1 must ask for them.
+    if (h == 1) EXPECT_GT(host_faults, 0u);
     EXPECT_GT(host_releases, 0u);
   }
   // The counter lives on node 0's stack, homed on host 0: host 1 fetches it.
