@@ -14,9 +14,16 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "process_group.h"
+
 namespace dsm_cluster {
 
 namespace {
+
+bool WriteLine(int fd, std::string line) {
+  line += '\n';
+  return dsm_bench::WriteAll(fd, line.data(), line.size());
+}
 
 constexpr int kKillGraceMs = 5000;
 
@@ -35,19 +42,6 @@ int WaitReadable(int fd, int64_t deadline_ms) {
     if (n < 0 && errno == EINTR) continue;
     return n < 0 ? -1 : (n > 0 ? 1 : 0);
   }
-}
-
-bool WriteAll(int fd, const std::string& s) {
-  const char* p = s.data();
-  size_t len = s.size();
-  while (len > 0) {
-    ssize_t n = ::write(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    len -= static_cast<size_t>(n);
-  }
-  return true;
 }
 
 std::string DescribeExit(int status) {
@@ -152,7 +146,7 @@ std::string ClusterJob::ReadReply(Reply* reply) {
 
 std::string ClusterJob::Run(uint64_t n, Reply* reply) {
   if (pid_ < 0) return "no job";
-  if (!WriteAll(to_job_, std::string(kRun) + std::to_string(n) + "\n")) {
+  if (!WriteLine(to_job_, std::string(kRun) + std::to_string(n))) {
     return Describe() + " went away: " + std::strerror(errno);
   }
   if (std::string e = ReadReply(reply); !e.empty()) return e;
@@ -181,7 +175,7 @@ std::string ClusterJob::Reap(int timeout_ms) {
 std::string ClusterJob::Finish() {
   if (pid_ < 0) return "no job";
   std::string error;
-  if (!WriteAll(to_job_, std::string(kEnd) + "\n")) error = Describe() + " went away before the end";
+  if (!WriteLine(to_job_, std::string(kEnd))) error = Describe() + " went away before the end";
   CloseFd(&to_job_);
   if (error.empty()) error = Reap(timeout_ms_);
   if (!error.empty()) Abort();

@@ -221,30 +221,6 @@ std::string StartGroup(ProcessGroup* g, const std::string& what, int cpu, Driver
   return "";
 }
 
-bool ReadFull(int fd, void* data, size_t len) {
-  char* p = static_cast<char*>(data);
-  while (len > 0) {
-    ssize_t n = ::read(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    len -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-bool WriteFull(int fd, const void* data, size_t len) {
-  const char* p = static_cast<const char*>(data);
-  while (len > 0) {
-    ssize_t n = ::write(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    len -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 void NoDelay(int fd) {
@@ -279,7 +255,7 @@ std::string BuildTcpRoundTrip(Cpus where, std::unique_ptr<Batcher>* out) {
       ssize_t n = ::read(conn.get(), buf, sizeof buf);
       if (n == 0) return 0;  // the driver closed: done
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0 || !WriteFull(conn.get(), buf, static_cast<size_t>(n))) return 1;
+      if (n < 0 || !dsm_bench::WriteAll(conn.get(), buf, static_cast<size_t>(n))) return 1;
     }
   });
   if (!e.empty()) return e;
@@ -296,8 +272,8 @@ std::string BuildTcpRoundTrip(Cpus where, std::unique_ptr<Batcher>* out) {
   ops.run = [conn](uint64_t n) {
     char buf[kTcpMessage] = {1};
     for (uint64_t i = 0; i < n; ++i) {
-      if (!WriteFull(conn->get(), buf, sizeof buf)) return Errno("write");
-      if (!ReadFull(conn->get(), buf, sizeof buf)) return std::string("read: the echo peer went away");
+      if (!dsm_bench::WriteAll(conn->get(), buf, sizeof buf)) return Errno("write");
+      if (!dsm_bench::ReadAll(conn->get(), buf, sizeof buf)) return std::string("read: the echo peer went away");
     }
     return std::string();
   };
@@ -326,7 +302,7 @@ std::string BuildZmqRoundTrip(std::unique_ptr<Batcher>* out) {
     router.set(zmq::sockopt::linger, 0);
     router.bind("tcp://127.0.0.1:*");
     std::string ep = router.get(zmq::sockopt::last_endpoint) + "\n";
-    if (!WriteFull(wfd, ep.data(), ep.size())) return 1;
+    if (!dsm_bench::WriteAll(wfd, ep.data(), ep.size())) return 1;
     ::close(wfd);
     for (;;) {
       zmq::message_t id, body;

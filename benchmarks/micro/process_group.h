@@ -29,6 +29,11 @@
 
 namespace dsm_bench {
 
+// Writes (reads) exactly len bytes, retrying on EINTR; false on error or
+// end of file.
+bool WriteAll(int fd, const void* data, size_t len);
+bool ReadAll(int fd, void* data, size_t len);
+
 constexpr int kAnyCpu = -1;
 
 // Pins the calling thread (and the threads it creates later) to one CPU;
