@@ -42,6 +42,13 @@ std::string JsonKey(const char* name) {
   return key;
 }
 
+// Requests the daemon served for a node, all commands together.
+uint64_t RequestsOf(const device::DaemonNodeStats& stats) {
+  uint64_t requests = 0;
+  for (uint64_t r : stats.requests) requests += r;
+  return requests;
+}
+
 }  // namespace
 
 device::NodeCounters HostCore::CountersOf(uint32_t node) const {
@@ -64,8 +71,7 @@ std::string HostCore::StatsTable() const {
     if (!IsLocal(i)) continue;
     const Node& n = nodes_[i];
     device::NodeCounters c = CountersOf(i);
-    uint64_t requests = 0;
-    for (uint64_t r : n.stats.requests) requests += r;
+    uint64_t requests = RequestsOf(n.stats);
     Append(&out,
            "%-5u %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64
            " %9.3fms %9.3fms",
@@ -109,8 +115,7 @@ std::string HostCore::StatsJson() const {
     if (!IsLocal(i)) continue;
     const Node& n = nodes_[i];
     device::NodeCounters c = CountersOf(i);
-    uint64_t requests = 0;
-    for (uint64_t r : n.stats.requests) requests += r;
+    uint64_t requests = RequestsOf(n.stats);
     Append(&out,
            "%s{\"node\":%u,\"requests\":%" PRIu64 ",\"lock_fast\":%" PRIu64 ",\"lock_slow\":%" PRIu64
            ",\"lock_wait_ns\":%" PRIu64 ",\"barriers\":%" PRIu64 ",\"barrier_wait_ns\":%" PRIu64
