@@ -93,7 +93,6 @@ bool Coherence::Lock(uint32_t slot, uint32_t node, uint32_t id, LockEntry* entry
   }
   if (lock.token && lock.holder < 0 && !lock.recall && lock.waiters.empty()) {
     lock.holder = node;
-    lock.holder_slot = slot;
     ++stats_.lock_local;
     Publish(lock);
     return true;
@@ -129,7 +128,7 @@ bool Coherence::Unlock(uint32_t slot, uint32_t node, uint32_t id, LockEntry* ent
     ReturnToken(id, lock);
     Publish(lock);
   } else if (!lock.waiters.empty()) {
-    GrantLocal(id, lock);
+    GrantLocal(id, lock, /*from_other_host=*/false);
   } else {
     Publish(lock);
   }
@@ -138,12 +137,11 @@ bool Coherence::Unlock(uint32_t slot, uint32_t node, uint32_t id, LockEntry* ent
 
 // The word is published before the node is answered: once answered, the
 // node may unlock at once, and its unlock reads the word.
-void Coherence::GrantLocal(uint32_t id, HostLock& lock) {
+void Coherence::GrantLocal(uint32_t id, HostLock& lock, bool from_other_host) {
   auto [node, slot] = lock.waiters.front();
   lock.waiters.pop_front();
   lock.holder = node;
-  lock.holder_slot = slot;
-  ++stats_.lock_local;
+  ++(from_other_host ? stats_.lock_remote : stats_.lock_local);
   DSM_LOG_DEBUG("lock %u granted to node %u", id, node);
   Publish(lock);
   Complete(slot, NodeReply{});
@@ -186,9 +184,7 @@ bool Coherence::OnLockGrant(std::string_view body) {
   lock.requested = false;
   lock.recall = (b.flags & kLockRecallAfter) != 0;
   if (!lock.waiters.empty()) {
-    ++stats_.lock_remote;
-    GrantLocal(b.lock_id, lock);
-    --stats_.lock_local;
+    GrantLocal(b.lock_id, lock, /*from_other_host=*/true);
   } else {
     if (lock.recall) ReturnToken(b.lock_id, lock);
     Publish(lock);

@@ -115,7 +115,6 @@ class Coherence {
     bool requested = false;     // asked the manager for it (or will get it back)
     bool recall = false;        // the manager wants it back once free
     int64_t holder = -1;        // local node holding it (when the daemon manages it)
-    uint32_t holder_slot = 0;
     std::deque<std::pair<uint32_t, uint32_t>> waiters;  // (node, slot), FIFO
     device::LockEntry* entry = nullptr;
     // The word has kLockWaiters: nodes ask the daemon, whose fields above
@@ -159,7 +158,9 @@ class Coherence {
   HostLock& LockFor(uint32_t id, device::LockEntry* entry);
   void Publish(HostLock& lock);
   void ReturnToken(uint32_t id, HostLock& lock);
-  void GrantLocal(uint32_t id, HostLock& lock);
+  // Gives the lock to the first local waiter; from_other_host: the token
+  // just arrived for it (counted as a remote acquire).
+  void GrantLocal(uint32_t id, HostLock& lock, bool from_other_host);
   bool OnLockGrant(std::string_view body);
   bool OnLockRecall(std::string_view body);
   bool OnBarrierDepart(std::string_view body);
