@@ -38,16 +38,7 @@ void HostCore::EnableCluster(const Coherence::Config& config, std::vector<bool> 
   cluster_send_ = send;
   cluster_ = std::make_unique<Coherence>(
       space_, config, &heap_, std::move(send),
-      [this](uint32_t slot, const Reply& reply) {
-        Slot& s = slots_[slot];
-        if (!s.pending) return;
-        if (s.attached && (s.pending_command == kLock || s.pending_command == kBarrier)) {
-          uint64_t waited = MonotonicNs() - s.pending_since_ns;
-          Node& n = nodes_[s.node];
-          (s.pending_command == kLock ? n.stats.lock_wait_ns : n.stats.barrier_wait_ns) += waited;
-        }
-        CompletePending(slot, reply);
-      },
+      [this](uint32_t slot, const Reply& reply) { CompletePending(slot, reply); },
       [this](const std::string& why) {
         DSM_LOG_ERROR("%s; ending the job", why.c_str());
         lost_host_ = host_id_;
@@ -414,10 +405,6 @@ bool HostCore::DoUnlock(Slot& s, const Request& req, Reply* reply) {
 void HostCore::Grant(uint32_t node) {
   if (node >= num_nodes_ || nodes_[node].slot < 0) return;
   auto slot = static_cast<uint32_t>(nodes_[node].slot);
-  Slot& s = slots_[slot];
-  if (s.pending && s.pending_command == kLock) {
-    nodes_[node].stats.lock_wait_ns += MonotonicNs() - s.pending_since_ns;
-  }
   CompletePending(slot, Reply{});
 }
 
@@ -426,13 +413,10 @@ bool HostCore::DoBarrier(Slot& s, Reply* reply) {
   reply->status = barrier_.Arrive(s.node, &release);
   if (reply->status != kOk) return true;
   if (release.empty()) return false;
-  uint64_t now = MonotonicNs();
   for (uint32_t node : release) {
     if (node == s.node) continue;
     Node& n = nodes_[node];
     if (n.slot < 0) continue;
-    Slot& other = slots_[static_cast<uint32_t>(n.slot)];
-    n.stats.barrier_wait_ns += now - other.pending_since_ns;
     CompletePending(static_cast<uint32_t>(n.slot), Reply{});
   }
   return true;
@@ -481,6 +465,12 @@ void HostCore::CompletePending(uint32_t slot, const Reply& reply) {
   Slot& s = slots_[slot];
   if (!s.pending) return;
   s.pending = false;
+  // A granted lock or a departed barrier: the node's waiting time.
+  if (reply.status == kOk && s.attached && (s.pending_command == kLock || s.pending_command == kBarrier)) {
+    Node& n = nodes_[s.node];
+    (s.pending_command == kLock ? n.stats.lock_wait_ns : n.stats.barrier_wait_ns) +=
+        MonotonicNs() - s.pending_since_ns;
+  }
   Complete(slot, s.pending_seq, reply);
 }
 
