@@ -17,6 +17,7 @@
 #include "dsm/common/clock.h"
 #include "dsm/common/log.h"
 #include "dsm/common/parse.h"
+#include "atomics.h"
 #include "dsm/hostd/daemon.h"
 #include "fault.h"
 
@@ -139,6 +140,8 @@ Status Runtime::Start() {
     if (Status s = coherence_.Start(client_.get(), this, counters_); !s.ok()) return s;
     coherent_ = true;
   }
+  ConfigureAtomics(client_->base() + client_->header()->data_offset,
+                   client_->base() + client_->space_size(), coherent_);
   trace_.Open(node_id_);
   if (coherent_ && trace_.enabled()) coherence_.set_trace(&trace_);
   // Every node is present before node 0's main starts.
