@@ -122,6 +122,8 @@ std::vector<std::string> BuildClangCommand(const DriverPaths& paths, const Comma
   std::vector<std::string> args = {paths.clang};
   if (mode.compiles_source) {
     args.push_back("-fplugin=" + paths.libdir + "/" + kPluginName);
+    // The same module holds the atomics pass (compiler-plugin/pass).
+    args.push_back("-fpass-plugin=" + paths.libdir + "/" + kPluginName);
     args.insert(args.end(), {"-idirafter", paths.incdir});
     // -fopenmp on a linking command would make clang add -lomp: hand it to the
     // compiler proper only.

@@ -86,11 +86,19 @@ TEST(BuildClangCommand, CompilePassesArgumentsAndAddsPluginAndOpenMP) {
   Args cmd = BuildClangCommand(paths, ClassifyCommand({"-c", "a.c", "-o", "a.o"}), given);
   EXPECT_EQ(cmd.front(), "/usr/bin/clang-14");
   EXPECT_TRUE(Contains(cmd, "-fplugin=/p/lib/dsm-clang-plugin.so"));
+  EXPECT_TRUE(Contains(cmd, "-fpass-plugin=/p/lib/dsm-clang-plugin.so"));
   EXPECT_TRUE(Contains(cmd, "-fopenmp=libomp"));
   EXPECT_FALSE(Contains(cmd, "-ldsm"));
   // The given arguments follow, unchanged and in order.
   auto it = std::search(cmd.begin(), cmd.end(), given.begin(), given.end());
   EXPECT_NE(it, cmd.end());
+}
+
+TEST(BuildClangCommand, LinkingObjectsLoadsNoPlugin) {
+  DriverPaths paths{"/usr/bin/clang-14", "/p/lib", "/p/include"};
+  Args given = {"a.o", "-o", "prog"};
+  Args cmd = BuildClangCommand(paths, ClassifyCommand(given), given);
+  for (const std::string& a : cmd) EXPECT_EQ(a.find("plugin"), std::string::npos) << a;
 }
 
 TEST(BuildClangCommand, LinkAddsLibdsmAfterInputsAndNeverLibomp) {
@@ -100,6 +108,8 @@ TEST(BuildClangCommand, LinkAddsLibdsmAfterInputsAndNeverLibomp) {
   EXPECT_FALSE(Contains(cmd, "-fopenmp=libomp"));
   EXPECT_FALSE(Contains(cmd, "-lomp"));
   EXPECT_TRUE(Contains(cmd, "-fopenmp"));
+  // Compiling and linking in one command still runs the atomics pass.
+  EXPECT_TRUE(Contains(cmd, "-fpass-plugin=/p/lib/dsm-clang-plugin.so"));
   Args tail = {"-fno-openmp",     "-no-pie", "/p/lib/libdsm_main.a", "-Wl,--wrap=main",
                "-L/p/lib",        "-ldsm",   "-Wl,-rpath,/p/lib"};
   ASSERT_GE(cmd.size(), tail.size());
