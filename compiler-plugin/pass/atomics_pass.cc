@@ -231,24 +231,24 @@ class Rewriter {
     std::string n = std::to_string(a.size);
     Value* p = b.CreatePointerCast(a.ptr, i8p_);
     if (isa<LoadInst>(i)) {
-      CallInst* c = b.CreateCall(Runtime("load_" + n, bits, {i8p_}), {p});
+      CallInst* c = Call(b, Runtime("load_" + n, bits, {i8p_}), {p});
       return FromBits(b, c, a.value_type);
     }
     if (auto* st = dyn_cast<StoreInst>(i)) {
       Value* v = ToBits(b, st->getValueOperand(), bits);
-      b.CreateCall(Runtime("store_" + n, b.getVoidTy(), {i8p_, bits}), {p, v});
+      Call(b, Runtime("store_" + n, b.getVoidTy(), {i8p_, bits}), {p, v});
       return nullptr;
     }
     if (auto* rmw = dyn_cast<AtomicRMWInst>(i)) {
       Value* v = ToBits(b, rmw->getValOperand(), bits);
       Value* op = ConstantInt::get(i32_, OpCode(rmw->getOperation()));
-      CallInst* c = b.CreateCall(Runtime("rmw_" + n, bits, {i8p_, bits, i32_}), {p, v, op});
+      CallInst* c = Call(b, Runtime("rmw_" + n, bits, {i8p_, bits, i32_}), {p, v, op});
       return FromBits(b, c, a.value_type);
     }
     auto* cas = cast<AtomicCmpXchgInst>(i);
     Value* expected = ToBits(b, cas->getCompareOperand(), bits);
     Value* desired = ToBits(b, cas->getNewValOperand(), bits);
-    CallInst* old = b.CreateCall(Runtime("cas_" + n, bits, {i8p_, bits, bits}),
+    CallInst* old = Call(b, Runtime("cas_" + n, bits, {i8p_, bits, bits}),
                                  {p, expected, desired});
     Value* ok = b.CreateICmpEQ(old, expected);
     Value* pair = UndefValue::get(cas->getType());
@@ -282,6 +282,13 @@ class Rewriter {
     if (to->isPointerTy()) return b.CreateIntToPtr(v, to);
     if (to == v->getType()) return v;
     return b.CreateBitCast(v, to);
+  }
+
+  // A call that carries the callee's argument attributes (zeroext) itself.
+  CallInst* Call(IRBuilder<>& b, FunctionCallee callee, ArrayRef<Value*> args) {
+    CallInst* c = b.CreateCall(callee, args);
+    if (auto* f = dyn_cast<Function>(callee.getCallee())) c->setAttributes(f->getAttributes());
+    return c;
   }
 
   GlobalVariable* Flag() {

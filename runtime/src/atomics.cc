@@ -25,7 +25,6 @@
 #include <sched.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -339,14 +338,17 @@ void __dsm_atomic_lib_exchange(size_t size, void* p, void* val, void* ret, int) 
     return;
   }
   Locked l(p, LockFor(p));
-  // ret may alias val (libatomic allows it): read the old bytes first.
-  unsigned char small[64];
-  auto* old = size <= sizeof small ? small : static_cast<unsigned char*>(std::malloc(size));
-  if (old == nullptr) Runtime::Get().Fatal("atomic exchange of %zu bytes: out of memory", size);
-  std::memcpy(old, p, size);
-  std::memcpy(p, val, size);
-  std::memcpy(ret, old, size);
-  if (old != small) std::free(old);
+  // ret may be val itself: each chunk of val is read before ret's is written.
+  auto* obj = static_cast<unsigned char*>(p);
+  auto* in = static_cast<const unsigned char*>(val);
+  auto* out = static_cast<unsigned char*>(ret);
+  unsigned char old[64];
+  for (size_t at = 0; at < size; at += sizeof old) {
+    size_t n = size - at < sizeof old ? size - at : sizeof old;
+    std::memcpy(old, obj + at, n);
+    std::memcpy(obj + at, in + at, n);
+    std::memcpy(out + at, old, n);
+  }
 }
 
 bool __dsm_atomic_lib_compare_exchange(size_t size, void* p, void* expected, void* desired, int,
