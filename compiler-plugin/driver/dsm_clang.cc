@@ -45,14 +45,27 @@ void PrintHelp(const char* name, const std::string& clang) {
   printf("%s: the dsmkit compiler driver over %s.\n"
          "Every argument goes to %s unchanged; %s adds:\n"
          "  when compiling C/C++: -fplugin=<lib>/%s (#pragma dsm shared|private|parallel|for|\n"
-         "    critical|barrier|single|master; errors for OpenMP constructs the runtime cannot\n"
-         "    run) and OpenMP code generation (-fopenmp);\n"
+         "    critical|barrier|single|master; every writable global and static shared;\n"
+         "    errors for OpenMP constructs the runtime cannot run) and OpenMP code\n"
+         "    generation (-fopenmp);\n"
          "  when compiling: -idirafter <include> for <dsm/dsm.h>;\n"
-         "  when linking: -no-pie <lib>/libdsm_main.a -Wl,--wrap=main -L<lib> -ldsm\n"
+         "  when linking: -no-pie <lib>/libdsm_main.a -Wl,--wrap=main -Wl,-T,<lib>/dsm_globals.ld\n    -L<lib> -ldsm\n"
          "    -Wl,-rpath,<lib>, and not libomp.\n"
-         "<lib> is the lib directory next to this program's bin directory.\n"
-         "Options of %s follow.\n\n",
-         name, clang.c_str(), clang.c_str(), name, dsm::compiler::kPluginName, clang.c_str());
+         "<lib> is the lib directory next to this program's bin directory.\n",
+         name, clang.c_str(), clang.c_str(), name, dsm::compiler::kPluginName);
+  fflush(stdout);
+}
+
+void PrintDsmOptions(const std::string& clang) {
+  printf("\ndsmkit options (taken by %s, not passed on):\n"
+         "  -fno-dsm-auto-shared  share only the globals marked `#pragma dsm shared` (and\n"
+         "                        threadprivate ones); default: every writable global and\n"
+         "                        static variable of the compiled files is shared\n"
+         "  -fdsm-auto-shared     the default\n"
+         "  -fno-dsm-shared-heap  keep malloc/new private to each node (link time)\n"
+         "  -fdsm-shared-heap     the default: the program's malloc/new use the shared heap\n"
+         "\nOptions of %s follow.\n\n",
+         "dsm-clang", clang.c_str());
   fflush(stdout);
 }
 
@@ -73,15 +86,20 @@ int main(int argc, char** argv) {
     paths.incdir = DSM_SOURCE_INCLUDE_DIR;
 
   std::vector<std::string> given(argv + 1, argv + argc);
-  dsm::compiler::CommandMode mode = dsm::compiler::ClassifyCommand(dsm::compiler::ExpandArguments(given));
-  if (mode.help) PrintHelp(base.c_str(), paths.clang);
+  std::vector<std::string> expanded = dsm::compiler::ExpandArguments(given);
+  dsm::compiler::CommandMode mode = dsm::compiler::ClassifyCommand(expanded);
+  if (mode.help) {
+    PrintHelp(base.c_str(), paths.clang);
+    PrintDsmOptions(paths.clang);
+  }
   if (mode.version) {
     printf("%s (dsmkit): adds the dsmkit plugin, OpenMP and libdsm from %s to:\n",
            base.c_str(), paths.libdir.c_str());
     fflush(stdout);
   }
 
-  std::vector<std::string> args = dsm::compiler::BuildClangCommand(paths, mode, given);
+  std::vector<std::string> args =
+      dsm::compiler::BuildClangCommand(paths, mode, dsm::compiler::PassThrough(given, expanded));
   std::vector<char*> cargs;
   for (std::string& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);

@@ -83,6 +83,24 @@ std::vector<std::string> ExpandArguments(const std::vector<std::string>& given) 
   return expanded;
 }
 
+bool IsDsmFlag(const std::string& a) {
+  return a == "-fdsm-auto-shared" || a == "-fno-dsm-auto-shared" || a == "-fdsm-shared-heap" ||
+         a == "-fno-dsm-shared-heap";
+}
+
+std::vector<std::string> PassThrough(const std::vector<std::string>& given,
+                                     const std::vector<std::string>& expanded) {
+  size_t given_flags = 0, expanded_flags = 0;
+  for (const std::string& a : given) given_flags += IsDsmFlag(a);
+  for (const std::string& a : expanded) expanded_flags += IsDsmFlag(a);
+  const bool in_file = expanded_flags > given_flags;
+  std::vector<std::string> out;
+  for (const std::string& a : in_file ? expanded : given) {
+    if (!IsDsmFlag(a)) out.push_back(a);
+  }
+  return out;
+}
+
 CommandMode ClassifyCommand(const std::vector<std::string>& args) {
   CommandMode m;
   bool any_input = false;
@@ -99,6 +117,9 @@ CommandMode ClassifyCommand(const std::vector<std::string>& args) {
       m.help = true;
     } else if (a == "--version") {
       m.version = true;
+    } else if (IsDsmFlag(a)) {
+      if (a == "-fdsm-auto-shared" || a == "-fno-dsm-auto-shared") m.auto_shared = a[2] != 'n';
+      else m.shared_heap = a[2] != 'n';
     } else if (a == "-x" && i + 1 < args.size()) {
       lang = args[++i];
     } else if (a.rfind("-x", 0) == 0 && a.size() > 2) {
@@ -125,6 +146,7 @@ std::vector<std::string> BuildClangCommand(const DriverPaths& paths, const Comma
     // The same module holds the atomics pass (compiler-plugin/pass).
     args.push_back("-fpass-plugin=" + paths.libdir + "/" + kPluginName);
     args.insert(args.end(), {"-idirafter", paths.incdir});
+    if (!mode.auto_shared) args.push_back("-fplugin-arg-dsm-no-auto-shared");
     // -fopenmp on a linking command would make clang add -lomp: hand it to the
     // compiler proper only.
     if (mode.links) {
@@ -137,7 +159,8 @@ std::vector<std::string> BuildClangCommand(const DriverPaths& paths, const Comma
   if (mode.links) {
     // -fno-openmp last: a -fopenmp given by the user must not bring libomp in.
     args.insert(args.end(), {"-fno-openmp", "-no-pie", paths.libdir + "/libdsm_main.a",
-                             "-Wl,--wrap=main", "-L" + paths.libdir, "-ldsm",
+                             "-Wl,--wrap=main", "-Wl,-T," + paths.libdir + "/dsm_globals.ld",
+                             "-L" + paths.libdir, "-ldsm",
                              "-Wl,-rpath," + paths.libdir});
   }
   return args;

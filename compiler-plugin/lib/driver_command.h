@@ -20,7 +20,18 @@ struct CommandMode {
   bool links = true;             // the clang driver runs the linker
   bool help = false;             // --help
   bool version = false;          // --version
+  // dsmkit's own flags (the last of each pair wins; never passed to clang):
+  bool auto_shared = true;  // -f[no-]dsm-auto-shared: every writable global shared
+  bool shared_heap = true;  // -f[no-]dsm-shared-heap: the program's malloc/new shared
 };
+
+// True for the flags above.
+bool IsDsmFlag(const std::string& arg);
+
+// What goes to clang from the user: `given` without dsmkit's flags; when a
+// response file holds one of them, the expanded arguments without them.
+std::vector<std::string> PassThrough(const std::vector<std::string>& given,
+                                     const std::vector<std::string>& expanded);
 
 // Where the underlying compiler, the plugin and libdsm are.
 struct DriverPaths {
@@ -35,7 +46,7 @@ std::vector<std::string> ExpandArguments(const std::vector<std::string>& given);
 
 CommandMode ClassifyCommand(const std::vector<std::string>& expanded);
 
-// argv for exec: clang, what compiling adds, the given arguments unchanged,
+// argv for exec: clang, what compiling adds, `given` (from PassThrough),
 // what linking adds.
 std::vector<std::string> BuildClangCommand(const DriverPaths& paths, const CommandMode& mode,
                                            const std::vector<std::string>& given);

@@ -1,12 +1,23 @@
 // The dsmkit Clang plugin, loaded by dsm-clang with -fplugin=dsm-clang-plugin.so.
 //
+//  - Shared globals live in the sections dsm_shared_data (initialised) and
+//    dsm_shared_bss (zero or dynamically initialised), which dsm_globals.ld
+//    links as one window that the runtime maps onto the shared space. The
+//    plugin marks a variable shared with the attributes `#pragma clang
+//    section data=/bss=` would give it, so that LLVM picks the section by the
+//    variable's initialiser.
+//  - Zero-annotation mode (the default; plugin argument "no-auto-shared",
+//    i.e. dsm-clang -fno-dsm-auto-shared, turns it off): every writable
+//    global and static variable defined in the file is shared, as OpenMP
+//    threads share them (set as Sema's `#pragma clang section` state, so
+//    Sema applies it to every definition, static locals and template
+//    instances included).
 //  - `#pragma dsm shared` before a global (or static) declaration, or
-//    `#pragma dsm shared(a, b)` naming globals declared earlier, places those
-//    variables in section .dsm_shared, aligned to 64 bytes (the runtime's
-//    mapping of that section onto the shared space is a separate piece).
-//  - `#pragma dsm private` (same two forms) marks variables as node-private
-//    (annotation "dsm_private"; the default-shared mode that it opts out of is
-//    not implemented yet).
+//    `#pragma dsm shared(a, b)` naming globals declared earlier, shares those
+//    variables in either mode; `#pragma dsm private` (same two forms) keeps
+//    them per node (annotation "dsm_private").
+//  - threadprivate variables are thread-local (Clang's default), so every
+//    node has its own; the runtime implements copyin (omp_parallel.cc).
 //  - `#pragma dsm parallel|for|parallel for|critical|barrier|single|master ...`
 //    is the toolkit's spelling of the OpenMP directive of the same name: the
 //    handler re-enters the tokens as `#pragma omp ...`, so Clang's OpenMP
@@ -40,8 +51,8 @@ namespace {
 
 using namespace clang;
 
-constexpr const char* kSharedSection = ".dsm_shared";
-constexpr unsigned kSharedAlign = 64;
+constexpr const char* kSharedData = "dsm_shared_data";
+constexpr const char* kSharedBss = "dsm_shared_bss";
 
 enum class Placement { kShared, kPrivate };
 
@@ -56,6 +67,7 @@ struct PendingPlacement {
 // ones.
 struct PluginState {
   Sema* sema = nullptr;
+  bool auto_shared = true;
   std::vector<PendingPlacement> pending;
 };
 
@@ -68,15 +80,16 @@ PluginState& State() {
 }
 
 void Place(ASTContext& ctx, VarDecl* var, Placement placement, SourceLocation loc) {
+  var->dropAttr<PragmaClangBSSSectionAttr>();
+  var->dropAttr<PragmaClangDataSectionAttr>();
   if (placement == Placement::kPrivate) {
     var->addAttr(AnnotateAttr::CreateImplicit(ctx, "dsm_private", nullptr, 0, loc));
     return;
   }
-  var->addAttr(SectionAttr::CreateImplicit(ctx, kSharedSection, SourceRange(loc),
-                                           AttributeCommonInfo::AS_GNU));
-  auto* align = IntegerLiteral::Create(ctx, llvm::APInt(32, kSharedAlign), ctx.IntTy, loc);
-  var->addAttr(AlignedAttr::CreateImplicit(ctx, true, align, SourceRange(loc),
-                                           AttributeCommonInfo::AS_GNU));
+  var->addAttr(PragmaClangBSSSectionAttr::CreateImplicit(ctx, kSharedBss, SourceRange(loc),
+                                                         AttributeCommonInfo::AS_Pragma));
+  var->addAttr(PragmaClangDataSectionAttr::CreateImplicit(ctx, kSharedData, SourceRange(loc),
+                                                          AttributeCommonInfo::AS_Pragma));
 }
 
 void Error(DiagnosticsEngine& diags, SourceLocation loc, const std::string& text) {
@@ -249,7 +262,16 @@ class DsmConsumer : public SemaConsumer {
  public:
   explicit DsmConsumer(CompilerInstance& ci) : ci_(ci) {}
 
-  void InitializeSema(Sema& sema) override { State().sema = &sema; }
+  void InitializeSema(Sema& sema) override {
+    State().sema = &sema;
+    if (State().auto_shared) {
+      // As if the file began with `#pragma clang section bss=... data=...`.
+      SourceManager& sm = ci_.getSourceManager();
+      SourceLocation at = sm.getLocForStartOfFile(sm.getMainFileID());
+      sema.ActOnPragmaClangSection(at, Sema::PCSA_Set, Sema::PCSK_BSS, kSharedBss);
+      sema.ActOnPragmaClangSection(at, Sema::PCSA_Set, Sema::PCSK_Data, kSharedData);
+    }
+  }
   void ForgetSema() override { State().sema = nullptr; }
 
   bool HandleTopLevelDecl(DeclGroupRef group) override {
@@ -336,7 +358,17 @@ class DsmAction : public PluginASTAction {
   std::unique_ptr<ASTConsumer> CreateASTConsumer(CompilerInstance& ci, llvm::StringRef) override {
     return std::make_unique<DsmConsumer>(ci);
   }
-  bool ParseArgs(const CompilerInstance&, const std::vector<std::string>&) override {
+  bool ParseArgs(const CompilerInstance& ci, const std::vector<std::string>& args) override {
+    for (const std::string& a : args) {
+      if (a == "no-auto-shared") {
+        State().auto_shared = false;
+      } else if (a == "auto-shared") {
+        State().auto_shared = true;
+      } else {
+        Error(ci.getDiagnostics(), SourceLocation(), "unknown dsm plugin argument '" + a + "'");
+        return false;
+      }
+    }
     return true;
   }
   ActionType getActionType() override { return AddBeforeMainAction; }

@@ -31,17 +31,21 @@ Coherence::Coherence(const SharedSpace* space, const Config& config, ShmHeap* he
       fail_(std::move(fail)),
       meta_(space->page_meta()),
       data_pages_(space->header()->data_pages) {
-  pinned_pages_ = std::min<uint64_t>(PinnedPages(space->header()), data_pages_);
+  pinned_ = PinnedPagesOf(space->header());
   if (config_.host_id == 0) {
     manager_ = std::make_unique<Manager>(
         config_.num_hosts, data_pages_, config_.home_mode, heap,
         [this](uint32_t to, uint16_t type, uint64_t request_id, std::string body) {
           Reply(to, type, request_id, std::move(body));
         },
-        pinned_pages_);
+        pinned_);
     // Host 0 is the home of the pinned pages from the start: node 0's faults
     // there never need the daemon.
-    for (uint64_t p = 0; p < pinned_pages_; ++p) {
+    for (uint64_t p = 0; p < data_pages_; ++p) {
+      if (!pinned_.Contains(p)) {
+        if (p >= pinned_.stack_end) break;
+        continue;
+      }
       meta_[p].home = 0;
       StoreRelease(&meta_[p].state, uint32_t{kPageHome});
     }
@@ -51,7 +55,7 @@ Coherence::Coherence(const SharedSpace* space, const Config& config, ShmHeap* he
 Coherence::~Coherence() = default;
 
 uint32_t Coherence::RoundRobinHome(uint32_t page) const {
-  return page < pinned_pages_ ? 0 : page % config_.num_hosts;
+  return pinned_.Contains(page) ? 0 : page % config_.num_hosts;
 }
 
 // ---------------------------------------------------------------------------

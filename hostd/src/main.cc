@@ -35,6 +35,8 @@ options:
                      default 1G, 64M..1T)
   --stack SIZE       node 0's main stack in the shared space (default 16M,
                      64K..4G, leaving at least 16 MiB of heap)
+  --globals SIZE     room for the program's shared globals (dsm-run reads
+                     it from the program; default 0: no shared globals)
   --ready-fd FD      write "ready\n" to FD once listening, "attached <node>\n"
                      as each node joins (before it is answered), and when the
                      job ends "finished <status>\n" (node 0 finished with
@@ -109,6 +111,11 @@ int main(int argc, char** argv) {
       auto n = v ? dsm::ParseSize(v) : std::nullopt;
       if (!n) return UsageError("--stack needs a size such as 64M");
       config.space.stack_size = *n;
+    } else if (arg == "--globals") {
+      const char* v = value("--globals");
+      auto n = v ? dsm::ParseSize(v) : std::nullopt;
+      if (!n) return UsageError("--globals needs a size such as 4096 or 2M");
+      config.space.globals_size = *n;
     } else if (arg == "--ready-fd") {
       const char* v = value("--ready-fd");
       auto n = v ? dsm::ParseUint(v) : std::nullopt;
@@ -167,7 +174,9 @@ int main(int argc, char** argv) {
   }
   if (config.socket_path.empty()) return UsageError("--socket is required");
   if (nodes == 0) return UsageError("--nodes is required");
-  if (dsm::Status s = dsm::hostd::ValidateStackSize(config.space.stack_size, config.space.size); !s.ok()) {
+  if (dsm::Status s = dsm::hostd::ValidateStackSize(config.space.stack_size, config.space.size,
+                                                      config.space.globals_size);
+      !s.ok()) {
     return UsageError(s.message());
   }
   config.space.num_nodes = static_cast<uint32_t>(nodes);

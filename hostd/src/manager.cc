@@ -10,7 +10,7 @@ namespace dsm::hostd {
 using namespace dsm::hostd::peer;
 
 Manager::Manager(uint32_t num_hosts, uint64_t data_pages, device::HomeMode home_mode, ShmHeap* heap,
-                 SendFn send, uint64_t pinned_pages)
+                 SendFn send, device::PinnedPages pinned)
     : num_hosts_(num_hosts),
       data_pages_(data_pages),
       home_mode_(home_mode),
@@ -19,10 +19,12 @@ Manager::Manager(uint32_t num_hosts, uint64_t data_pages, device::HomeMode home_
       sent_upto_(num_hosts, 0),
       intervals_(num_hosts, 0),
       arrived_(num_hosts, false),
-      pinned_pages_(std::min(pinned_pages, data_pages)) {
+      pinned_(pinned) {
   if (home_mode_ == device::kHomeFirstTouch) {
     directory_.assign(data_pages, 0);
-    std::fill(directory_.begin(), directory_.begin() + static_cast<ptrdiff_t>(pinned_pages_), uint8_t{1});
+    for (uint64_t p = 0; p < data_pages && p < pinned_.stack_end; ++p) {
+      if (pinned_.Contains(p)) directory_[p] = 1;
+    }
   }
 }
 
@@ -181,7 +183,7 @@ bool Manager::OnHomeQuery(uint32_t from, uint64_t request_id, std::string_view b
     if (!r.Get(&page) || page >= data_pages_) return false;
     uint32_t home;
     if (home_mode_ == device::kHomeRoundRobin) {
-      home = page < pinned_pages_ ? 0u : static_cast<uint32_t>(page % num_hosts_);
+      home = pinned_.Contains(page) ? 0u : static_cast<uint32_t>(page % num_hosts_);
     } else {
       bool claim = i == 0 && (b.flags & kClaimFirst);
       if (directory_[page] == 0 && claim) directory_[page] = static_cast<uint8_t>(from + 1);

@@ -17,7 +17,15 @@ Status ValidateSpaceSize(uint64_t size) {
   return Status::Ok();
 }
 
-Status ValidateStackSize(uint64_t stack_size, uint64_t space_size) {
+Status ValidateStackSize(uint64_t stack_size, uint64_t space_size, uint64_t globals_size) {
+  if (globals_size > device::kMaxGlobalsSize ||
+      (device::LayoutFits(space_size, stack_size) &&
+       !device::LayoutFits(space_size, stack_size, globals_size))) {
+    return Status(EINVAL, "the program's shared globals (" + std::to_string(globals_size >> 20) +
+                              " MiB) and master stack leave less than 16 MiB of heap in a " +
+                              std::to_string(space_size >> 20) +
+                              " MiB shared space: ask for more memory (dsm-run --memory)");
+  }
   if (!device::LayoutFits(space_size, stack_size)) {
     return Status(EINVAL, "master stack size " + std::to_string(stack_size) +
                               " must be between 64 KiB and 4 GiB and leave 16 MiB of heap in a " +
@@ -28,7 +36,9 @@ Status ValidateStackSize(uint64_t stack_size, uint64_t space_size) {
 
 Result<SharedSpace> SharedSpace::Create(const SpaceConfig& config) {
   if (Status s = ValidateSpaceSize(config.size); !s.ok()) return s;
-  if (Status s = ValidateStackSize(config.stack_size, config.size); !s.ok()) return s;
+  if (Status s = ValidateStackSize(config.stack_size, config.size, config.globals_size); !s.ok()) {
+    return s;
+  }
   if (config.num_nodes == 0 || config.num_nodes > device::kMaxNodes) {
     return Status(EINVAL, "node count " + std::to_string(config.num_nodes) + " out of range 1.." +
                               std::to_string(device::kMaxNodes));
@@ -44,7 +54,7 @@ Result<SharedSpace> SharedSpace::Create(const SpaceConfig& config) {
   if (addr == MAP_FAILED) return Status::FromErrno("mmap shared space");
   space.map_ = Mapping(addr, config.size);
 
-  const device::Layout l = device::ComputeLayout(config.size, config.stack_size);
+  const device::Layout l = device::ComputeLayout(config.size, config.stack_size, config.globals_size);
   device::SpaceHeader* h = space.header();
   std::memset(h, 0, sizeof *h);
   h->version = device::kVersion;
@@ -67,6 +77,8 @@ Result<SharedSpace> SharedSpace::Create(const SpaceConfig& config) {
   h->data_offset = l.data_offset;
   h->data_size = l.data_size;
   h->control_offset = l.control_offset;
+  h->globals_offset = l.globals_offset;
+  h->globals_size = l.globals_size;
   h->stack_offset = l.stack_offset;
   h->stack_size = l.stack_size;
   h->heap_offset = l.heap_offset;

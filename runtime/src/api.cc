@@ -16,6 +16,16 @@ extern "C" {
   Runtime::Get().Main(main, argc, argv, envp);
 }
 
+// Called by libdsm_main.a's constructor (priority 101, before the program's
+// constructors): the program's shared-globals window (see GlobalsWindow),
+// then an early start on node 0.
+__attribute__((visibility("default"))) void __dsm_init(char* window_begin, char* window_end,
+                                                      char* data_end, char* any_section) {
+  Runtime& rt = Runtime::Get();
+  rt.SetGlobals(window_begin, window_end, data_end, any_section);
+  rt.EarlyStart();
+}
+
 int dsm_node_id(void) {
   Runtime& rt = Runtime::Get();
   rt.EnsureStarted();

@@ -45,7 +45,7 @@ Status CoherenceClient::Start(DeviceClient* device, Caller* caller, NodeCounters
   data_ = base + header_->data_offset;
   pages_ = header_->data_pages;
   if (pages_ == 0 || header_->data_offset + pages_ * kPageSize > device->space_size() ||
-      !IsPowerOfTwo(header_->inval_entries)) {
+      !IsPowerOfTwo(header_->inval_entries) || alias_end_ > pages_) {
     return Status(EPROTO, "shared space header describes no usable data area");
   }
   state_ = static_cast<uint8_t*>(MapPrivate(pages_));
@@ -59,14 +59,29 @@ Status CoherenceClient::Start(DeviceClient* device, Caller* caller, NodeCounters
   g_client = this;
   if (!InstallFaultHandler()) return Status::FromErrno("install the fault handler");
   SetPageFaultHandler(OnPageFault);
-  if (::mprotect(data_, pages_ * kPageSize, PROT_NONE) != 0) {
+  if (::mprotect(data_, pages_ * kPageSize, PROT_NONE) != 0 ||
+      (alias_end_ > alias_first_ &&
+       ::mprotect(alias_, (alias_end_ - alias_first_) * kPageSize, PROT_NONE) != 0)) {
     return Status::FromErrno("protect the data area");
   }
   return Status::Ok();
 }
 
+bool CoherenceClient::ProtectPages(uint64_t first, uint64_t count, int prot) {
+  // Split where the run crosses the alias's bounds.
+  while (count > 0) {
+    uint64_t n = count;
+    if (first < alias_first_ && first + n > alias_first_) n = alias_first_ - first;
+    if (InAlias(first) && first + n > alias_end_) n = alias_end_ - first;
+    if (::mprotect(PageAddress(first), n * kPageSize, prot) != 0) return false;
+    first += n;
+    count -= n;
+  }
+  return true;
+}
+
 void CoherenceClient::Protect(uint64_t first, uint64_t count, int prot) {
-  if (::mprotect(data_ + first * kPageSize, count * kPageSize, prot) == 0) return;
+  if (ProtectPages(first, count, prot)) return;
   if (errno != ENOMEM) caller_->Fail("mprotect", first, -errno);
   // Every run of pages with one protection is a kernel mapping, and a
   // process may have only so many (vm.max_map_count, 65530 by default):
@@ -74,18 +89,24 @@ void CoherenceClient::Protect(uint64_t first, uint64_t count, int prot) {
   // whole data area takes them back in one call; the pages fault in again.
   DropAll();
   if (prot == PROT_NONE) return;
-  if (::mprotect(data_ + first * kPageSize, count * kPageSize, prot) != 0) {
-    caller_->Fail("mprotect", first, -errno);
-  }
+  if (!ProtectPages(first, count, prot)) caller_->Fail("mprotect", first, -errno);
   uint8_t bits = ((prot & PROT_READ) ? kReadable : 0) | ((prot & PROT_WRITE) ? kWritable : 0);
   for (uint64_t p = first; p < first + count; ++p) state_[p] = (state_[p] & kDirty) | bits;
 }
 
 bool CoherenceClient::OnFault(uintptr_t addr, bool write) {
   auto lo = reinterpret_cast<uintptr_t>(data_);
-  if (addr < lo || addr >= lo + pages_ * kPageSize) return false;
+  auto alias = reinterpret_cast<uintptr_t>(alias_);
+  uint64_t page;
+  if (addr >= alias && addr < alias + (alias_end_ - alias_first_) * kPageSize) {
+    page = alias_first_ + (addr - alias) / kPageSize;
+  } else if (addr >= lo && addr < lo + pages_ * kPageSize) {
+    page = (addr - lo) / kPageSize;
+    if (InAlias(page)) return false;  // used only through the alias
+  } else {
+    return false;
+  }
   uint64_t start = MonotonicNs();
-  const uint64_t page = (addr - lo) / kPageSize;
   uint32_t st = LoadAcquire(&meta_[page].state);
   uint8_t& mine = state_[page];
   int64_t answer = -1;  // the PageState kFault answered; -1: not asked
@@ -198,6 +219,9 @@ void CoherenceClient::ReleaseNow() {  // From here on, writes fault into a fresh
 
 void CoherenceClient::DropAll() {
   if (::mprotect(data_, pages_ * kPageSize, PROT_NONE) != 0) caller_->Fail("mprotect", 0, -errno);
+  if (alias_end_ > alias_first_ && ::mprotect(alias_, (alias_end_ - alias_first_) * kPageSize, PROT_NONE) != 0) {
+    caller_->Fail("mprotect", alias_first_, -errno);
+  }
   for (uint64_t p = 0; p < pages_; ++p) state_[p] &= kDirty;
   ++counters_->drop_all;
 }

@@ -59,6 +59,16 @@ class CoherenceClient {
   // its faults here. One per process.
   Status Start(DeviceClient* device, Caller* caller, device::NodeCounters* counters);
 
+  // Before Start: data pages [first, first + count) are used through a
+  // second mapping at `at` (the program's shared globals; see
+  // GlobalsWindow), never through the space's own mapping. Faults and
+  // protections of those pages are at `at`.
+  void SetAlias(char* at, uint64_t first, uint64_t count) {
+    alias_ = at;
+    alias_first_ = first;
+    alias_end_ = first + count;
+  }
+
   // The fault handler's part; see the class comment.
   bool OnFault(uintptr_t addr, bool write);
   void Acquire();
@@ -75,6 +85,14 @@ class CoherenceClient {
   static constexpr uint8_t kDirty = 4;
 
   void Protect(uint64_t first, uint64_t count, int prot);
+  // mprotect of pages [first, first + count) where they are used (the alias
+  // or the space's mapping); false with errno set when one call failed.
+  bool ProtectPages(uint64_t first, uint64_t count, int prot);
+  bool InAlias(uint64_t page) const { return page >= alias_first_ && page < alias_end_; }
+  char* PageAddress(uint64_t page) const {
+    return InAlias(page) ? alias_ + (page - alias_first_) * device::kPageSize
+                         : data_ + page * device::kPageSize;
+  }
   void DropAll();
   void ReleaseNow();
   static void ReleaseEntry();
@@ -89,6 +107,9 @@ class CoherenceClient {
   uint32_t* list_ = nullptr;  // this slot's page list in the shared space
   char* data_ = nullptr;
   uint64_t pages_ = 0;
+  char* alias_ = nullptr;  // see SetAlias; alias_first_ == alias_end_: none
+  uint64_t alias_first_ = 0;
+  uint64_t alias_end_ = 0;
   uint8_t* state_ = nullptr;
   // The dirty list, and a second one that Release() swaps in before it
   // re-protects: the release runs on node 0's stack, which is shared data,

@@ -88,10 +88,22 @@ Result<std::unique_ptr<DeviceClient>> DeviceClient::Connect(const std::string& s
     return Status(EEXIST, "the shared space's fixed address 0x200000000000 is in use in this process");
   }
   c->map_ = Mapping(addr, size);
+  c->shm_ = std::move(shm);
   if (Status s = CheckHeader(c->header(), size); !s.ok()) return s;
   c->regs_ = RegisterPage(addr, static_cast<uint32_t>(c->peer_id_));
   c->seq_ = LoadAcquire(&c->regs_->seq);
   return c;
+}
+
+Status DeviceClient::MapAlias(char* addr, uint64_t offset, uint64_t len) {
+  if (reinterpret_cast<uintptr_t>(addr) % kPageSize != 0 || offset % kPageSize != 0 ||
+      len % kPageSize != 0 || offset > space_size() || len > space_size() - offset) {
+    return Status(EINVAL, "bad alias mapping of the shared space");
+  }
+  void* p = ::mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE, shm_.get(),
+                   static_cast<off_t>(offset));
+  if (p == MAP_FAILED) return Status::FromErrno("cannot map the shared globals");
+  return Status::Ok();
 }
 
 DeviceClient::Reply DeviceClient::Call(uint32_t command, std::initializer_list<uint64_t> args) {

@@ -85,6 +85,11 @@ class DeviceClient {
   [[nodiscard]] int64_t peer_id() const { return peer_id_; }
   [[nodiscard]] uint64_t space_size() const { return map_.size(); }
 
+  // Maps the space's bytes [offset, offset + len) a second time at addr
+  // (page-aligned), replacing what was there: the program's shared globals
+  // (see GlobalsWindow). The mapping lives as long as the process.
+  Status MapAlias(char* addr, uint64_t offset, uint64_t len);
+
  private:
   DeviceClient() = default;
   // Waits for done_seq == seq: spins for up to spin_ns (not at all when the
@@ -96,6 +101,7 @@ class DeviceClient {
 
   std::unique_ptr<Doorbell> doorbell_;
   Mapping map_;
+  UniqueFd shm_;  // the space's fd, for MapAlias
   int64_t peer_id_ = -1;
   device::RegisterFile* regs_ = nullptr;
   uint64_t seq_ = 0;

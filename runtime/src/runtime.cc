@@ -68,6 +68,7 @@ Status Runtime::StartEmbeddedDaemon(std::string* socket_path) {
   config.socket_path = name;
   config.space.num_nodes = 1;
   config.space.job_id = rd();
+  config.space.globals_size = globals_.size();
   if (const char* mem = std::getenv("DSM_MEMORY")) {
     auto size = ParseSize(mem);
     if (!size) return Status(EINVAL, std::string("DSM_MEMORY='") + mem + "' is not a size");
@@ -111,6 +112,9 @@ Status Runtime::Start() {
       return Status(s.code(), "cannot start the embedded daemon: " + s.message());
     }
   }
+  // The space's globals pages are mapped over the program's own copy of its
+  // shared globals, below: keep that copy's initial values.
+  if (Status s = globals_.Save(); !s.ok()) return s;
   auto client = DeviceClient::Connect(socket_path, kConnectTimeoutMs);
   if (!client.ok()) return client.status();
   client_ = std::move(client).value();
@@ -135,6 +139,19 @@ Status Runtime::Start() {
   char prefix[32];
   std::snprintf(prefix, sizeof prefix, "dsm[node %d]", node_id_);
   SetLogPrefix(prefix);
+  const SpaceHeader* h = client_->header();
+  if (globals_.size() > 0 && (h->globals_offset != kGlobalsOffset || h->globals_size < globals_.size())) {
+    return Status(EINVAL, "this program has " + std::to_string(globals_.size()) +
+                              " bytes of shared globals but the job's shared space reserves " +
+                              std::to_string(h->globals_size) +
+                              ": start it with dsm-run (which reads them from the program), or "
+                              "give dsm-hostd --globals " + std::to_string(globals_.size()));
+  }
+  if (globals_.size() > 0) {
+    if (Status s = client_->MapAlias(globals_.begin(), h->globals_offset, globals_.size()); !s.ok()) return s;
+    coherence_.SetAlias(globals_.begin(), (h->globals_offset - h->data_offset) / kPageSize,
+                        globals_.size() / kPageSize);
+  }
   if (r.results[3] > 1) {
     // Several hosts: page protections keep this node's view coherent.
     if (Status s = coherence_.Start(client_.get(), this, counters_); !s.ok()) return s;
@@ -144,9 +161,39 @@ Status Runtime::Start() {
                    client_->base() + client_->space_size(), coherent_);
   trace_.Open(node_id_);
   if (coherent_ && trace_.enabled()) coherence_.set_trace(&trace_);
+  // Node 0's initial values of the shared globals win; the others see them
+  // after the barrier below, and check that theirs are at the same address.
+  if (node_id_ == 0) {
+    globals_.Publish();
+    control()->globals_at = GlobalsAt();
+  } else {
+    globals_.Discard();
+  }
   // Every node is present before node 0's main starts.
   SyncBarrier();
+  if (control()->globals_at != GlobalsAt()) {
+    return Status(EINVAL, "this program's shared globals are at a different address on node 0: "
+                          "is it a position-independent executable? Link it with -no-pie "
+                          "(dsm-clang does)");
+  }
   return Status::Ok();
+}
+
+uint64_t Runtime::GlobalsAt() const {
+  return globals_.size() > 0 ? reinterpret_cast<uint64_t>(globals_.begin()) : 0;
+}
+
+void Runtime::SetGlobals(char* begin, char* end, char* data_end, char* any_section) {
+  if (!started_) globals_.Set(begin, end, data_end, any_section);
+}
+
+void Runtime::EarlyStart() {
+  if (started_) return;
+  const char* socket = std::getenv("DSM_SOCKET");
+  const char* id = std::getenv("DSM_NODE_ID");
+  const bool embedded = socket == nullptr || *socket == '\0';
+  if (!embedded && (id == nullptr || std::strcmp(id, "0") != 0)) return;
+  if (Status s = Start(); !s.ok()) Fatal("%s", s.message().c_str());
 }
 
 void Runtime::EnsureStarted() {

@@ -17,6 +17,7 @@
 #include "dsm/common/exit_status.h"
 #include "device_client.h"
 #include "func_ref.h"
+#include "globals.h"
 #include "trace.h"
 
 namespace dsm::hostd {
@@ -44,6 +45,14 @@ class Runtime : private ChunkSource, private CoherenceClient::Caller {
   // Starts a one-node embedded job if no Main ran (API used from a program
   // linked without the wrap).
   void EnsureStarted();
+
+  // Called by libdsm_main.a's constructor, before the program's own: where
+  // the program's shared globals are (see GlobalsWindow), and then an early
+  // start on the node that will be node 0 (DSM_NODE_ID=0, or an embedded
+  // job), so that its constructors already run on the shared globals and
+  // heap. Other nodes attach in Main, after their constructors.
+  void SetGlobals(char* begin, char* end, char* data_end, char* any_section);
+  void EarlyStart();
 
   int node_id() const { return node_id_; }
   int num_nodes() const { return num_nodes_; }
@@ -74,6 +83,8 @@ class Runtime : private ChunkSource, private CoherenceClient::Caller {
   void RunRegion(void (*fn)(void*), void* arg);
   device::LockEntry* FindLock(uint32_t id, uint64_t* index);
   ControlBlock* control() const;
+  // Where this node's shared globals are; 0 if it has none.
+  uint64_t GlobalsAt() const;
 
   void* AllocChunk(size_t bytes) override;
   bool FreeChunk(void* chunk) override;
@@ -93,6 +104,7 @@ class Runtime : private ChunkSource, private CoherenceClient::Caller {
   std::unique_ptr<hostd::Daemon> embedded_;
   std::thread embedded_thread_;
   Arena arena_{this};
+  GlobalsWindow globals_;
   CoherenceClient coherence_;
   bool coherent_ = false;  // a job of several hosts
   int node_id_ = 0;

@@ -25,6 +25,6 @@ T Sum(const T* v, int n) {
 
 double Total() { return Sum(app::grid, 128) + static_cast<double>(Counter::hits); }
 
-// CHECK-DAG: O .dsm_shared {{[0-9a-f]+}} _ZN3app4gridE
-// CHECK-DAG: O .dsm_shared {{[0-9a-f]+}} _ZN7Counter4hitsE
+// CHECK-DAG: O dsm_shared_bss {{[0-9a-f]+}} _ZN3app4gridE
+// CHECK-DAG: O dsm_shared_bss {{[0-9a-f]+}} _ZN7Counter4hitsE
 // CALLS: __kmpc_fork_call

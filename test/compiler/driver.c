@@ -17,7 +17,7 @@
 // LINK: "{{[^"]*}}/ld"
 // LINK-NOT: "-pie"
 // LINK-NOT: "-lomp"
-// LINK-SAME: "{{[^"]*}}/lib/libdsm_main.a" "--wrap=main" "-ldsm" "-rpath" "{{[^"]*}}/lib"
+// LINK-SAME: "{{[^"]*}}/lib/libdsm_main.a" "--wrap=main" "-T" "{{[^"]*}}/lib/dsm_globals.ld" "-ldsm" "-rpath" "{{[^"]*}}/lib"
 // LINK-NOT: "-lomp"
 //
 // A -fopenmp given by the user does not bring libomp either.
@@ -73,7 +73,9 @@
 // RUN: dsm-clang --help | FileCheck %s --check-prefix=HELP
 // HELP: dsm-clang: the dsmkit compiler driver over /usr/bin/clang-14.
 // HELP: -fplugin=<lib>/dsm-clang-plugin.so
-// HELP: -no-pie <lib>/libdsm_main.a -Wl,--wrap=main -L<lib> -ldsm
+// HELP: -no-pie <lib>/libdsm_main.a -Wl,--wrap=main -Wl,-T,<lib>/dsm_globals.ld
+// HELP: -fno-dsm-auto-shared
+// HELP: -fno-dsm-shared-heap
 // HELP: OVERVIEW: clang LLVM compiler
 // RUN: dsm-clang --version | FileCheck %s --check-prefix=VERSION
 // VERSION: dsm-clang (dsmkit): adds the dsmkit plugin, OpenMP and libdsm from {{.*}}/lib

@@ -110,8 +110,8 @@ TEST(BuildClangCommand, LinkAddsLibdsmAfterInputsAndNeverLibomp) {
   EXPECT_TRUE(Contains(cmd, "-fopenmp"));
   // Compiling and linking in one command still runs the atomics pass.
   EXPECT_TRUE(Contains(cmd, "-fpass-plugin=/p/lib/dsm-clang-plugin.so"));
-  Args tail = {"-fno-openmp",     "-no-pie", "/p/lib/libdsm_main.a", "-Wl,--wrap=main",
-               "-L/p/lib",        "-ldsm",   "-Wl,-rpath,/p/lib"};
+  Args tail = {"-fno-openmp", "-no-pie", "/p/lib/libdsm_main.a", "-Wl,--wrap=main",
+               "-Wl,-T,/p/lib/dsm_globals.ld", "-L/p/lib", "-ldsm", "-Wl,-rpath,/p/lib"};
   ASSERT_GE(cmd.size(), tail.size());
   EXPECT_EQ(Args(cmd.end() - static_cast<long>(tail.size()), cmd.end()), tail);
 }

@@ -20,7 +20,7 @@ TEST(RuntimeLayout, FuncRefIsSixteenBytes) {
 }
 
 TEST(RuntimeLayout, ControlBlockStartsWithItsVersion) {
-  EXPECT_EQ(sizeof(ControlBlock), 40u);
+  EXPECT_EQ(sizeof(ControlBlock), 48u);
   EXPECT_EQ(offsetof(ControlBlock, layout_version), 0u);
   EXPECT_EQ(offsetof(ControlBlock, reserved0), 4u);
   EXPECT_EQ(offsetof(ControlBlock, generation), 8u);

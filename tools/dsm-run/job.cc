@@ -14,6 +14,8 @@
 #include <cstring>
 
 #include "dsm/common/log.h"
+#include "dsm/device/protocol.h"
+#include "program_image.h"
 
 namespace dsm::launcher {
 
@@ -45,6 +47,20 @@ int Job::Run() {
       Say("error: %s", ip.status().message().c_str());
       return kExitFailure;
     }
+  }
+  auto image = ReadProgramImage(program_path_);
+  if (!image.ok()) {
+    Say("error: %s", image.status().message().c_str());
+    return kExitUsage;
+  }
+  globals_size_ = image->globals_size;
+  const uint64_t stack = o_.stack != 0 ? o_.stack : device::kMasterStackSize;
+  if (!device::LayoutFits(o_.memory, stack, globals_size_)) {
+    Say("error: %s's shared globals (%llu MiB) and the master stack leave less than 16 MiB of heap in "
+        "a %llu MiB shared space: use a larger --memory",
+        program_path_.c_str(), static_cast<unsigned long long>(globals_size_ >> 20),
+        static_cast<unsigned long long>(o_.memory >> 20));
+    return kExitUsage;
   }
   if (Status s = OpenOutputFiles(); !s.ok()) {
     Say("error: %s", s.message().c_str());

@@ -136,6 +136,7 @@ class Job {
   const Options& o_;
   const std::string program_path_;
   const std::string hostd_path_;
+  uint64_t globals_size_ = 0;  // the program's shared globals (ReadProgramImage)
 
   Phase phase_ = Phase::kStarting;
   int exit_code_ = 0;

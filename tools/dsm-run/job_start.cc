@@ -169,7 +169,7 @@ Status Job::Setup() {
 // before multi-host jobs existed. Several: --socket, --nodes, --host-id,
 // --hosts, --local-nodes, --listen, [--join] (all but host 0), --job-id,
 // --home, --ready-fd, --exit-when-done, [--stats], --memory, [--stack],
-// [--stats-json].
+// [--stats-json]; then [--globals] in both cases.
 std::vector<std::string> Job::DaemonArgs(uint32_t host) const {
   std::vector<std::string> a = {hostd_path_, "--socket", daemons_[host].socket, "--nodes", std::to_string(o_.nodes)};
   if (o_.hosts == 1) {
@@ -190,6 +190,7 @@ std::vector<std::string> Job::DaemonArgs(uint32_t host) const {
     a.insert(a.end(), {"--memory", std::to_string(o_.memory)});
     if (o_.stack != 0) a.insert(a.end(), {"--stack", std::to_string(o_.stack)});
   }
+  if (globals_size_ != 0) a.insert(a.end(), {"--globals", std::to_string(globals_size_)});
   if (!o_.stats_json.empty()) a.insert(a.end(), {"--stats-json", HostStatsPath(o_.stats_json, host)});
   return a;
 }

@@ -24,7 +24,7 @@ namespace dsm::device {
 
 // "DSMSPACE" read as a little-endian integer.
 constexpr uint64_t kMagic = 0x45434150534d5344ULL;
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
 constexpr uint64_t kPageSize = 4096;
 
 // Register pages: one per ivshmem peer id. Peer 0 is the daemon itself, so
@@ -83,7 +83,10 @@ struct SpaceHeader {
   uint64_t inval_entries;       // 176 ring capacity, a power of two
   uint64_t list_offset;         // 184 per-slot page lists (kListEntries each)
   uint64_t data_pages;          // 192 data_size / kPageSize
-  uint64_t reserved[39];        // 200 .. 511, zero
+  uint64_t globals_offset;      // 200 the program's shared globals: always
+                                //     kGlobalsOffset (fixed, see below)
+  uint64_t globals_size;        // 208 bytes reserved for them (may be 0)
+  uint64_t reserved[37];        // 216 .. 511, zero
 };
 static_assert(sizeof(SpaceHeader) == 512);
 static_assert(offsetof(SpaceHeader, version) == 8);
@@ -103,6 +106,8 @@ static_assert(offsetof(SpaceHeader, daemon_cpu) == 160);
 static_assert(offsetof(SpaceHeader, inval_head) == 168);
 static_assert(offsetof(SpaceHeader, list_offset) == 184);
 static_assert(offsetof(SpaceHeader, data_pages) == 192);
+static_assert(offsetof(SpaceHeader, globals_offset) == 200);
+static_assert(offsetof(SpaceHeader, globals_size) == 208);
 
 // ---------------------------------------------------------------------------
 // Register file: one 4 KiB page per slot.
@@ -264,13 +269,24 @@ static_assert(sizeof(PageMeta) == 16);
 
 enum HomeMode : uint32_t { kHomeFirstTouch = 0, kHomeRoundRobin = 1 };
 
-// Data pages [0, PinnedPages()) — the control page, the guard page and node
-// 0's master stack — are homed on host 0 whatever the home mode, from the
-// start: node 0 (always on host 0) runs main and the runtime's request path
-// on that stack, so its faults there must never need the daemon (a fault
-// inside a request would need a second request).
-inline uint64_t PinnedPages(const SpaceHeader* h) {
-  return (h->stack_offset + h->stack_size - h->data_offset) / kPageSize;
+// The pinned pages — the control page, and the guard page and node 0's
+// master stack — are homed on host 0 whatever the home mode, from the start:
+// node 0 (always on host 0) runs main and the runtime's request path on that
+// stack, so its faults there must never need the daemon (a fault inside a
+// request would need a second request). The globals window between them is
+// homed like any other data.
+struct PinnedPages {
+  uint64_t control_end;  // data pages [0, control_end)
+  uint64_t stack_begin;  // and [stack_begin, stack_end): guard page and stack
+  uint64_t stack_end;
+  constexpr bool Contains(uint64_t page) const {
+    return page < control_end || (page >= stack_begin && page < stack_end);
+  }
+};
+inline PinnedPages PinnedPagesOf(const SpaceHeader* h) {
+  return PinnedPages{(h->control_offset - h->data_offset) / kPageSize + 1,
+                     (h->stack_offset - kPageSize - h->data_offset) / kPageSize,
+                     (h->stack_offset + h->stack_size - h->data_offset) / kPageSize};
 }
 
 // Page lists: each slot owns kListEntries uint32 page indices at
@@ -302,53 +318,87 @@ inline bool CompareExchange(T* p, T* expected, T desired) {
 
 // ---------------------------------------------------------------------------
 // Layout computation: the daemon fills the header from this; tests check it.
+//
+//   header | register pages | lock table | invalidation ring | page lists |
+//   data area: control page, (unused to 2 MiB), globals window, guard page,
+//              master stack, heap |
+//   PageMeta per data page
+//
+// Everything before the data area has a fixed size, so the data area and the
+// globals window start at the same offset in every space. A program's shared
+// globals are linked together, page-aligned, among its other data
+// (dsm_globals.ld); every node maps the window's pages of the space there too
+// (a second mapping of the same pages), so they keep the program's
+// addresses (the same on every node: programs are not position-independent).
 struct Layout {
   uint64_t space_size;
   uint64_t regs_offset, lock_table_offset, meta_offset, meta_size;
   uint64_t inval_offset, inval_size, list_offset, list_size, data_offset, data_size;
-  uint64_t control_offset, stack_offset, stack_size, heap_offset, heap_size;
+  uint64_t control_offset, globals_offset, globals_size, stack_offset, stack_size;
+  uint64_t heap_offset, heap_size;
 };
 
 constexpr uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+constexpr uint64_t AlignDown(uint64_t v, uint64_t a) { return v / a * a; }
 constexpr bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
-// Valid for power-of-two sizes in [kMinSpaceSize, kMaxSpaceSize] and stack
-// sizes in [kMinMasterStackSize, kMaxMasterStackSize] that leave a heap
+namespace layout_detail {
+constexpr uint64_t kLockTableOffset = AlignUp(kPageSize + kMaxSlots * kPageSize, 64 * 1024);
+constexpr uint64_t kInvalOffset =
+    AlignUp(kLockTableOffset + kLockTableEntries * sizeof(LockEntry), 64 * 1024);
+constexpr uint64_t kListOffset = AlignUp(kInvalOffset + kInvalEntries * sizeof(uint32_t), 64 * 1024);
+}  // namespace layout_detail
+
+// Where the data area starts, and where the program's shared globals are in
+// the space (both fixed; see Layout).
+constexpr uint64_t kDataOffset =
+    AlignUp(layout_detail::kListOffset + kMaxSlots * kListBytes, 2ULL << 20);
+constexpr uint64_t kGlobalsOffset = kDataOffset + (2ULL << 20);
+// The most a job may reserve for globals.
+constexpr uint64_t kMaxGlobalsSize = 1ULL << 39;
+
+// Valid for power-of-two sizes in [kMinSpaceSize, kMaxSpaceSize], stack sizes
+// in [kMinMasterStackSize, kMaxMasterStackSize] and globals that leave a heap
 // (LayoutFits).
-constexpr Layout ComputeLayout(uint64_t space_size, uint64_t stack_size = kMasterStackSize) {
+constexpr Layout ComputeLayout(uint64_t space_size, uint64_t stack_size = kMasterStackSize,
+                               uint64_t globals_size = 0) {
   Layout l{};
   l.space_size = space_size;
   l.regs_offset = kPageSize;
-  l.lock_table_offset = AlignUp(l.regs_offset + kMaxSlots * kPageSize, 64 * 1024);
-  uint64_t after_locks = l.lock_table_offset + kLockTableEntries * sizeof(LockEntry);
+  l.lock_table_offset = layout_detail::kLockTableOffset;
   // The coherence engine's areas (untouched, so free, in single-host jobs):
-  // 16 bytes of state per page (the data area is smaller than the space, so
-  // this covers it), the invalidation ring, and the per-slot page lists.
-  l.meta_offset = AlignUp(after_locks, 64 * 1024);
-  l.meta_size = AlignUp(space_size / kPageSize * sizeof(PageMeta), 64 * 1024);
-  l.inval_offset = AlignUp(l.meta_offset + l.meta_size, 64 * 1024);
+  // the invalidation ring and the per-slot page lists here, and 16 bytes of
+  // state per data page at the end of the space.
+  l.inval_offset = layout_detail::kInvalOffset;
   l.inval_size = kInvalEntries * sizeof(uint32_t);
-  l.list_offset = AlignUp(l.inval_offset + l.inval_size, 64 * 1024);
+  l.list_offset = layout_detail::kListOffset;
   l.list_size = kMaxSlots * kListBytes;
-  l.data_offset = AlignUp(l.list_offset + l.list_size, 2ULL << 20);
-  l.data_size = space_size - l.data_offset;
+  l.data_offset = kDataOffset;
+  // The data area is smaller than the space, so this covers it.
+  l.meta_size = AlignUp(space_size / kPageSize * sizeof(PageMeta), 64 * 1024);
+  l.meta_offset = space_size > l.meta_size ? space_size - l.meta_size : 0;
+  l.data_size = l.meta_offset > l.data_offset ? l.meta_offset - l.data_offset : 0;
   l.control_offset = l.data_offset;
+  l.globals_offset = kGlobalsOffset;
+  l.globals_size = AlignUp(globals_size, 2ULL << 20);
   // One guard page (never handed out) under the stack.
-  l.stack_offset = l.data_offset + 2 * kPageSize;
+  l.stack_offset = l.globals_offset + l.globals_size + kPageSize;
   l.stack_size = AlignUp(stack_size, kPageSize);
   l.heap_offset = AlignUp(l.stack_offset + l.stack_size, 2ULL << 20);
-  l.heap_size = l.heap_offset < space_size ? space_size - l.heap_offset : 0;
+  l.heap_size = l.heap_offset < l.meta_offset ? AlignDown(l.meta_offset - l.heap_offset, 64 * 1024) : 0;
   return l;
 }
 
-// The stack leaves at least 16 MiB of heap in a space of this size.
-constexpr bool LayoutFits(uint64_t space_size, uint64_t stack_size) {
+// The stack and globals leave at least 16 MiB of heap in a space of this size.
+constexpr bool LayoutFits(uint64_t space_size, uint64_t stack_size, uint64_t globals_size = 0) {
   return stack_size >= kMinMasterStackSize && stack_size <= kMaxMasterStackSize &&
-         ComputeLayout(space_size, stack_size).heap_size >= (16ULL << 20);
+         globals_size <= kMaxGlobalsSize &&
+         ComputeLayout(space_size, stack_size, globals_size).heap_size >= (16ULL << 20);
 }
 
 static_assert(ComputeLayout(kMinSpaceSize).heap_size > 16ULL << 20);
-static_assert(ComputeLayout(kDefaultSpaceSize).data_offset % (2ULL << 20) == 0);
+static_assert(kDataOffset % (2ULL << 20) == 0);
+static_assert(ComputeLayout(kMaxSpaceSize).meta_offset >= ComputeLayout(kMaxSpaceSize).heap_offset);
 
 inline RegisterFile* RegisterPage(void* space, uint32_t slot) {
   auto* h = static_cast<SpaceHeader*>(space);

@@ -28,7 +28,7 @@ namespace dsm::device {
 // (the size classes), changes. Nodes of one job must agree on it: each node
 // checks it at start (AgreeOnRuntimeLayout), so a job mixing two libdsm
 // builds that differ here ends with a message instead of misreading memory.
-constexpr uint32_t kRuntimeLayoutVersion = 1;
+constexpr uint32_t kRuntimeLayoutVersion = 2;
 
 // ---------------------------------------------------------------------------
 // A function of the program, named the same way in every process even when
@@ -61,13 +61,17 @@ struct ControlBlock {
   FuncRef fn;               // 16 node 0: the region's function
   uint64_t arg;             // 32 node 0: its argument (a shared address or a
                             //    plain value)
+  uint64_t globals_at;      // 40 node 0, before the start barrier: where its
+                            //    shared globals are (0: none); every node's
+                            //    must be the same
 };
-static_assert(sizeof(ControlBlock) == 40);
+static_assert(sizeof(ControlBlock) == 48);
 static_assert(sizeof(ControlBlock) <= kPageSize);
 static_assert(offsetof(ControlBlock, layout_version) == 0);
 static_assert(offsetof(ControlBlock, generation) == 8);
 static_assert(offsetof(ControlBlock, fn) == 16);
 static_assert(offsetof(ControlBlock, arg) == 32);
+static_assert(offsetof(ControlBlock, globals_at) == 40);
 
 // Run by every node at start, before the barrier that lets node 0's main
 // begin: the first node stores its version, the others compare with it.

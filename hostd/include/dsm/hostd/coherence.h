@@ -177,7 +177,7 @@ class Coherence {
   std::unique_ptr<Manager> manager_;
   device::PageMeta* meta_;
   uint64_t data_pages_;
-  uint64_t pinned_pages_ = 0;  // homed on host 0 in every mode
+  device::PinnedPages pinned_{};  // homed on host 0 in every mode
   HostStats stats_;
 
   std::unordered_map<uint32_t, Twin> twins_;

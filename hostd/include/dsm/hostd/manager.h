@@ -49,10 +49,10 @@ class Manager {
  public:
   using SendFn = std::function<void(uint32_t to, uint16_t type, uint64_t request_id, std::string body)>;
 
-  // Pages [0, pinned_pages) are homed on host 0 in every mode (see
+  // `pinned` pages are homed on host 0 in every mode (see
   // device::PinnedPages).
   Manager(uint32_t num_hosts, uint64_t data_pages, device::HomeMode home_mode, ShmHeap* heap,
-          SendFn send, uint64_t pinned_pages = 0);
+          SendFn send, device::PinnedPages pinned = {});
 
   // True when `type` is a message for the manager.
   static bool Handles(uint16_t type);
@@ -104,7 +104,7 @@ class Manager {
   uint32_t arrivals_ = 0;
 
   std::vector<uint8_t> directory_;  // first touch: home host + 1, 0 = none yet
-  uint64_t pinned_pages_;
+  device::PinnedPages pinned_;
 };
 
 }  // namespace dsm::hostd

@@ -24,6 +24,7 @@ struct SpaceConfig {
   uint32_t num_hosts = 1;
   uint64_t job_id = 0;
   uint64_t stack_size = device::kMasterStackSize;  // node 0's main stack
+  uint64_t globals_size = 0;  // the program's shared globals (dsm-run reads them)
   uint32_t home_mode = device::kHomeFirstTouch;     // several hosts only
 };
 
@@ -51,7 +52,8 @@ class SharedSpace {
 
 // Checks a size given by a user: a power of two within the device's bounds.
 Status ValidateSpaceSize(uint64_t size);
-// Checks a master stack size given by a user against the space it lives in.
-Status ValidateStackSize(uint64_t stack_size, uint64_t space_size);
+// Checks a master stack size and a globals size given by a user against the
+// space they live in.
+Status ValidateStackSize(uint64_t stack_size, uint64_t space_size, uint64_t globals_size = 0);
 
 }  // namespace dsm::hostd

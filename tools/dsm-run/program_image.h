@@ -1,0 +1,30 @@
+// What dsm-run needs to know about the program before starting a job: the
+// size of its shared globals (the sections dsm_shared_data and
+// dsm_shared_bss that dsm-clang and the DSM_SHARED macro fill, which
+// dsm_globals.ld links together as one page-aligned window), read from the
+// ELF section headers, so that the daemons reserve room for them.
+//
+// Reads the file only; runs nothing. Thread-safe (no shared state).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "dsm/common/status.h"
+
+namespace dsm::launcher {
+
+struct ProgramImage {
+  // Bytes of the globals window (a multiple of the page size); 0 when the
+  // program has none, or is not an ELF file (a script, say, which execs the
+  // real program: its nodes then check for themselves).
+  uint64_t globals_size = 0;
+};
+
+// Errors (EINVAL, naming the file and the problem): a truncated or malformed
+// ELF file; shared globals in a position-independent executable (their
+// addresses would differ between nodes); shared-global sections not linked
+// as one page-aligned window (linked without dsm_globals.ld).
+Result<ProgramImage> ReadProgramImage(const std::string& path);
+
+}  // namespace dsm::launcher
