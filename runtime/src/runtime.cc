@@ -151,6 +151,7 @@ Status Runtime::Start() {
     if (Status s = client_->MapAlias(globals_.begin(), h->globals_offset, globals_.size()); !s.ok()) return s;
     coherence_.SetAlias(globals_.begin(), (h->globals_offset - h->data_offset) / kPageSize,
                         globals_.size() / kPageSize);
+    AddAtomicsAlias(globals_.begin(), globals_.begin() + globals_.size());
   }
   if (r.results[3] > 1) {
     // Several hosts: page protections keep this node's view coherent.

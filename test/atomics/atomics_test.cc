@@ -127,6 +127,7 @@ const Case kCases[] = {
     {"atomics_counters_O0", 1, 2000}, {"atomics_counters_O0", 2, 100},
     {"atomics_message", 1, 200},      {"atomics_message", 2, 50},
     {"atomics_cxx", 1, 2000},         {"atomics_cxx", 2, 200},
+    {"atomics_globals", 1, 2000},     {"atomics_globals", 2, 200},
 };
 
 INSTANTIATE_TEST_SUITE_P(All, AtomicsProgram, ::testing::ValuesIn(kCases),
