@@ -2,8 +2,8 @@
  * dsm-run on 1 host x 4 nodes and 2 hosts x 2 nodes). Every node of the team
  * updates shared counters many times; node 0 then checks the exact totals
  * and prints one line per check, then "failures N". Shared data lives in
- * main's locals or in dsm_malloc'd memory. The program's exit status is 1 if
- * a check failed. */
+ * main's locals, dsm_malloc'd memory or globals. The program's exit status
+ * is 1 if a check failed. */
 #ifndef DSM_ATOMICS_TEST_H_
 #define DSM_ATOMICS_TEST_H_
 
