@@ -1,10 +1,11 @@
 // dsm-clang / dsm-clang++: a thin driver over clang-14 / clang++-14.
 //
 // Every argument is passed through unchanged. When the command compiles C or
-// C++ sources the driver adds the dsmkit plugin (-fplugin=) and OpenMP code
-// generation; when the command links (no -c, -S, -E, -fsyntax-only, -M/-MM)
-// it links libdsm in place of libomp: -no-pie, libdsm_main.a with
-// -Wl,--wrap=main, -L<libdir> -ldsm and an rpath to <libdir>.
+// C++ sources the driver adds the dsmkit plugin (-fplugin=, and again as the
+// atomics pass, -fpass-plugin=) and OpenMP code generation; when the command
+// links (no -c, -S, -E, -fsyntax-only, -M/-MM) it links libdsm in place of
+// libomp: -no-pie, libdsm_main.a with -Wl,--wrap=main, -L<libdir> -ldsm and
+// an rpath to <libdir>.
 //
 // The plugin and the runtime are found relative to the driver's own location:
 // <prefix>/bin/dsm-clang uses <prefix>/lib (the build tree and an installed
@@ -46,13 +47,15 @@ void PrintHelp(const char* name, const std::string& clang) {
          "Every argument goes to %s unchanged; %s adds:\n"
          "  when compiling C/C++: -fplugin=<lib>/%s (#pragma dsm shared|private|parallel|for|\n"
          "    critical|barrier|single|master; every writable global and static shared;\n"
-         "    errors for OpenMP constructs the runtime cannot run) and OpenMP code\n"
+         "    errors for OpenMP constructs the runtime cannot run), -fpass-plugin=<lib>/%s\n"
+         "    (atomics on shared memory made correct across hosts) and OpenMP code\n"
          "    generation (-fopenmp);\n"
          "  when compiling: -idirafter <include> for <dsm/dsm.h>;\n"
          "  when linking: -no-pie <lib>/libdsm_main.a -Wl,--wrap=main -Wl,-T,<lib>/dsm_globals.ld\n    -L<lib> -ldsm\n"
          "    -Wl,-rpath,<lib>, and not libomp.\n"
          "<lib> is the lib directory next to this program's bin directory.\n",
-         name, clang.c_str(), clang.c_str(), name, dsm::compiler::kPluginName);
+         name, clang.c_str(), clang.c_str(), name, dsm::compiler::kPluginName,
+         dsm::compiler::kPluginName);
   fflush(stdout);
 }
 

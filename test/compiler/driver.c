@@ -73,6 +73,7 @@
 // RUN: dsm-clang --help | FileCheck %s --check-prefix=HELP
 // HELP: dsm-clang: the dsmkit compiler driver over /usr/bin/clang-14.
 // HELP: -fplugin=<lib>/dsm-clang-plugin.so
+// HELP: -fpass-plugin=<lib>/dsm-clang-plugin.so
 // HELP: -no-pie <lib>/libdsm_main.a -Wl,--wrap=main -Wl,-T,<lib>/dsm_globals.ld
 // HELP: -fno-dsm-auto-shared
 // HELP: -fno-dsm-shared-heap
