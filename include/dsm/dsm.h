@@ -6,9 +6,11 @@
  * main(); the other nodes wait for parallel regions and end when node 0's
  * main returns (its exit status is the job's).
  *
- * Shared data: memory from dsm_malloc/dsm_calloc, and node 0's main stack
- * (locals of main may be handed to dsm_parallel). A pointer into shared
- * memory means the same on every node.
+ * Shared data: memory from dsm_malloc/dsm_calloc, node 0's main stack
+ * (locals of main may be handed to dsm_parallel), and globals marked
+ * DSM_SHARED (below; a program built by dsm-clang shares all its writable
+ * globals by itself). A pointer into shared memory means the same on every
+ * node.
  *
  * Consistency: release consistency. Writes by one node are guaranteed visible
  * to another after a synchronisation that orders them: dsm_unlock followed by
@@ -31,6 +33,17 @@ extern "C" {
 
 #define DSM_VERSION_MAJOR 0
 #define DSM_VERSION_MINOR 1
+
+/* Puts a global or static variable in the shared space:
+ *     DSM_SHARED long hits[64];
+ *     DSM_SHARED int limit = 10;
+ * Every node sees one copy; its initial value is node 0's (what node 0's
+ * constructors left in it, if any). The program must be linked through
+ * dsm-clang, the CMake target dsm::dsm / dsmkit::dsm or pkg-config dsm,
+ * which add the linker script (dsm_globals.ld) that gathers these
+ * variables. Large zero-initialised arrays are better dsm_malloc'd: this
+ * section keeps its bytes in the executable file. */
+#define DSM_SHARED __attribute__((section("dsm_shared_data")))
 
 /* This node's id, 0 .. dsm_num_nodes()-1. */
 int dsm_node_id(void);

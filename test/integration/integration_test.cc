@@ -201,6 +201,35 @@ TEST_P(PerNodeCount, SharedCounterUnderALockIsExact) {
   EXPECT_NE(r.out.find("counter=" + std::to_string(100000L * n) + " "), std::string::npos) << r.out;
 }
 
+// DSM_SHARED globals: one copy, node 0's initial values (its constructor's
+// result included), and a plain global stays per node.
+TEST_P(PerNodeCount, SharedGlobalsAreOneCopyWithNodeZerosValues) {
+  int n = GetParam();
+  RunResult r = RunJob(n, "globals");
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  long expect = 1000L * n + n * (n - 1) / 2;
+  EXPECT_NE(r.out.find("nodes=" + std::to_string(n) + " ctor_node=0 total=" + std::to_string(expect) +
+                       " expected=" + std::to_string(expect) + " private_count=1"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST(SharedGlobals, AreOneCopyOnTwoHosts) {
+  RunResult r = RunCommand({DSM_RUN_PATH, "--hosts", "2", "-n", "4", "--timeout", "120", "--", Program("globals")},
+                           150);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("nodes=4 ctor_node=0 total=4006 expected=4006 private_count=1"), std::string::npos)
+      << r.out;
+}
+
+// Started on its own: a one-node job whose daemon reserves the room itself.
+TEST(SharedGlobals, EmbeddedOneNodeJobWorks) {
+  RunResult r = RunCommand({Program("globals")}, 60);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("nodes=1 ctor_node=0 total=1000 expected=1000 private_count=1"), std::string::npos)
+      << r.out;
+}
+
 TEST_P(PerNodeCount, EveryNodeSeesWhatAllOthersWroteInTheLastPhase) {
   int n = GetParam();
   RunResult r = RunJob(n, "phases", {"200"});

@@ -278,6 +278,7 @@ void Job::StartNodes() {
 
     SpawnSpec spec;
     spec.path = program_path_.c_str();
+    spec.same_addresses = true;
     spec.argv = argv;
     spec.envp = envp.data();
     spec.stdin_fd = k == 0 ? -1 : devnull_.get();

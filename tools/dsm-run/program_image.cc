@@ -71,10 +71,6 @@ Result<ProgramImage> ReadProgramImage(const std::string& path) {
     hi = std::max(hi, s.sh_addr + s.sh_size);
   }
   if (hi == 0) return image;
-  if (eh.e_type == ET_DYN) {
-    return Bad(path, "it is a position-independent executable with shared globals, whose addresses "
-                     "would differ between nodes: link it with -no-pie (dsm-clang does)");
-  }
   hi = device::AlignUp(hi, device::kPageSize);  // dsm_globals.ld keeps the rest of the page
   if (lo % device::kPageSize != 0) {
     return Bad(path, "its shared globals (sections dsm_shared_data, dsm_shared_bss) are not one "

@@ -22,9 +22,9 @@ struct ProgramImage {
 };
 
 // Errors (EINVAL, naming the file and the problem): a truncated or malformed
-// ELF file; shared globals in a position-independent executable (their
-// addresses would differ between nodes); shared-global sections not linked
-// as one page-aligned window (linked without dsm_globals.ld).
+// ELF file; shared-global sections not linked as one page-aligned window
+// (linked without dsm_globals.ld). A position-independent program is fine:
+// dsm-run starts every node without address randomisation.
 Result<ProgramImage> ReadProgramImage(const std::string& path);
 
 }  // namespace dsm::launcher

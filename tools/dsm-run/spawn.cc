@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -39,6 +40,12 @@ namespace {
     }
   }
   if (err == 0 && s.netns_fd >= 0 && ::setns(s.netns_fd, CLONE_NEWNET) != 0) err = errno;
+  if (err == 0 && s.same_addresses) {
+    int persona = ::personality(0xffffffff);
+    if (persona == -1 || ::personality(static_cast<unsigned long>(persona) | ADDR_NO_RANDOMIZE) == -1) {
+      err = errno;
+    }
+  }
   if (err == 0) {
     ::sigprocmask(SIG_SETMASK, &s.restore->mask, nullptr);
     ::sigaction(SIGPIPE, &s.restore->sigpipe, nullptr);

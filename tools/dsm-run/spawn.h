@@ -44,6 +44,10 @@ struct SpawnSpec {
   int status_fd = -1;                     // given to the child as kStatusFdInChild
   pid_t pgid = -1;                        // -1: stay in dsm-run's group, 0: lead a new group, >0: join it
   int netns_fd = -1;                      // >= 0: enter this network namespace (setns) before exec
+  // Load the program without address-space randomisation, so that a
+  // position-independent program is at the same addresses on every node
+  // (its shared globals, and the functions parallel regions name).
+  bool same_addresses = false;
   const ChildRestore* restore = nullptr;  // required
 };
 
