@@ -5,6 +5,7 @@
 namespace dsm::runtime {
 
 using device::FreeBlockLink;
+using device::kBlockAligned;
 using device::kBlockFreed;
 using device::kBlockLargeClass;
 using device::kBlockLive;
@@ -12,6 +13,21 @@ using device::kBlockLive;
 namespace {
 constexpr size_t kPage = 4096;
 size_t RoundUp(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+// The live block an aligned payload (header kBlockAligned) lies in, or
+// nullptr if the header does not describe one.
+char* EnclosingPayload(const void* p) {
+  const auto* h = reinterpret_cast<const device::BlockHeader*>(static_cast<const char*>(p) -
+                                                               sizeof(device::BlockHeader));
+  const size_t distance = h->size_class;
+  if (distance < 2 * sizeof(device::BlockHeader) || distance % 16 != 0 ||
+      distance > Arena::kMaxAlign + sizeof(device::BlockHeader)) {
+    return nullptr;
+  }
+  char* outer = const_cast<char*>(static_cast<const char*>(p)) - distance;
+  const auto* oh = reinterpret_cast<const device::BlockHeader*>(outer - sizeof(device::BlockHeader));
+  return oh->magic == kBlockLive ? outer : nullptr;
+}
 }  // namespace
 
 int Arena::ClassOf(size_t size) {
@@ -77,11 +93,43 @@ void* Arena::Allocate(size_t size) {
   return block + kHeaderSize;
 }
 
+void* Arena::AllocateAligned(size_t size, size_t align) {
+  if (align <= kHeaderSize) return Allocate(size);
+  if ((align & (align - 1)) != 0 || align > kMaxAlign) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (size > (size_t{1} << 46)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  // The aligned payload starts at least two headers into the enclosing
+  // payload: its own header never overlaps the free-list link a freed
+  // enclosing block gets in its first bytes.
+  auto* outer = static_cast<char*>(Allocate(size + align + kHeaderSize));
+  if (outer == nullptr) return nullptr;
+  const auto first = reinterpret_cast<uintptr_t>(outer) + 2 * kHeaderSize;
+  auto* p = reinterpret_cast<char*>(RoundUp(first, align));
+  auto* h = reinterpret_cast<Header*>(p - kHeaderSize);
+  h->magic = kBlockAligned;
+  h->size_class = static_cast<uint32_t>(p - outer);
+  h->size = size;
+  return p;
+}
+
 Arena::FreeResult Arena::Free(void* p) {
   if (p == nullptr) return FreeResult::kOk;
   if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return FreeResult::kNotAllocated;
   auto* h = reinterpret_cast<Header*>(static_cast<char*>(p) - kHeaderSize);
   if (h->magic == kBlockFreed) return FreeResult::kDoubleFree;
+  if (h->magic == kBlockAligned) {
+    char* outer = EnclosingPayload(p);
+    if (outer == nullptr) return FreeResult::kNotAllocated;
+    h->magic = kBlockFreed;
+    FreeResult r = Free(outer);
+    if (r != FreeResult::kOk) h->magic = kBlockAligned;
+    return r;
+  }
   if (h->magic != kBlockLive) return FreeResult::kNotAllocated;
   if (h->size_class == kBlockLargeClass) {
     h->magic = kBlockFreed;
@@ -100,7 +148,21 @@ Arena::FreeResult Arena::Free(void* p) {
 
 size_t Arena::RequestedSize(const void* p) {
   const auto* h = reinterpret_cast<const Header*>(static_cast<const char*>(p) - kHeaderSize);
-  return h->magic == kBlockLive ? h->size : 0;
+  return h->magic == kBlockLive || h->magic == kBlockAligned ? h->size : 0;
+}
+
+size_t Arena::UsableSize(const void* p) {
+  const auto* h = reinterpret_cast<const Header*>(static_cast<const char*>(p) - kHeaderSize);
+  if (h->magic == kBlockAligned) {
+    const char* outer = EnclosingPayload(p);
+    if (outer == nullptr) return 0;
+    const size_t usable = UsableSize(outer);
+    return usable > h->size_class ? usable - h->size_class : 0;
+  }
+  if (h->magic != kBlockLive) return 0;
+  if (h->size_class == kBlockLargeClass) return RoundUp(h->size + kHeaderSize, kPage) - kHeaderSize;
+  if (h->size_class >= static_cast<uint32_t>(kClasses)) return 0;
+  return ClassSize(static_cast<int>(h->size_class));
 }
 
 }  // namespace dsm::runtime

@@ -43,11 +43,22 @@ class Arena {
   // or size is absurd.
   void* Allocate(size_t size);
 
+  // Aligned to `align`, a power of two up to kMaxAlign (16 and below: the
+  // same as Allocate). The block holding it is size + align + 16 bytes
+  // (device::kBlockAligned); Free, RequestedSize and UsableSize take the
+  // aligned pointer. nullptr and errno ENOMEM as above, or EINVAL for an
+  // alignment that is not a power of two or above kMaxAlign.
+  static constexpr size_t kMaxAlign = size_t{1} << 30;
+  void* AllocateAligned(size_t size, size_t align);
+
   enum class FreeResult { kOk, kNotAllocated, kDoubleFree };
   FreeResult Free(void* p);
 
   // The size the caller asked for (0 for pointers that are not live blocks).
   static size_t RequestedSize(const void* p);
+  // Bytes the caller may use from p on (at least RequestedSize; 0 for
+  // pointers that are not live blocks).
+  static size_t UsableSize(const void* p);
 
   static int ClassOf(size_t size);          // -1 above kLargeThreshold
   static size_t ClassSize(int size_class);  // bytes of payload

@@ -140,5 +140,81 @@ TEST(Arena, BadAndDoubleFreesAreRecognised) {
   EXPECT_EQ(arena.Free(nullptr), Arena::FreeResult::kOk);
 }
 
+TEST(Arena, AlignedBlocksUpToLargeAlignments) {
+  HeapSource src(256 << 20);
+  Arena arena(&src);
+  std::mt19937 rng(2);
+  std::map<char*, size_t> live;
+  for (size_t align = 32; align <= (size_t{1} << 20); align *= 2) {
+    for (size_t size : {size_t{0}, size_t{1}, size_t{24}, align - 1, align, 3 * align + 5,
+                        size_t{70000}}) {
+      auto* p = static_cast<char*>(arena.AllocateAligned(size, align));
+      ASSERT_NE(p, nullptr) << align << " " << size;
+      ASSERT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u) << align << " " << size;
+      ASSERT_TRUE(src.Contains(p, size));
+      EXPECT_EQ(Arena::RequestedSize(p), size);
+      EXPECT_GE(Arena::UsableSize(p), size);
+      ASSERT_TRUE(src.Contains(p, Arena::UsableSize(p)));
+      std::memset(p, static_cast<int>(size & 0xff), Arena::UsableSize(p));
+      auto next = live.lower_bound(p);
+      if (next != live.end()) ASSERT_LE(p + Arena::UsableSize(p), next->first);
+      if (next != live.begin()) ASSERT_LE(std::prev(next)->first + std::prev(next)->second, p);
+      live.emplace(p, Arena::UsableSize(p));
+    }
+  }
+  // Small alignments are plain blocks.
+  void* q = arena.AllocateAligned(40, 8);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(q) % 16, 0u);
+  EXPECT_EQ(Arena::UsableSize(q), Arena::ClassSize(Arena::ClassOf(40)));
+  ASSERT_EQ(arena.Free(q), Arena::FreeResult::kOk);
+  // Freeing every aligned block gives every chunk and class block back: the
+  // same requests again need no new chunk.
+  uint64_t free_before = src.heap_.bytes_free();
+  for (auto it = live.begin(); it != live.end(); it = live.erase(it)) {
+    ASSERT_EQ(arena.Free(it->first), Arena::FreeResult::kOk);
+  }
+  EXPECT_GT(src.heap_.bytes_free(), free_before);
+  const int chunks = src.chunks;
+  for (int i = 0; i < 100; ++i) {
+    void* p = arena.AllocateAligned(100, 4096);
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(p) % 4096, 0u);
+    ASSERT_EQ(arena.Free(p), Arena::FreeResult::kOk);
+  }
+  EXPECT_EQ(src.chunks, chunks);
+}
+
+TEST(Arena, AlignedBlocksRefuseBadAlignmentsAndRecogniseBadFrees) {
+  HeapSource src(8 << 20);
+  Arena arena(&src);
+  errno = 0;
+  EXPECT_EQ(arena.AllocateAligned(10, 48), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(arena.AllocateAligned(10, Arena::kMaxAlign * 2), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(arena.AllocateAligned(16 << 20, 4096), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  auto* p = static_cast<char*>(arena.AllocateAligned(100, 256));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(arena.Free(p + 16), Arena::FreeResult::kNotAllocated);
+  EXPECT_EQ(arena.Free(p), Arena::FreeResult::kOk);
+  EXPECT_EQ(arena.Free(p), Arena::FreeResult::kDoubleFree);
+  EXPECT_EQ(Arena::UsableSize(p), 0u);
+  EXPECT_EQ(Arena::RequestedSize(p), 0u);
+}
+
+TEST(Arena, UsableSizeCoversTheWholeClassOrChunk) {
+  HeapSource src(16 << 20);
+  Arena arena(&src);
+  void* small = arena.Allocate(100);
+  EXPECT_EQ(Arena::UsableSize(small), 112u);
+  void* large = arena.Allocate(100000);
+  EXPECT_EQ(Arena::UsableSize(large), 102400u - 16);
+  ASSERT_EQ(arena.Free(small), Arena::FreeResult::kOk);
+  EXPECT_EQ(Arena::UsableSize(small), 0u);
+  ASSERT_EQ(arena.Free(large), Arena::FreeResult::kOk);
+}
+
 }  // namespace
 }  // namespace dsm::runtime

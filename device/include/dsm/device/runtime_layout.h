@@ -28,7 +28,7 @@ namespace dsm::device {
 // (the size classes), changes. Nodes of one job must agree on it: each node
 // checks it at start (AgreeOnRuntimeLayout), so a job mixing two libdsm
 // builds that differ here ends with a message instead of misreading memory.
-constexpr uint32_t kRuntimeLayoutVersion = 2;
+constexpr uint32_t kRuntimeLayoutVersion = 3;
 
 // ---------------------------------------------------------------------------
 // A function of the program, named the same way in every process even when
@@ -102,8 +102,15 @@ inline bool AgreeOnRuntimeLayout(ControlBlock* cb, uint32_t* found) {
 // kBlockLive, class, size) and by the node that frees it (magic
 // kBlockFreed). The program's own synchronisation orders a free after the
 // allocation and after every use, as it must for the payload itself.
-constexpr uint32_t kBlockLive = 0x41445344;   // "DSDA"
-constexpr uint32_t kBlockFreed = 0x46445344;  // "DSDF"
+//
+// An allocation aligned beyond kBlockAlign (posix_memalign, aligned new) is
+// an ordinary block holding the aligned payload, with a second BlockHeader
+// right before that payload: magic kBlockAligned, size_class = the distance
+// in bytes from the enclosing block's payload to the aligned payload, size
+// as above. Freeing the aligned payload frees the enclosing block.
+constexpr uint32_t kBlockLive = 0x41445344;     // "DSDA"
+constexpr uint32_t kBlockFreed = 0x46445344;    // "DSDF"
+constexpr uint32_t kBlockAligned = 0x4c445344;  // "DSDL"
 constexpr uint32_t kBlockLargeClass = 0xffffffff;
 constexpr uint64_t kBlockAlign = 16;
 constexpr uint64_t kBlockLargeThreshold = 64 * 1024;
@@ -112,8 +119,9 @@ constexpr uint64_t kBlockLargeThreshold = 64 * 1024;
 constexpr uint32_t kBlockClasses = 16 + 4 * 8;
 
 struct BlockHeader {
-  uint32_t magic;       //  0 kBlockLive or kBlockFreed
-  uint32_t size_class;  //  4 0 .. kBlockClasses-1, or kBlockLargeClass
+  uint32_t magic;       //  0 kBlockLive, kBlockFreed or kBlockAligned
+  uint32_t size_class;  //  4 0 .. kBlockClasses-1, or kBlockLargeClass (or the
+                        //    aligned payload's distance, see above)
   uint64_t size;        //  8 bytes the program asked for
 };
 static_assert(sizeof(BlockHeader) == 16);
