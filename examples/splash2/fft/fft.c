@@ -1,0 +1,416 @@
+/* fft: the six-step 1-D complex FFT of the SPLASH-2 suite. n = 2^m points
+ * (m even) are viewed as an r x r matrix, r = sqrt(n), with x(j1 + r*j2) at
+ * row j2, column j1. Then: transpose; an r-point FFT of every row; multiply
+ * element (j1,k2) by w_n^(j1*k2); transpose; an r-point FFT of every row;
+ * transpose. The result is X(k) in natural order.
+ *
+ * Every matrix (data, its transpose buffer, the twiddle factors) is split by
+ * rows into one band per thread, each band in a page-aligned region of its
+ * own that its thread initialises; a thread writes only its own band, and
+ * reads the others' only in the transposes (tiled, starting at the next
+ * thread's band so that threads read different bands at once).
+ *
+ * Check (always): the inverse transform (the same six steps with conjugate
+ * roots, divided by n) must give back the input to within 1e-9. With -t also
+ * 16 outputs compared with a direct DFT.
+ *
+ * Plain OpenMP C: built with clang -fopenmp (reference) and with dsm-clang.
+ * Options: see usage(). See README.md for what differs from the original.
+ */
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PAGE 4096
+
+typedef struct {
+  double re, im;
+} cplx;
+
+/* Per-thread statistics (seconds), padded to a cache line. */
+struct fft_stats {
+  double total, transpose, rows, twiddle, barrier;
+  double pad[3];
+};
+
+/* The problem and its distribution; set up by one thread, read by all. */
+struct fft_plan {
+  int m;           /* log2 of the points */
+  long n, r;       /* points, matrix edge */
+  long stride;     /* complex elements between rows (r + padding) */
+  long tile;       /* edge of the transpose tiles */
+  int threads;
+  long *first_row; /* threads + 1 entries: thread t owns [first_row[t], first_row[t+1]) */
+  cplx **x_row, **t_row, **w_row; /* row pointers: data, transpose buffer, twiddles */
+  cplx *roots;     /* w_r^k, k < r/2 (forward sign) */
+};
+
+static struct fft_plan plan;
+static struct fft_stats *stats;
+static int setup_failed;
+
+/* The input, x(k) with both parts uniform in [-1,1), reproducible anywhere. */
+static cplx input(long k) {
+  uint64_t z = (uint64_t)k * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  cplx c = {(double)(z >> 32) / 2147483648.0 - 1.0,
+            (double)(z & 0xffffffffu) / 2147483648.0 - 1.0};
+  return c;
+}
+
+/* exp(-2 pi i num / den) */
+static cplx root(long num, long den) {
+  double a = -2.0 * M_PI * (double)num / (double)den;
+  cplx c = {cos(a), sin(a)};
+  return c;
+}
+
+/* ---- setup (one thread) and initialisation (every thread, its bands) */
+
+static int set_up(struct fft_plan *p, int m, int line_log, long cache_lines, int threads) {
+  p->m = m;
+  p->n = 1L << m;
+  p->r = 1L << (m / 2);
+  long line = 1L << line_log;
+  p->stride = p->r + (line >= (long)sizeof(cplx) ? line / (long)sizeof(cplx) : 0);
+  /* Tiles: a source and a destination tile fill at most half the cache. */
+  long cache = cache_lines * line;
+  p->tile = 1;
+  while (p->tile * 2 <= p->r && 2 * (p->tile * 2) * (p->tile * 2) * (long)sizeof(cplx) <= cache / 2) {
+    p->tile *= 2;
+  }
+  p->threads = threads;
+  p->first_row = malloc((size_t)(threads + 1) * sizeof *p->first_row);
+  p->x_row = malloc((size_t)p->r * sizeof *p->x_row);
+  p->t_row = malloc((size_t)p->r * sizeof *p->t_row);
+  p->w_row = malloc((size_t)p->r * sizeof *p->w_row);
+  p->roots = malloc((size_t)(p->r / 2 + 1) * sizeof *p->roots);
+  stats = calloc((size_t)threads, sizeof *stats);
+  if (p->first_row == NULL || p->x_row == NULL || p->t_row == NULL || p->w_row == NULL ||
+      p->roots == NULL || stats == NULL) {
+    return -1;
+  }
+  for (int t = 0; t <= threads; ++t) p->first_row[t] = p->r * t / threads;
+  /* Each band of each of the three matrices in whole pages of its own. */
+  size_t total = 0;
+  for (int t = 0; t < threads; ++t) {
+    size_t band = (size_t)(p->first_row[t + 1] - p->first_row[t]) * (size_t)p->stride *
+                  sizeof(cplx);
+    total += 3 * ((band + PAGE - 1) / PAGE * PAGE);
+  }
+  void *store = NULL;
+  if (posix_memalign(&store, PAGE, total ? total : PAGE) != 0) return -1;
+  char *at = store;
+  cplx **rows[3] = {p->x_row, p->t_row, p->w_row};
+  for (int t = 0; t < threads; ++t) {
+    size_t band = (size_t)(p->first_row[t + 1] - p->first_row[t]) * (size_t)p->stride *
+                  sizeof(cplx);
+    for (int a = 0; a < 3; ++a) {
+      for (long i = p->first_row[t]; i < p->first_row[t + 1]; ++i) {
+        rows[a][i] = (cplx *)at + (i - p->first_row[t]) * p->stride;
+      }
+      at += (band + PAGE - 1) / PAGE * PAGE;
+    }
+  }
+  for (long k = 0; k < p->r / 2; ++k) p->roots[k] = root(k, p->r);
+  return 0;
+}
+
+/* x(j1 + r*j2) at row j2, column j1; twiddle (j1,k2) = w_n^(j1*k2). */
+static void initialise_own_bands(const struct fft_plan *p, int me) {
+  for (long i = p->first_row[me]; i < p->first_row[me + 1]; ++i) {
+    for (long j = 0; j < p->r; ++j) {
+      p->x_row[i][j] = input(j + p->r * i);
+      p->w_row[i][j] = root(i * j, p->n);
+    }
+    memset(p->t_row[i], 0, (size_t)p->stride * sizeof(cplx));
+  }
+}
+
+/* ---- the transform's steps */
+
+/* dst := src^T for this thread's rows of dst. */
+static void transpose(const struct fft_plan *p, cplx **dst, cplx **src, int me) {
+  long lo = p->first_row[me], hi = p->first_row[me + 1], r = p->r, tile = p->tile;
+  if (lo == hi) return;
+  /* Start with the columns of the next band: other threads read elsewhere. */
+  long start = p->first_row[(me + 1) % p->threads] / tile * tile;
+  for (long jj_n = 0; jj_n < r; jj_n += tile) {
+    long jj = (start + jj_n) % r;
+    long jend = jj + tile < r ? jj + tile : r;
+    for (long ii = lo; ii < hi; ii += tile) {
+      long iend = ii + tile < hi ? ii + tile : hi;
+      for (long j = jj; j < jend; ++j) {
+        const cplx *s = src[j];
+        for (long i = ii; i < iend; ++i) dst[i][j] = s[i];
+      }
+    }
+  }
+}
+
+/* In-place r-point FFT of one row; sign -1 for the inverse (conjugate roots). */
+static void row_fft(cplx *restrict a, long r, const cplx *restrict roots, int sign) {
+  for (long i = 1, j = 0; i < r; ++i) { /* bit reversal */
+    long bit = r >> 1;
+    for (; j & bit; bit >>= 1) j ^= bit;
+    j |= bit;
+    if (i < j) {
+      cplx t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+  }
+  for (long len = 2; len <= r; len <<= 1) {
+    long half = len / 2, step = r / len;
+    for (long s = 0; s < r; s += len) {
+      for (long k = 0; k < half; ++k) {
+        cplx w = roots[k * step];
+        double wi = sign > 0 ? w.im : -w.im;
+        cplx *u = a + s + k, *v = a + s + k + half;
+        double vr = v->re * w.re - v->im * wi;
+        double vi = v->re * wi + v->im * w.re;
+        v->re = u->re - vr;
+        v->im = u->im - vi;
+        u->re += vr;
+        u->im += vi;
+      }
+    }
+  }
+}
+
+static void twiddle_rows(const struct fft_plan *p, cplx **a, int me, int sign) {
+  for (long i = p->first_row[me]; i < p->first_row[me + 1]; ++i) {
+    cplx *restrict row = a[i];
+    const cplx *restrict w = p->w_row[i];
+    for (long j = 0; j < p->r; ++j) {
+      double wi = sign > 0 ? w[j].im : -w[j].im;
+      double re = row[j].re * w[j].re - row[j].im * wi;
+      row[j].im = row[j].re * wi + row[j].im * w[j].re;
+      row[j].re = re;
+    }
+  }
+}
+
+static void fft_rows(const struct fft_plan *p, cplx **a, int me, int sign) {
+  for (long i = p->first_row[me]; i < p->first_row[me + 1]; ++i) {
+    row_fft(a[i], p->r, p->roots, sign);
+  }
+}
+
+static void timed_barrier(double *wait) {
+  double t0 = omp_get_wtime();
+#pragma omp barrier
+  *wait += omp_get_wtime() - t0;
+}
+
+/* The six steps, run by every thread of the team: from matrix `in` into
+ * matrix `out` (in is overwritten). sign +1 forward, -1 inverse (unscaled). */
+static void six_step(const struct fft_plan *p, cplx **in, cplx **out, int me, int sign,
+                     struct fft_stats *st) {
+  double t0 = omp_get_wtime();
+  transpose(p, out, in, me);
+  double t1 = omp_get_wtime();
+  st->transpose += t1 - t0;
+  timed_barrier(&st->barrier);
+  t0 = omp_get_wtime();
+  fft_rows(p, out, me, sign);
+  t1 = omp_get_wtime();
+  st->rows += t1 - t0;
+  twiddle_rows(p, out, me, sign);
+  t0 = omp_get_wtime();
+  st->twiddle += t0 - t1;
+  timed_barrier(&st->barrier);
+  t0 = omp_get_wtime();
+  transpose(p, in, out, me);
+  t1 = omp_get_wtime();
+  st->transpose += t1 - t0;
+  timed_barrier(&st->barrier);
+  t0 = omp_get_wtime();
+  fft_rows(p, in, me, sign);
+  t1 = omp_get_wtime();
+  st->rows += t1 - t0;
+  timed_barrier(&st->barrier);
+  t0 = omp_get_wtime();
+  transpose(p, out, in, me);
+  t1 = omp_get_wtime();
+  st->transpose += t1 - t0;
+  timed_barrier(&st->barrier);
+}
+
+/* ---- checks (serial) */
+
+/* Element k of the natural-order vector held row-major in `rows`. */
+static cplx *vec(const struct fft_plan *p, cplx **rows, long k) {
+  return rows[k / p->r] + k % p->r;
+}
+
+/* Largest |X(k) - DFT(x)(k)| / sqrt(n) over 16 spread outputs k. */
+static double direct_dft_error(const struct fft_plan *p) {
+  long n = p->n;
+  double worst = 0.0;
+  for (int s = 0; s < 16; ++s) {
+    long k = (long)((uint64_t)s * 0x9e3779b97f4a7c15ull >> 20) % n;
+    if (s == 0) k = 0;
+    if (s == 1) k = n - 1;
+    long double re = 0.0L, im = 0.0L;
+    for (long j = 0; j < n; ++j) {
+      cplx x = input(j);
+      long e = (long)(((unsigned __int128)j * (unsigned __int128)k) % (unsigned __int128)n);
+      long double a = -2.0L * 3.141592653589793238462643383279502884L * (long double)e / n;
+      long double c = cosl(a), sn = sinl(a);
+      re += x.re * c - x.im * sn;
+      im += x.re * sn + x.im * c;
+    }
+    cplx got = *vec(p, p->t_row, k);
+    double err = hypot(got.re - (double)re, got.im - (double)im) / sqrt((double)n);
+    if (err > worst) worst = err;
+  }
+  return worst;
+}
+
+/* Largest |x(k) - inverse(k) / n| after the inverse transform. */
+static double inverse_error(const struct fft_plan *p) {
+  double worst = 0.0, scale = 1.0 / (double)p->n;
+  for (long k = 0; k < p->n; ++k) {
+    cplx got = *vec(p, p->x_row, k), want = input(k);
+    double err = hypot(got.re * scale - want.re, got.im * scale - want.im);
+    if (!(err <= worst)) worst = err; /* NaN wins */
+  }
+  return worst;
+}
+
+/* ---- main */
+
+static void usage(const char *prog) {
+  fprintf(stderr,
+          "usage: %s [-m M] [-p P] [-n N] [-l L] [-s] [-t] [-h]\n"
+          "  -m M  transform 2^M complex points, M even (default 16)\n"
+          "  -p P  threads (default omp_get_max_threads())\n"
+          "  -n N  cache size in lines, sets the transpose tile (default 1024)\n"
+          "  -l L  log2 of the cache line in bytes: row padding (default 6)\n"
+          "  -s    print per-thread statistics\n"
+          "  -t    also compare 16 outputs with a direct DFT\n"
+          "  -X corrupt  (for tests) change one output before the checks\n",
+          prog);
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  long m = 16, p = omp_get_max_threads(), lines = 1024, line_log = 6;
+  int print_stats = 0, dft_test = 0, corrupt = 0;
+  int opt;
+  while ((opt = getopt(argc, argv, "m:p:n:l:stX:h")) != -1) {
+    switch (opt) {
+      case 'm':
+        if (parse_long(optarg, 2, 32, &m) != 0 || m % 2 != 0) goto bad;
+        break;
+      case 'p':
+        if (parse_long(optarg, 1, 1024, &p) != 0) goto bad;
+        break;
+      case 'n':
+        if (parse_long(optarg, 1, 1L << 30, &lines) != 0) goto bad;
+        break;
+      case 'l':
+        if (parse_long(optarg, 0, 12, &line_log) != 0) goto bad;
+        break;
+      case 's': print_stats = 1; break;
+      case 't': dft_test = 1; break;
+      case 'X':
+        if (strcmp(optarg, "corrupt") != 0) goto bad;
+        corrupt = 1;
+        break;
+      case 'h': usage(argv[0]); return 0;
+      default: goto bad;
+    }
+  }
+  if (optind != argc) goto bad;
+
+  double t_start = omp_get_wtime(), t_begin = 0.0, t_end = 0.0;
+#pragma omp parallel num_threads((int)p)
+  {
+    int me = omp_get_thread_num();
+#pragma omp single
+    setup_failed = set_up(&plan, (int)m, (int)line_log, lines, omp_get_num_threads());
+    if (!setup_failed) {
+      initialise_own_bands(&plan, me);
+      struct fft_stats st = {0};
+#pragma omp barrier
+      double t0 = omp_get_wtime();
+      if (me == 0) t_begin = t0;
+      six_step(&plan, plan.x_row, plan.t_row, me, +1, &st);
+      if (me == 0) t_end = omp_get_wtime();
+      st.total = omp_get_wtime() - t0;
+      stats[me] = st;
+    }
+  }
+  if (setup_failed) {
+    fprintf(stderr, "fft: out of memory for 2^%ld points\n", m);
+    return 1;
+  }
+
+  long n = plan.n;
+  printf("Six-step 1-D complex FFT\n");
+  printf("  %ld points (2^%ld, a %ld x %ld matrix), %d threads, transpose tiles %ld x %ld\n", n,
+         m, plan.r, plan.r, plan.threads, plan.tile, plan.tile);
+  if (print_stats) {
+    printf("  %6s %10s %10s %10s %10s %10s\n", "thread", "total", "transpose", "row FFTs",
+           "twiddle", "barrier");
+    for (int t = 0; t < plan.threads; ++t) {
+      printf("  %6d %10.4f %10.4f %10.4f %10.4f %10.4f\n", t, stats[t].total,
+             stats[t].transpose, stats[t].rows, stats[t].twiddle, stats[t].barrier);
+    }
+  }
+  double phase = t_end - t_begin, total = t_end - t_start;
+  printf("  time with initialisation      %10.6f s\n", total);
+  printf("  time of the transform         %10.6f s\n", phase);
+  printf("  rate                          %10.1f Mflop/s\n",
+         phase > 0 ? 5.0 * (double)n * (double)m / phase / 1e6 : 0.0);
+
+  if (corrupt) vec(&plan, plan.t_row, n / 3)->re += 1.0;
+  int ok = 1;
+  if (dft_test) {
+    double err = direct_dft_error(&plan);
+    const double dft_limit = 1e-9;
+    printf("  check: 16 outputs against a direct DFT, error %.3e (limit %.0e)\n", err,
+           dft_limit);
+    if (!(err <= dft_limit)) {
+      printf("  FAILED: the transform differs from the direct DFT\n");
+      ok = 0;
+    }
+  }
+#pragma omp parallel num_threads(plan.threads)
+  {
+    struct fft_stats st = {0};
+    six_step(&plan, plan.t_row, plan.x_row, omp_get_thread_num(), -1, &st);
+  }
+  double err = inverse_error(&plan);
+  const double inverse_limit = 1e-9;
+  printf("  check: inverse transform, max |x - ifft(fft(x))| %.3e (limit %.0e)\n", err,
+         inverse_limit);
+  if (!(err <= inverse_limit)) {
+    printf("  FAILED: the inverse transform does not give back the input\n");
+    ok = 0;
+  }
+  printf("DSM-SUITE: program=fft threads=%d phase_s=%.6f total_s=%.6f check=%s\n",
+         plan.threads, phase, total, ok ? "ok" : "failed");
+  return ok ? 0 : 1;
+
+bad:
+  usage(argv[0]);
+  return 2;
+}
