@@ -36,6 +36,9 @@ typedef struct omp_nest_lock_t {
   void *_lk;
 } omp_nest_lock_t;
 
+/* A depobj dependence object (the runtime allocates what it points to). */
+typedef void *omp_depend_t;
+
 typedef enum omp_sched_t {
   omp_sched_static = 1,
   omp_sched_dynamic = 2,
@@ -43,6 +46,14 @@ typedef enum omp_sched_t {
   omp_sched_auto = 4,
   omp_sched_monotonic = (int)0x80000000
 } omp_sched_t;
+
+typedef enum omp_proc_bind_t {
+  omp_proc_bind_false = 0,
+  omp_proc_bind_true = 1,
+  omp_proc_bind_master = 2,
+  omp_proc_bind_close = 3,
+  omp_proc_bind_spread = 4
+} omp_proc_bind_t;
 
 typedef enum omp_lock_hint_t {
   omp_lock_hint_none = 0,
@@ -74,10 +85,26 @@ int omp_get_dynamic(void);
 void omp_set_dynamic(int dynamic_threads);
 int omp_get_nested(void);
 void omp_set_nested(int nested);
+/* One active level: a region nested in an active region has one thread. */
 int omp_get_max_active_levels(void);
 void omp_set_max_active_levels(int max_levels);
+int omp_get_supported_active_levels(void);
 int omp_get_cancellation(void);
+/* 1 inside a final task (tasks run at once; final only changes this). */
 int omp_in_final(void);
+int omp_get_max_task_priority(void);
+/* No teams construct: one team, number 0. */
+int omp_get_num_teams(void);
+int omp_get_team_num(void);
+/* No thread affinity: proc_bind false, no places. */
+omp_proc_bind_t omp_get_proc_bind(void);
+int omp_get_num_places(void);
+int omp_get_place_num_procs(int place_num);
+void omp_get_place_proc_ids(int place_num, int *ids);
+int omp_get_place_num(void);
+int omp_get_partition_num_places(void);
+void omp_get_partition_place_nums(int *place_nums);
+/* No devices: the host is the only one. */
 int omp_get_num_devices(void);
 int omp_get_default_device(void);
 int omp_is_initial_device(void);
@@ -85,6 +112,87 @@ int omp_is_initial_device(void);
  * node 0, it reaches the team of the next region. */
 void omp_get_schedule(omp_sched_t *kind, int *chunk_size);
 void omp_set_schedule(omp_sched_t kind, int chunk_size);
+
+/* Memory allocators. Every block comes from the job's shared heap
+ * (dsm_malloc), so it is valid on every node, as OpenMP memory is for every
+ * thread. The predefined allocators are all the same; omp_init_allocator
+ * honours the alignment trait and ignores the others; device allocators end
+ * the job. */
+typedef __UINTPTR_TYPE__ omp_uintptr_t;
+#if defined(__cplusplus) && __cplusplus >= 201103L
+typedef enum omp_allocator_handle_t : omp_uintptr_t
+#else
+typedef enum omp_allocator_handle_t
+#endif
+{
+  omp_null_allocator = 0,
+  omp_default_mem_alloc = 1,
+  omp_large_cap_mem_alloc = 2,
+  omp_const_mem_alloc = 3,
+  omp_high_bw_mem_alloc = 4,
+  omp_low_lat_mem_alloc = 5,
+  omp_cgroup_mem_alloc = 6,
+  omp_pteam_mem_alloc = 7,
+  omp_thread_mem_alloc = 8,
+  KMP_ALLOCATOR_MAX_HANDLE = __UINTPTR_MAX__
+} omp_allocator_handle_t;
+#if defined(__cplusplus) && __cplusplus >= 201103L
+typedef enum omp_memspace_handle_t : omp_uintptr_t
+#else
+typedef enum omp_memspace_handle_t
+#endif
+{
+  omp_default_mem_space = 0,
+  omp_large_cap_mem_space = 1,
+  omp_const_mem_space = 2,
+  omp_high_bw_mem_space = 3,
+  omp_low_lat_mem_space = 4,
+  KMP_MEMSPACE_MAX_HANDLE = __UINTPTR_MAX__
+} omp_memspace_handle_t;
+typedef enum omp_alloctrait_key_t {
+  omp_atk_sync_hint = 1,
+  omp_atk_alignment = 2,
+  omp_atk_access = 3,
+  omp_atk_pool_size = 4,
+  omp_atk_fallback = 5,
+  omp_atk_fb_data = 6,
+  omp_atk_pinned = 7,
+  omp_atk_partition = 8
+} omp_alloctrait_key_t;
+typedef struct omp_alloctrait_t {
+  omp_alloctrait_key_t key;
+  omp_uintptr_t value;
+} omp_alloctrait_t;
+#define omp_atv_default ((omp_uintptr_t)-1)
+
+omp_allocator_handle_t omp_init_allocator(omp_memspace_handle_t m, int ntraits,
+                                          omp_alloctrait_t traits[]);
+void omp_destroy_allocator(omp_allocator_handle_t allocator);
+/* The calling node's default allocator (omp_null_allocator arguments). */
+void omp_set_default_allocator(omp_allocator_handle_t a);
+omp_allocator_handle_t omp_get_default_allocator(void);
+#ifdef __cplusplus
+void *omp_alloc(__SIZE_TYPE__ size, omp_allocator_handle_t a = omp_null_allocator);
+void *omp_aligned_alloc(__SIZE_TYPE__ align, __SIZE_TYPE__ size,
+                        omp_allocator_handle_t a = omp_null_allocator);
+void *omp_calloc(__SIZE_TYPE__ nmemb, __SIZE_TYPE__ size,
+                 omp_allocator_handle_t a = omp_null_allocator);
+void *omp_aligned_calloc(__SIZE_TYPE__ align, __SIZE_TYPE__ nmemb, __SIZE_TYPE__ size,
+                         omp_allocator_handle_t a = omp_null_allocator);
+void *omp_realloc(void *ptr, __SIZE_TYPE__ size,
+                  omp_allocator_handle_t allocator = omp_null_allocator,
+                  omp_allocator_handle_t free_allocator = omp_null_allocator);
+void omp_free(void *ptr, omp_allocator_handle_t a = omp_null_allocator);
+#else
+void *omp_alloc(__SIZE_TYPE__ size, omp_allocator_handle_t a);
+void *omp_aligned_alloc(__SIZE_TYPE__ align, __SIZE_TYPE__ size, omp_allocator_handle_t a);
+void *omp_calloc(__SIZE_TYPE__ nmemb, __SIZE_TYPE__ size, omp_allocator_handle_t a);
+void *omp_aligned_calloc(__SIZE_TYPE__ align, __SIZE_TYPE__ nmemb, __SIZE_TYPE__ size,
+                         omp_allocator_handle_t a);
+void *omp_realloc(void *ptr, __SIZE_TYPE__ size, omp_allocator_handle_t allocator,
+                  omp_allocator_handle_t free_allocator);
+void omp_free(void *ptr, omp_allocator_handle_t a);
+#endif
 
 /* Wall clock (seconds from a fixed point) and its resolution. */
 double omp_get_wtime(void);

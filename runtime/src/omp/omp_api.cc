@@ -133,24 +133,45 @@ void omp_set_num_threads(int n) {
 int omp_in_parallel(void) { return frame().active > 0; }
 int omp_get_level(void) { return frame().level; }
 int omp_get_active_level(void) { return frame().active; }
+// Levels with no frame on this node are regions of one thread that node 0
+// entered before starting this node's team.
 int omp_get_ancestor_thread_num(int level) {
-  if (level == 0) return 0;
-  if (level == frame().level) return frame().thread_num;
-  return level < 0 || level > frame().level ? -1 : 0;
+  if (level < 0 || level > frame().level) return -1;
+  const Frame* f = AncestorFrame(level);
+  return f != nullptr ? f->thread_num : 0;
 }
 int omp_get_team_size(int level) {
-  if (level == 0) return 1;
-  if (level == frame().level) return frame().team;
-  return level < 0 || level > frame().level ? -1 : 1;
+  if (level < 0 || level > frame().level) return -1;
+  const Frame* f = AncestorFrame(level);
+  return f != nullptr ? f->team : 1;
 }
-int omp_get_dynamic(void) { return icvs().dynamic; }
-void omp_set_dynamic(int on) { icvs().dynamic = on != 0; }
+int omp_get_dynamic(void) {
+  ReadEnvironment();
+  return icvs().dynamic;
+}
+void omp_set_dynamic(int on) {
+  ReadEnvironment();
+  icvs().dynamic = on != 0;
+}
 int omp_get_nested(void) { return 0; }
 void omp_set_nested(int) {}
 int omp_get_max_active_levels(void) { return 1; }
 void omp_set_max_active_levels(int) {}
+int omp_get_supported_active_levels(void) { return 1; }
 int omp_get_cancellation(void) { return 0; }
-int omp_in_final(void) { return 0; }
+int omp_in_final(void) { return InFinalTask(); }
+int omp_get_max_task_priority(void) { return 0; }
+// No teams construct: the initial team (one team, number 0).
+int omp_get_num_teams(void) { return 1; }
+int omp_get_team_num(void) { return 0; }
+// No thread affinity: proc_bind is false and there are no places.
+int omp_get_proc_bind(void) { return 0; }
+int omp_get_num_places(void) { return 0; }
+int omp_get_place_num_procs(int) { return 0; }
+void omp_get_place_proc_ids(int, int*) {}
+int omp_get_place_num(void) { return -1; }
+int omp_get_partition_num_places(void) { return 0; }
+void omp_get_partition_place_nums(int*) {}
 int omp_get_num_devices(void) { return 0; }
 int omp_get_default_device(void) { return 0; }
 int omp_is_initial_device(void) { return 1; }

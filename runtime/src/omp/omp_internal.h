@@ -71,7 +71,10 @@ struct OmpShared {
   int32_t sched_kind;      // node 0's run-sched-var, adopted by the team
   int32_t sched_chunk;
   int32_t max_threads;     // node 0's nthreads-var
-  int32_t pad;
+  int32_t level;           // the region's nesting level (1, or more inside
+                           // regions of one thread on node 0)
+  int32_t active_level;    // active regions including this one
+  int32_t dynamic;         // node 0's dyn-var, adopted by the team
   uint64_t args[kMaxArgs];
   // Written under kSingleLock: single constructs claimed in this region.
   uint64_t singles_claimed;
@@ -90,7 +93,7 @@ struct Icvs {
   int32_t sched_kind = kSchedStatic;
   int32_t sched_chunk = 0;
   bool sched_read = false;
-  bool dynamic = false;
+  bool dynamic = false;        // dyn-var (OMP_DYNAMIC, omp_set_dynamic): recorded only
 };
 
 struct Frame {
@@ -107,12 +110,18 @@ Frame& frame();
 // The shared block; allocates it on node 0 if needed (nullptr before the
 // first region on a worker, which cannot happen).
 OmpShared* shared();
-// Reads OMP_NUM_THREADS / OMP_SCHEDULE once (errors end the job).
+// Reads OMP_NUM_THREADS, OMP_SCHEDULE and OMP_DYNAMIC once (errors end the
+// job).
 void ReadEnvironment();
 // The barrier of the current team (no-op for a team of one).
 void TeamBarrier();
 // Called at a region's start on every team member: resets per-region state.
 void ResetRegionCounters();
+// True inside a final task (omp_in_final; omp_task.cc).
+bool InFinalTask();
+// The thread number and team size of this node's ancestor at nesting level
+// `level` (1..frame().level), from the frames of the enclosing regions.
+const Frame* AncestorFrame(int level);
 
 }  // namespace dsm::runtime::omp
 

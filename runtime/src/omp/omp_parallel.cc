@@ -5,7 +5,9 @@
 // parameters and when Clang's code calls it; `loc` is the source location
 // and `gtid` the value __kmpc_global_thread_num returned (the node id) in
 // every entry below, and neither is used unless said.
+#include <link.h>
 #include <sched.h>
+#include <strings.h>
 
 #include <cstdarg>
 #include <cstdlib>
@@ -24,6 +26,8 @@ namespace {
 Icvs g_icvs;
 Frame g_frame;
 OmpShared* g_shared = nullptr;
+// Node 0's own arguments of the region it is starting (see RegionEntry).
+const uint64_t* g_master_args = nullptr;
 // Frames saved by serialized (team of one) regions inside a region.
 constexpr int kMaxDepth = 64;
 Frame g_saved[kMaxDepth];
@@ -66,17 +70,77 @@ void RegionEntry(void* arg) {
   ic.sched_chunk = s->sched_chunk;
   ic.sched_read = true;
   ic.max_threads = s->max_threads;
+  ic.dynamic = s->dynamic != 0;
   Frame saved = g_frame;
   g_frame = Frame{};
-  g_frame.level = saved.level + 1;
-  g_frame.active = saved.active + (s->team > 1 ? 1 : 0);
+  g_frame.level = s->level;
+  g_frame.active = s->active_level;
   g_frame.team = s->team;
   g_frame.thread_num = me;
   void* fn = DecodeFunc(s->microtask);
   if (fn == nullptr) rt.Fatal("OpenMP parallel region: outlined function not found in this process");
   int32_t gtid = me, btid = me;
-  Invoke(fn, &gtid, &btid, s->argc, s->args);
+  // Node 0 passes its own arguments; the others get the shared copy, where
+  // addresses of node 0's threadprivate variables point to snapshots.
+  Invoke(fn, &gtid, &btid, s->argc, me == 0 && g_master_args != nullptr ? g_master_args : s->args);
   g_frame = saved;
+}
+
+// copyin: Clang passes the address of the master's copy of each copyin
+// variable (its thread-local storage) as an argument of the region, and each
+// thread whose own copy is elsewhere copies from that address. Node 0's
+// thread-local storage is private to its process, so for the other nodes
+// such an argument is redirected to a snapshot, in shared memory, of the
+// whole thread-local block it points into (taken now, as copyin asks: the
+// values at the region's start). Other arguments are shared addresses or
+// values and stay as they are. Returns the snapshots to free after the
+// region (at most one per loaded object with thread-local storage).
+struct TlsBlock {
+  uintptr_t begin, end;
+  void* snapshot;
+};
+constexpr int kMaxTlsBlocks = 64;
+struct TlsBlocks {
+  TlsBlock block[kMaxTlsBlocks];
+  int count = 0;
+};
+
+int CollectTlsBlock(dl_phdr_info* info, size_t, void* out) {
+  auto* blocks = static_cast<TlsBlocks*>(out);
+  if (info->dlpi_tls_data == nullptr || blocks->count == kMaxTlsBlocks) return 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    if (info->dlpi_phdr[i].p_type != PT_TLS) continue;
+    auto begin = reinterpret_cast<uintptr_t>(info->dlpi_tls_data);
+    blocks->block[blocks->count++] = {begin, begin + info->dlpi_phdr[i].p_memsz, nullptr};
+  }
+  return 0;
+}
+
+bool MayBeNodePrivate(uint64_t v) {
+  return v >= 4096 && v - device::kFixedBase >= (uint64_t{1} << 44);
+}
+
+void RedirectThreadLocals(uint64_t* args, int argc, TlsBlocks* blocks) {
+  Runtime& rt = Runtime::Get();
+  bool collected = false;
+  for (int i = 0; i < argc; ++i) {
+    if (!MayBeNodePrivate(args[i])) continue;
+    if (!collected) {
+      dl_iterate_phdr(CollectTlsBlock, blocks);
+      collected = true;
+    }
+    for (int b = 0; b < blocks->count; ++b) {
+      TlsBlock& tls = blocks->block[b];
+      if (args[i] < tls.begin || args[i] >= tls.end) continue;
+      if (tls.snapshot == nullptr) {
+        tls.snapshot = rt.Malloc(tls.end - tls.begin);
+        if (tls.snapshot == nullptr) rt.Fatal("OpenMP copyin: no shared memory for a snapshot");
+        std::memcpy(tls.snapshot, reinterpret_cast<void*>(tls.begin), tls.end - tls.begin);
+      }
+      args[i] = reinterpret_cast<uint64_t>(tls.snapshot) + (args[i] - tls.begin);
+      break;
+    }
+  }
 }
 
 void PushFrame() {
@@ -119,6 +183,14 @@ uint32_t CriticalId(const void* name) {
 Icvs& icvs() { return g_icvs; }
 Frame& frame() { return g_frame; }
 
+const Frame* AncestorFrame(int level) {
+  if (level == g_frame.level) return &g_frame;
+  for (int d = g_depth - 1; d >= 0; --d) {
+    if (g_saved[d].level == level) return &g_saved[d];
+  }
+  return nullptr;  // a region of one thread started by node 0 before this team
+}
+
 OmpShared* shared() {
   if (g_shared == nullptr) {
     Runtime& rt = Runtime::Get();
@@ -143,6 +215,15 @@ void ReadEnvironment() {
                  "start it with dsm-run -n %ld or lower OMP_NUM_THREADS", n, rt.num_nodes(), n);
       }
       ic.max_threads = static_cast<int32_t>(n);
+    }
+    if (const char* v = std::getenv("OMP_DYNAMIC"); v != nullptr && *v != '\0') {
+      if (strcasecmp(v, "true") == 0 || std::strcmp(v, "1") == 0) {
+        ic.dynamic = true;
+      } else if (strcasecmp(v, "false") == 0 || std::strcmp(v, "0") == 0) {
+        ic.dynamic = false;
+      } else {
+        rt.Fatal("OMP_DYNAMIC='%s' is not true or false", v);
+      }
     }
   }
   if (!ic.sched_read) {
@@ -253,6 +334,10 @@ void __kmpc_push_num_threads(ident_t*, kmp_int32, kmp_int32 num_threads) {
   g_icvs.pushed_threads = num_threads > 0 ? num_threads : 0;
 }
 
+// __kmpc_push_proc_bind(loc, gtid, proc_bind): the proc_bind clause of the
+// next parallel construct. Nodes are processes the system places: ignored.
+void __kmpc_push_proc_bind(ident_t*, kmp_int32, int) {}
+
 // __kmpc_fork_call(loc, argc, microtask, args...): a parallel construct.
 // Called by the encountering thread; microtask is the outlined body, called
 // on every team member as microtask(&gtid, &btid, args...) with the argc
@@ -276,8 +361,8 @@ void __kmpc_fork_call(ident_t*, kmp_int32 argc, kmpc_micro microtask, ...) {
   ReadEnvironment();
   int32_t want = g_icvs.pushed_threads > 0 ? g_icvs.pushed_threads : g_icvs.max_threads;
   g_icvs.pushed_threads = 0;
-  if (g_frame.level > 0 || rt.node_id() != 0 || want <= 1) {
-    // Nested (or a team of one): run here, a team of one.
+  if (g_frame.active > 0 || rt.node_id() != 0 || want <= 1) {
+    // Nested in an active region (or a team of one): run here, a team of one.
     PushFrame();
     int32_t gtid = rt.node_id(), btid = 0;
     Invoke(reinterpret_cast<void*>(microtask), &gtid, &btid, argc, args);
@@ -298,9 +383,19 @@ void __kmpc_fork_call(ident_t*, kmp_int32 argc, kmpc_micro microtask, ...) {
   s->sched_kind = g_icvs.sched_kind;
   s->sched_chunk = g_icvs.sched_chunk;
   s->max_threads = g_icvs.max_threads;
+  s->dynamic = g_icvs.dynamic ? 1 : 0;
+  s->level = g_frame.level + 1;
+  s->active_level = g_frame.active + 1;
   std::memcpy(s->args, args, sizeof args);
+  TlsBlocks tls;
+  RedirectThreadLocals(s->args, argc, &tls);
   ResetRegionCounters();
+  g_master_args = args;
   rt.Parallel(RegionEntry, s);
+  g_master_args = nullptr;
+  for (int b = 0; b < tls.count; ++b) {
+    if (tls.block[b].snapshot != nullptr) rt.Free(tls.block[b].snapshot);
+  }
 }
 
 // __kmpc_fork_teams / __kmpc_push_num_teams: `teams` is not supported.
@@ -465,87 +560,6 @@ void __kmpc_copyprivate(ident_t*, kmp_int32, size_t cpy_size, void* cpy_data,
     g_shared->copy_block = nullptr;
     rt.Free(block);
   }
-}
-
-// Tasks run at once, on the node that creates them (valid OpenMP: an
-// undeferred task). The task descriptor follows Clang's kmp_task_t.
-struct kmp_task_t {
-  void* shareds;
-  kmp_int32 (*routine)(kmp_int32, void*);
-  kmp_int32 part_id;
-  kmp_int32 (*destructors)(kmp_int32, void*);  // data1, with kTaskDestructors
-};
-
-// Task flags: the compiler's destructor thunk for C++ private copies.
-constexpr kmp_int32 kTaskDestructors = 0x8;
-// Before each task descriptor: its flags (16 bytes keep the alignment).
-struct TaskHeader {
-  kmp_int32 flags;
-  char pad[12];
-};
-static_assert(sizeof(TaskHeader) == 16);
-
-static TaskHeader* HeaderOf(kmp_task_t* t) { return reinterpret_cast<TaskHeader*>(t) - 1; }
-
-// Runs the private copies' destructors (if any) and frees the task.
-static void FinishTask(kmp_int32 gtid, kmp_task_t* task) {
-  if ((HeaderOf(task)->flags & kTaskDestructors) && task->destructors != nullptr) {
-    task->destructors(gtid, task);
-  }
-  std::free(HeaderOf(task));
-}
-
-// __kmpc_omp_task_alloc(loc, gtid, flags, sizeof_kmp_task_t, sizeof_shareds,
-// task_entry): storage for a task: the descriptor (with the task's private
-// copies, sizeof_kmp_task_t bytes in all), then its shareds block. Node
-// private memory: the task runs on this node.
-kmp_task_t* __kmpc_omp_task_alloc(ident_t*, kmp_int32, kmp_int32 flags, size_t sizeof_task,
-                                  size_t sizeof_shareds, kmp_int32 (*entry)(kmp_int32, void*)) {
-  size_t head = (sizeof_task + 15) & ~size_t{15};
-  auto* h = static_cast<TaskHeader*>(std::calloc(1, sizeof(TaskHeader) + head + sizeof_shareds + 16));
-  if (h == nullptr) Runtime::Get().Fatal("OpenMP task: out of memory");
-  h->flags = flags;
-  auto* t = reinterpret_cast<kmp_task_t*>(h + 1);
-  t->shareds = sizeof_shareds > 0 ? reinterpret_cast<char*>(t) + head : nullptr;
-  t->routine = entry;
-  return t;
-}
-
-// __kmpc_omp_task(loc, gtid, task): a task is created; it runs now.
-kmp_int32 __kmpc_omp_task(ident_t*, kmp_int32 gtid, kmp_task_t* task) {
-  task->routine(gtid, task);
-  FinishTask(gtid, task);
-  return 0;
-}
-// __kmpc_omp_task_with_deps: the same with depend clauses (running at once
-// in creation order satisfies every dependence).
-kmp_int32 __kmpc_omp_task_with_deps(ident_t* loc, kmp_int32 gtid, kmp_task_t* task, kmp_int32,
-                                    void*, kmp_int32, void*) {
-  return __kmpc_omp_task(loc, gtid, task);
-}
-// __kmpc_omp_wait_deps: an undeferred task's dependences: all done.
-void __kmpc_omp_wait_deps(ident_t*, kmp_int32, kmp_int32, void*, kmp_int32, void*) {}
-// __kmpc_omp_task_begin_if0 / __kmpc_omp_task_complete_if0: an if(false)
-// task that the compiler runs itself between the two calls.
-void __kmpc_omp_task_begin_if0(ident_t*, kmp_int32, kmp_task_t*) {}
-void __kmpc_omp_task_complete_if0(ident_t*, kmp_int32 gtid, kmp_task_t* task) {
-  FinishTask(gtid, task);
-}
-// __kmpc_omp_taskwait / __kmpc_omp_taskyield / taskgroup: nothing is pending.
-kmp_int32 __kmpc_omp_taskwait(ident_t*, kmp_int32) { return 0; }
-kmp_int32 __kmpc_omp_taskyield(ident_t*, kmp_int32, int) { return 0; }
-void __kmpc_taskgroup(ident_t*, kmp_int32) {}
-void __kmpc_end_taskgroup(ident_t*, kmp_int32) {}
-
-// __kmpc_taskloop(loc, gtid, task, if_val, lb, ub, st, nogroup, sched,
-// grainsize, task_dup): a taskloop construct. lb and ub point into the
-// task's private copies and already hold the whole iteration range, so one
-// task run at once does every iteration (task_dup, which copies a task for
-// a part of the range, is not needed). Inside the caller's taskgroup unless
-// nogroup, which changes nothing when tasks run at once.
-void __kmpc_taskloop(ident_t* loc, kmp_int32 gtid, kmp_task_t* task, kmp_int32, uint64_t*,
-                     uint64_t*, int64_t, kmp_int32, kmp_int32, uint64_t, void*) {
-  __kmpc_omp_task(loc, gtid, task);
 }
 
 // __kmpc_threadprivate_cached(loc, gtid, data, size, cache): the address of
