@@ -1,9 +1,11 @@
-// OpenMP programs (test/openmp/programs) built against libomp and against
-// libdsm: the dsmkit job (1 host x 4 nodes, 2 hosts x 2 nodes) must print
-// exactly what the libomp build prints with OMP_NUM_THREADS=4, and exit 0.
-// Also: more OpenMP threads than nodes ends the job with a message naming
-// both numbers; fewer run the regions on a subset of the nodes; OMP_SCHEDULE
-// reaches schedule(runtime) loops.
+// OpenMP programs (test/openmp/programs) built by clang -fopenmp against
+// libomp and by dsm-clang against libdsm: the dsmkit job (1 host x 4 nodes,
+// 2 hosts x 2 nodes) must print exactly what the libomp build prints with
+// OMP_NUM_THREADS=4, and exit 0. Also: more OpenMP threads than nodes (by
+// OMP_NUM_THREADS, omp_set_num_threads or num_threads) ends the job with a
+// message naming both numbers; fewer run the regions on nodes 0..n-1;
+// OMP_SCHEDULE reaches schedule(runtime) loops; dsm-run refuses a program
+// linked with libomp.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -125,8 +127,12 @@ TEST_P(OpenMpProgram, SameOutputAsLibomp) {
 }
 
 const Config kConfigs[] = {
-    {"parallel", 1}, {"parallel", 2}, {"loops", 1}, {"loops", 2},   {"sync", 1},
-    {"sync", 2},     {"reduction", 1}, {"reduction", 2}, {"api", 1}, {"api", 2},
+    {"parallel", 1},      {"parallel", 2},      {"loops", 1},         {"loops", 2},
+    {"sections", 1},      {"sections", 2},      {"sync", 1},          {"sync", 2},
+    {"reduction", 1},     {"reduction", 2},     {"atomic", 1},        {"atomic", 2},
+    {"api", 1},           {"api", 2},           {"tasks", 1},         {"tasks", 2},
+    {"threadprivate", 1}, {"threadprivate", 2}, {"cxx_classes", 1},   {"cxx_classes", 2},
+    {"memory", 1},        {"memory", 2},        {"cxx_tasks", 1},     {"cxx_tasks", 2},
 };
 
 INSTANTIATE_TEST_SUITE_P(All, OpenMpProgram, ::testing::ValuesIn(kConfigs),
@@ -146,6 +152,64 @@ TEST(OpenMpLimits, NumThreadsClauseAboveTheNodesEndsTheJob) {
   Output r = RunProgram({DSM_RUN_PATH, "-n", "1", Path("dsm", "parallel")}, {});
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("num_threads(2) but the job has 1 nodes"), std::string::npos) << r.err;
+}
+
+TEST(OpenMpLimits, SetNumThreadsAboveTheNodesEndsTheJob) {
+  Output r = RunProgram({DSM_RUN_PATH, "-n", "4", Path("dsm", "threads"), "set", "5"}, {});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("omp_set_num_threads(5) but the job has 4 nodes"), std::string::npos)
+      << r.err;
+  r = RunProgram({DSM_RUN_PATH, "-n", "4", "--hosts", "2", Path("dsm", "threads"), "clause", "6"},
+                 {});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("num_threads(6) but the job has 4 nodes"), std::string::npos) << r.err;
+  r = RunProgram({DSM_RUN_PATH, "-n", "2", Path("dsm", "threads")}, {{"OMP_NUM_THREADS", "x"}});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("OMP_NUM_THREADS='x' is not a positive number"), std::string::npos) << r.err;
+}
+
+// Every way of asking for fewer threads than nodes runs the team on nodes
+// 0..n-1 (members is one hex digit per thread number that ran).
+TEST(OpenMpLimits, SmallerTeamsRunOnTheFirstNodes) {
+  struct Case {
+    std::vector<std::string> args;
+    std::map<std::string, std::string> env;
+    std::string want;
+  };
+  const Case cases[] = {
+      {{}, {{"OMP_NUM_THREADS", "1"}}, "team 1 members 1 max 1\n"},
+      {{}, {{"OMP_NUM_THREADS", "3"}}, "team 3 members 111 max 3\n"},
+      {{"set", "2"}, {}, "team 2 members 11 max 2\n"},
+      {{"clause", "3"}, {}, "team 3 members 111 max 4\n"},
+      {{"clause", "1"}, {}, "team 1 members 1 max 4\n"},
+      {{}, {}, "team 4 members 1111 max 4\n"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> ref = {Path("ref", "threads")};
+    ref.insert(ref.end(), c.args.begin(), c.args.end());
+    std::map<std::string, std::string> ref_env = c.env;
+    ref_env.emplace("OMP_NUM_THREADS", "4");
+    Output want = RunProgram(ref, ref_env);
+    EXPECT_EQ(want.out, c.want + "failures 0\n");
+    for (const char* hosts : {"1", "2"}) {
+      std::vector<std::string> argv = {DSM_RUN_PATH, "-n",  "4",
+                                       "--hosts",    hosts, Path("dsm", "threads")};
+      argv.insert(argv.end(), c.args.begin(), c.args.end());
+      Output r = RunProgram(argv, c.env);
+      EXPECT_EQ(r.status, 0) << hosts << " host(s): " << r.err;
+      EXPECT_EQ(r.out, want.out) << hosts << " host(s): " << r.err;
+    }
+  }
+}
+
+// A program built by plain clang -fopenmp (the reference build, linked with
+// libomp) is refused by dsm-run before anything starts.
+TEST(OpenMpLimits, DsmRunRefusesAProgramLinkedWithLibomp) {
+  Output r = RunProgram({DSM_RUN_PATH, "-n", "2", Path("ref", "parallel")}, {});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("is linked with libomp.so"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("build the program with dsm-clang"), std::string::npos) << r.err;
 }
 
 TEST(OpenMpLimits, FewerThreadsThanNodesRunsOnASubset) {

@@ -1,6 +1,7 @@
-/* Synchronisation: critical (unnamed and named, two names at once),
- * single (first to arrive, nowait, copyprivate of a scalar, a struct and an
- * array), master, masked, barrier phases, flush. */
+/* Synchronisation: critical (unnamed and named, two names at once, with a
+ * hint), single (first to arrive, nowait, private/firstprivate, copyprivate
+ * of a scalar, a struct and an array), master, masked (with and without a
+ * filter), barrier phases, flush (and a flush-based handshake). */
 #include "omp_test.h"
 
 struct point {
@@ -70,6 +71,56 @@ int main(void) {
     for (int i = 0; i < 5; ++i) arrs[t * 5 + i] = arr[i];
 #pragma omp flush
   }
+  /* flush: a producer publishes data and then a flag; a consumer waits for
+   * the flag with flushes and then reads the data (the OpenMP memory
+   * model's flush-with-atomic pattern). */
+  int flag = 0;
+  long *produced = SHARED_ALLOC(sizeof(long) * 100);
+  long consumed = -1;
+  int hinted = 0, masked_default = 0;
+#pragma omp parallel shared(flag, consumed, hinted, masked_default)
+  {
+    int t = omp_get_thread_num();
+    int consumer = omp_get_num_threads() - 1;
+    if (t == 0) {
+      for (int i = 0; i < 100; ++i) produced[i] = i * 3;
+#pragma omp flush
+#pragma omp atomic write
+      flag = 1;
+#pragma omp flush
+    } else if (t == consumer) {
+      int seen = 0;
+      while (!seen) {
+#pragma omp flush
+#pragma omp atomic read
+        seen = flag;
+      }
+#pragma omp flush
+      long s = 0;
+      for (int i = 0; i < 100; ++i) s += produced[i];
+      consumed = s;
+    }
+    for (int i = 0; i < 10; ++i) {
+#pragma omp critical(hinted) hint(omp_sync_hint_contended)
+      hinted++;
+    }
+#pragma omp masked
+    masked_default = 100 + t;
+  }
+  printf("flush handshake %ld hinted %d masked %d\n", consumed, hinted, masked_default);
+
+  /* single with private and firstprivate data. */
+  int base = 40, single_out = 0;
+#pragma omp parallel shared(single_out)
+  {
+    int tmp = -1;
+#pragma omp single private(tmp) firstprivate(base)
+    {
+      tmp = base + 2;
+      single_out = tmp;
+    }
+  }
+  printf("single private %d\n", single_out);
   printf("critical %ld alpha %ld beta %ld\n", counter, named_a, named_b);
   printf("singles %d nowait %d master %d masked %d\n", singles, nowait_singles, masters, masked);
   int phases_ok = 1;
