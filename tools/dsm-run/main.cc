@@ -1,11 +1,13 @@
 // dsm-run: starts dsm-hostd and the nodes of a job and supervises them.
 // Everything but the printing of usage errors is in the dsm_launcher library:
-// options.h (the command line), find_program.h, job.h (the job runner).
+// options.h (the command line), find_program.h, binary_check.h (programs
+// linked with another OpenMP runtime), job.h (the job runner).
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "binary_check.h"
 #include "dsm/common/log.h"
 #include "find_program.h"
 #include "job.h"
@@ -37,6 +39,10 @@ int main(int argc, char** argv) {
 
   auto program = launcher::FindProgram(options->program, std::getenv("PATH"));
   if (!program.ok()) return UsageError(program.status().message());
+  if (dsm::Status s = launcher::CheckOpenMpRuntime(*program); !s.ok()) {
+    std::fprintf(stderr, "dsm-run: error: %s\n", s.message().c_str());
+    return launcher::kExitUsage;
+  }
 
   // --hostd is resolved like the program; the default is an absolute path.
   std::string hostd = options->hostd;
