@@ -18,6 +18,14 @@ void f(int);
 #pragma dsm shared // expected-error {{must precede a global or static variable declaration}}
 void not_a_variable(void);
 
+struct record {
+#pragma dsm shared // expected-error {{must precede a global or static variable declaration}}
+  int field;
+  int last;
+#pragma dsm private // expected-error {{must precede a global or static variable declaration}}
+};
+int after_record;
+
 void body(int n) {
   int x = 0;
 #pragma dsm parallel nosuchclause(x) // expected-warning {{extra tokens at the end of '#pragma omp parallel' are ignored}}
