@@ -1,13 +1,13 @@
 /* Shared helpers of the OpenMP test programs. Each program is built twice
  * from the same source: with clang -fopenmp against libomp (the reference,
- * OMP_NUM_THREADS=4) and with clang -fopenmp -c linked against libdsm
- * (DSM_BUILD defined), run as a dsmkit job of 4 nodes. Both must print the
- * same lines.
+ * OMP_NUM_THREADS=4) and with dsm-clang (DSM_BUILD defined), run as a dsmkit
+ * job of 4 nodes. Both must print the same lines, so programs print only
+ * results that do not depend on scheduling, from the master thread outside
+ * parallel regions.
  *
- * Limit: global variables are not shared between nodes yet, so shared data
- * lives in main's locals or in SHARED_ALLOC'd memory (dsm_malloc under
- * dsmkit, malloc in the reference). Output is printed by the master thread
- * outside parallel regions only. */
+ * Shared data lives in main's locals, in globals (dsm-clang shares them:
+ * globals.c) or in SHARED_ALLOC'd memory (dsm_calloc under dsmkit, calloc in
+ * the reference). */
 #ifndef DSM_OMP_TEST_H_
 #define DSM_OMP_TEST_H_
 
