@@ -25,7 +25,11 @@
 //  - OpenMP constructs the lock-based runtime cannot run (target, teams,
 //    distribute, cancel, cancellation point, declare target, requires,
 //    interop, dispatch) are compile-time errors at the construct.
-// The parts: pragmas.cc, unsupported.cc (plugin.h).
+//  - Explicit mode warns (-Wdsm-private-global) about every global or static
+//    variable a parallel region uses, directly or through functions of the
+//    file it calls, that is neither shared, read-only, thread-local nor
+//    marked `#pragma dsm private`: every node would see its own copy.
+// The parts: pragmas.cc, unsupported.cc, shared_use_check.cc (plugin.h).
 // All state lives in the compiler instance's lifetime; Clang runs a plugin on
 // one thread, so nothing here is synchronised.
 #include "plugin.h"
@@ -68,6 +72,27 @@ void Place(ASTContext& ctx, VarDecl* var, Placement placement, SourceLocation lo
                                                           AttributeCommonInfo::AS_Pragma));
 }
 
+bool IsMarkedShared(const VarDecl* var) {
+  auto shared_name = [](llvm::StringRef name) { return name == kSharedData || name == kSharedBss; };
+  for (const VarDecl* r : var->redecls()) {
+    if (const auto* a = r->getAttr<PragmaClangBSSSectionAttr>(); a && shared_name(a->getName()))
+      return true;
+    if (const auto* a = r->getAttr<PragmaClangDataSectionAttr>(); a && shared_name(a->getName()))
+      return true;
+    if (const auto* a = r->getAttr<SectionAttr>(); a && shared_name(a->getName())) return true;
+  }
+  return false;
+}
+
+bool IsMarkedPrivate(const VarDecl* var) {
+  for (const VarDecl* r : var->redecls()) {
+    for (const auto* a : r->specific_attrs<AnnotateAttr>()) {
+      if (a->getAnnotation() == kPrivateAnnotation) return true;
+    }
+  }
+  return false;
+}
+
 namespace {
 
 class DsmConsumer : public SemaConsumer {
@@ -94,6 +119,10 @@ class DsmConsumer : public SemaConsumer {
   void HandleTranslationUnit(ASTContext& ctx) override {
     Matcher().Finish();
     ReportUnsupportedConstructs(ctx, ci_.getDiagnostics());
+    // In zero-annotation mode every writable global is shared, and a private
+    // one was marked so on purpose: nothing to warn about.
+    if (!State().auto_shared)
+      CheckSharedUses(ctx, ci_.getDiagnostics(), State().private_global_warning);
   }
 
  private:
@@ -105,6 +134,24 @@ class DsmConsumer : public SemaConsumer {
   CompilerInstance& ci_;
   std::optional<PlacementMatcher> matcher_;  // once the AST context exists
 };
+
+// Applies one -W flag for -Wdsm-private-global (without the -W); false if it
+// is not one.
+bool ApplyWarningFlag(const std::string& flag, WarningSettings& w) {
+  if (flag == "dsm-private-global") {
+    w.enabled = true;
+  } else if (flag == "no-dsm-private-global") {
+    w.enabled = false;
+  } else if (flag == "error=dsm-private-global") {
+    w.enabled = true;
+    w.as_error = WarningSettings::AsError::kYes;
+  } else if (flag == "no-error=dsm-private-global") {
+    w.as_error = WarningSettings::AsError::kNo;
+  } else {
+    return false;
+  }
+  return true;
+}
 
 class DsmAction : public PluginASTAction {
  protected:
@@ -118,7 +165,8 @@ class DsmAction : public PluginASTAction {
         state.auto_shared = false;
       } else if (a == "auto-shared") {
         state.auto_shared = true;
-      } else {
+      } else if (a.rfind("W", 0) != 0 ||
+                 !ApplyWarningFlag(a.substr(1), state.private_global_warning)) {
         Error(ci.getDiagnostics(), SourceLocation(), "unknown dsm plugin argument '" + a + "'");
         return false;
       }

@@ -3,6 +3,7 @@
 //   plugin.cc            the AST consumer, the plugin action, the registries
 //   pragmas.cc           `#pragma dsm ...` and matching placements to variables
 //   unsupported.cc       errors for OpenMP constructs the runtime cannot run
+//   shared_use_check.cc  -Wdsm-private-global (explicit mode)
 // Everything here lives as long as one compiler instance; Clang runs a plugin
 // on one thread, so nothing is synchronised.
 #ifndef DSM_COMPILER_PLUGIN_PLUGIN_H_
@@ -37,10 +38,19 @@ struct PendingPlacement {
   clang::SourceLocation loc;
 };
 
+// How -Wdsm-private-global is set: plugin arguments Wdsm-private-global,
+// Wno-dsm-private-global, Werror=dsm-private-global, Wno-error=dsm-private-global
+// (dsm-clang turns the -W flags into them), combined with clang's -w and -Werror.
+struct WarningSettings {
+  bool enabled = true;
+  enum class AsError { kDefault, kYes, kNo } as_error = AsError::kDefault;
+};
+
 // What the pragma handler and the plugin's arguments hand the AST side.
 struct PluginState {
   clang::Sema* sema = nullptr;  // set while Sema lives (to resolve `shared(a, b)` names)
   bool auto_shared = true;      // zero-annotation mode
+  WarningSettings private_global_warning;
   std::vector<PendingPlacement> pending;  // in source order
 };
 
@@ -85,6 +95,18 @@ class PlacementMatcher {
 
 // Errors for OpenMP constructs the runtime cannot run (unsupported.cc).
 void ReportUnsupportedConstructs(clang::ASTContext& ctx, clang::DiagnosticsEngine& diags);
+
+// True when `var` is shared: marked `#pragma dsm shared` (or placed in a
+// dsm_shared_* section some other way) on any of its declarations.
+bool IsMarkedShared(const clang::VarDecl* var);
+// True when `var` is marked `#pragma dsm private` on any of its declarations.
+bool IsMarkedPrivate(const clang::VarDecl* var);
+
+// -Wdsm-private-global: warns about every global or static variable a
+// parallel region uses (directly, or in functions of this translation unit
+// it calls) that is not shared (shared_use_check.cc).
+void CheckSharedUses(clang::ASTContext& ctx, clang::DiagnosticsEngine& diags,
+                     const WarningSettings& settings);
 
 }  // namespace dsm::plugin
 
