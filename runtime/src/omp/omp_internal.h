@@ -15,6 +15,7 @@
 // shares): every id has the top byte 0xFE.
 //   0xFE000000 | 23-bit hash    named and unnamed critical sections
 //   0xFE800000 | 22-bit hash    guards of omp_lock_t / omp_nest_lock_t objects
+//   0xFEFFFE00 + k (k < 256)    flags of doacross loops (omp_doacross.cc)
 //   0xFEFFFF00 + k              the fixed locks below
 //
 // Limits: global variables are not shared between nodes (each node has its
@@ -42,6 +43,10 @@ inline constexpr uint32_t kTeamBarrierLock = 0xFEFFFF03u;
 inline constexpr uint32_t kReduceLock = 0xFEFFFF04u;
 inline constexpr uint32_t kFlushLock = 0xFEFFFF05u;
 inline constexpr uint32_t kCopyLock = 0xFEFFFF06u;
+inline constexpr uint32_t kDoacrossLock = 0xFEFFFF07u;
+// Doacross loops: the lock of iteration k's flag is kDoacrossFlagBase + k % 256.
+inline constexpr uint32_t kDoacrossFlagBase = 0xFEFFFE00u;
+inline constexpr uint32_t kDoacrossFlagLocks = 256;
 
 // Most arguments an outlined function may take (shared variables plus
 // firstprivate scalars of one parallel construct).
@@ -61,6 +66,15 @@ struct DispatchSlot {
   uint64_t ordered_next;  // iteration whose ordered region may run next
   uint64_t ordered;       // 1: an ordered loop (the slot is not reused before
                           //    its last iteration passed its turn)
+};
+
+// The doacross loop in progress (ordered(n) with depend(sink/source)):
+// `seq` numbers the region's doacross loops, `flags` holds a byte per
+// iteration (1: its depend(source) ran), freed by the last member to finish.
+struct DoacrossSlot {
+  int64_t seq;
+  unsigned char* flags;  // nullptr: no loop in progress
+  uint64_t finished;     // members past __kmpc_doacross_fini
 };
 
 // The team's shared state (shared memory, allocated once by node 0).
@@ -84,6 +98,7 @@ struct OmpShared {
   // Written under kCopyLock / published across the copyprivate barrier.
   void* copy_block;
   DispatchSlot slots[kDispatchSlots];  // under kDispatchLock
+  DoacrossSlot doacross;               // under kDoacrossLock
 };
 
 // Internal control variables and the current frame of this node.
@@ -103,6 +118,7 @@ struct Frame {
   int32_t thread_num = 0;  // omp_get_thread_num
   uint64_t singles_seen = 0;
   int64_t loops_seen = 0;  // dynamic loops begun in this region
+  int64_t doacross_seen = 0;  // doacross loops begun in this region
 };
 
 Icvs& icvs();

@@ -259,6 +259,7 @@ void ResetRegionCounters() {
   s->barrier_arrived = 0;
   s->copy_block = nullptr;
   for (DispatchSlot& d : s->slots) d = DispatchSlot{};
+  s->doacross = DoacrossSlot{};
 }
 
 void TeamBarrier() {
