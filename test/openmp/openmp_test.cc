@@ -133,7 +133,7 @@ const Config kConfigs[] = {
     {"api", 1},           {"api", 2},           {"tasks", 1},         {"tasks", 2},
     {"threadprivate", 1}, {"threadprivate", 2}, {"cxx_classes", 1},   {"cxx_classes", 2},
     {"memory", 1},        {"memory", 2},        {"cxx_tasks", 1},     {"cxx_tasks", 2},
-    {"globals", 1},       {"globals", 2},
+    {"globals", 1},       {"globals", 2},       {"doacross", 1},      {"doacross", 2},
 };
 
 INSTANTIATE_TEST_SUITE_P(All, OpenMpProgram, ::testing::ValuesIn(kConfigs),
