@@ -164,8 +164,12 @@ static int set_up(struct lu_matrix *m, long n, long b, int threads) {
     return -1;
   }
   m->store = store;
-  for (long I = 0; I < nb; ++I) {
-    for (long J = 0; J < nb; ++J) {
+  /* In each region, blocks in the order they become final: for every step K
+   * the diagonal block, then those of column K, then those of row K. The
+   * blocks of a step that another thread reads are then contiguous. */
+  for (long K = 0; K < nb; ++K) {
+    for (long x = K; x < 2 * nb - 1 - K; ++x) {
+      long I = x < nb ? x : K, J = x < nb ? K : x - nb + 1 + K;
       int t = owner(m, I, J);
       m->block[I * nb + J] = (double *)((char *)store + region[t]);
       region[t] += (size_t)(block_edge(m, I) * block_edge(m, J)) * sizeof(double);
