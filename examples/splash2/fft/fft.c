@@ -7,8 +7,10 @@
  * Every matrix (data, its transpose buffer, the twiddle factors) is split by
  * rows into one band per thread, each band in a page-aligned region of its
  * own that its thread initialises; a thread writes only its own band, and
- * reads the others' only in the transposes (tiled, starting at the next
- * thread's band so that threads read different bands at once).
+ * reads the others' only in the transposes. The data bands are stored as
+ * sub-blocks (see `matrix`), so that what a transpose reads from another
+ * thread is one contiguous run; the row FFTs gather each row into a scratch
+ * row and scatter it back.
  *
  * Check (always): the inverse transform (the same six steps with conjugate
  * roots, divided by n) must give back the input to within 1e-9. With -t also
@@ -38,15 +40,27 @@ struct fft_stats {
   double pad[3];
 };
 
+/* A matrix split into bands of rows, one per thread. Band t (rows
+ * [first_row[t], first_row[t+1]), h_t of them) is itself cut by the same
+ * boundaries into sub-blocks (t,c), the columns of band c, each row-major and
+ * all of band t's in one run: sub-block (t,c) starts h_t * first_row[c]
+ * elements into band t. A transpose then reads whole sub-blocks, which are
+ * contiguous, from the other threads. */
+typedef struct {
+  cplx **band; /* threads pointers, each into page-aligned memory of its own */
+} matrix;
+
 /* The problem and its distribution; set up by one thread, read by all. */
 struct fft_plan {
   int m;           /* log2 of the points */
   long n, r;       /* points, matrix edge */
-  long stride;     /* complex elements between rows (r + padding) */
   long tile;       /* edge of the transpose tiles */
   int threads;
   long *first_row; /* threads + 1 entries: thread t owns [first_row[t], first_row[t+1]) */
-  cplx **x_row, **t_row, **w_row; /* row pointers: data, transpose buffer, twiddles */
+  int *band_of;    /* r entries: the band (thread) of each row or column */
+  matrix x, y;     /* the data and the transpose buffer */
+  cplx **w_row;    /* twiddle factors, row-major rows of each thread's band */
+  cplx **scratch;  /* one row (r elements) per thread, in its own pages */
   cplx *roots;     /* w_r^k, k < r/2 (forward sign) */
 };
 
@@ -72,52 +86,72 @@ static cplx root(long num, long den) {
   return c;
 }
 
+static long rows_of(const struct fft_plan *p, int t) {
+  return p->first_row[t + 1] - p->first_row[t];
+}
+
+/* Sub-block (t,c) of matrix a. */
+static cplx *sub_block(const struct fft_plan *p, const matrix *a, int t, int c) {
+  return a->band[t] + rows_of(p, t) * p->first_row[c];
+}
+
+/* Element (i,j) of matrix a. */
+static cplx *element(const struct fft_plan *p, const matrix *a, long i, long j) {
+  int t = p->band_of[i], c = p->band_of[j];
+  return sub_block(p, a, t, c) + (i - p->first_row[t]) * rows_of(p, c) + (j - p->first_row[c]);
+}
+
 /* ---- setup (one thread) and initialisation (every thread, its bands) */
+
+static size_t round_up_pages(size_t bytes) { return (bytes + PAGE - 1) / PAGE * PAGE; }
 
 static int set_up(struct fft_plan *p, int m, int line_log, long cache_lines, int threads) {
   p->m = m;
   p->n = 1L << m;
   p->r = 1L << (m / 2);
-  long line = 1L << line_log;
-  p->stride = p->r + (line >= (long)sizeof(cplx) ? line / (long)sizeof(cplx) : 0);
   /* Tiles: a source and a destination tile fill at most half the cache. */
-  long cache = cache_lines * line;
+  long cache = cache_lines << line_log;
   p->tile = 1;
-  while (p->tile * 2 <= p->r && 2 * (p->tile * 2) * (p->tile * 2) * (long)sizeof(cplx) <= cache / 2) {
+  while (p->tile * 2 <= p->r &&
+         2 * (p->tile * 2) * (p->tile * 2) * (long)sizeof(cplx) <= cache / 2) {
     p->tile *= 2;
   }
   p->threads = threads;
-  p->first_row = malloc((size_t)(threads + 1) * sizeof *p->first_row);
-  p->x_row = malloc((size_t)p->r * sizeof *p->x_row);
-  p->t_row = malloc((size_t)p->r * sizeof *p->t_row);
+  size_t t_count = (size_t)threads;
+  p->first_row = malloc((t_count + 1) * sizeof *p->first_row);
+  p->band_of = malloc((size_t)p->r * sizeof *p->band_of);
+  p->x.band = malloc(t_count * sizeof(cplx *));
+  p->y.band = malloc(t_count * sizeof(cplx *));
+  p->scratch = malloc(t_count * sizeof(cplx *));
   p->w_row = malloc((size_t)p->r * sizeof *p->w_row);
   p->roots = malloc((size_t)(p->r / 2 + 1) * sizeof *p->roots);
-  stats = calloc((size_t)threads, sizeof *stats);
-  if (p->first_row == NULL || p->x_row == NULL || p->t_row == NULL || p->w_row == NULL ||
-      p->roots == NULL || stats == NULL) {
+  stats = calloc(t_count, sizeof *stats);
+  if (p->first_row == NULL || p->band_of == NULL || p->x.band == NULL || p->y.band == NULL ||
+      p->scratch == NULL || p->w_row == NULL || p->roots == NULL || stats == NULL) {
     return -1;
   }
   for (int t = 0; t <= threads; ++t) p->first_row[t] = p->r * t / threads;
-  /* Each band of each of the three matrices in whole pages of its own. */
-  size_t total = 0;
   for (int t = 0; t < threads; ++t) {
-    size_t band = (size_t)(p->first_row[t + 1] - p->first_row[t]) * (size_t)p->stride *
-                  sizeof(cplx);
-    total += 3 * ((band + PAGE - 1) / PAGE * PAGE);
+    for (long i = p->first_row[t]; i < p->first_row[t + 1]; ++i) p->band_of[i] = t;
+  }
+  /* Per thread, in whole pages each: its band of x, of y, of the twiddles,
+   * and its scratch row. */
+  size_t total = 0, row_bytes = (size_t)p->r * sizeof(cplx);
+  for (int t = 0; t < threads; ++t) {
+    total += 3 * round_up_pages((size_t)rows_of(p, t) * row_bytes) + round_up_pages(row_bytes);
   }
   void *store = NULL;
-  if (posix_memalign(&store, PAGE, total ? total : PAGE) != 0) return -1;
+  if (posix_memalign(&store, PAGE, total) != 0) return -1;
   char *at = store;
-  cplx **rows[3] = {p->x_row, p->t_row, p->w_row};
   for (int t = 0; t < threads; ++t) {
-    size_t band = (size_t)(p->first_row[t + 1] - p->first_row[t]) * (size_t)p->stride *
-                  sizeof(cplx);
-    for (int a = 0; a < 3; ++a) {
-      for (long i = p->first_row[t]; i < p->first_row[t + 1]; ++i) {
-        rows[a][i] = (cplx *)at + (i - p->first_row[t]) * p->stride;
-      }
-      at += (band + PAGE - 1) / PAGE * PAGE;
+    size_t band = round_up_pages((size_t)rows_of(p, t) * row_bytes);
+    p->x.band[t] = (cplx *)at;
+    p->y.band[t] = (cplx *)(at + band);
+    for (long i = p->first_row[t]; i < p->first_row[t + 1]; ++i) {
+      p->w_row[i] = (cplx *)(at + 2 * band) + (i - p->first_row[t]) * p->r;
     }
+    p->scratch[t] = (cplx *)(at + 3 * band);
+    at += 3 * band + round_up_pages(row_bytes);
   }
   for (long k = 0; k < p->r / 2; ++k) p->roots[k] = root(k, p->r);
   return 0;
@@ -127,29 +161,45 @@ static int set_up(struct fft_plan *p, int m, int line_log, long cache_lines, int
 static void initialise_own_bands(const struct fft_plan *p, int me) {
   for (long i = p->first_row[me]; i < p->first_row[me + 1]; ++i) {
     for (long j = 0; j < p->r; ++j) {
-      p->x_row[i][j] = input(j + p->r * i);
+      *element(p, &p->x, i, j) = input(j + p->r * i);
+      *element(p, &p->y, i, j) = (cplx){0.0, 0.0};
       p->w_row[i][j] = root(i * j, p->n);
     }
-    memset(p->t_row[i], 0, (size_t)p->stride * sizeof(cplx));
   }
+  memset(p->scratch[me], 0, (size_t)p->r * sizeof(cplx));
 }
 
 /* ---- the transform's steps */
 
-/* dst := src^T for this thread's rows of dst. */
-static void transpose(const struct fft_plan *p, cplx **dst, cplx **src, int me) {
-  long lo = p->first_row[me], hi = p->first_row[me + 1], r = p->r, tile = p->tile;
-  if (lo == hi) return;
-  /* Start with the columns of the next band: other threads read elsewhere. */
-  long start = p->first_row[(me + 1) % p->threads] / tile * tile;
-  for (long jj_n = 0; jj_n < r; jj_n += tile) {
-    long jj = (start + jj_n) % r;
-    long jend = jj + tile < r ? jj + tile : r;
-    for (long ii = lo; ii < hi; ii += tile) {
-      long iend = ii + tile < hi ? ii + tile : hi;
-      for (long j = jj; j < jend; ++j) {
-        const cplx *s = src[j];
-        for (long i = ii; i < iend; ++i) dst[i][j] = s[i];
+/* Reads one word of every page of the count elements at a, in address
+ * order. A tile of the transpose reads its source rows page by page in a
+ * stride; reading the whole source first in order lets a distributed shared
+ * memory fetch it as one sequential run (one load per 4 KiB, otherwise free). */
+static void touch_in_order(const cplx *a, long count) {
+  const volatile char *bytes = (const volatile char *)a;
+  size_t size = (size_t)count * sizeof(cplx);
+  for (size_t off = 0; off < size; off += PAGE) (void)bytes[off];
+}
+
+/* dst := src^T for this thread's band of dst: sub-block (me,s) of dst is the
+ * transpose of sub-block (s,me) of src. Starts with the next thread's band,
+ * so that the threads read different bands at once. */
+static void transpose(const struct fft_plan *p, const matrix *dst, const matrix *src, int me) {
+  long h = rows_of(p, me), tile = p->tile;
+  if (h == 0) return;
+  for (int k = 1; k <= p->threads; ++k) {
+    int s = (me + k) % p->threads;
+    long w = rows_of(p, s);
+    cplx *restrict d = sub_block(p, dst, me, s);        /* h x w */
+    const cplx *restrict from = sub_block(p, src, s, me); /* w x h */
+    touch_in_order(from, w * h);
+    for (long jj = 0; jj < w; jj += tile) {
+      long jend = jj + tile < w ? jj + tile : w;
+      for (long ii = 0; ii < h; ii += tile) {
+        long iend = ii + tile < h ? ii + tile : h;
+        for (long j = jj; j < jend; ++j) {
+          for (long i = ii; i < iend; ++i) d[i * w + j] = from[j * h + i];
+        }
       }
     }
   }
@@ -185,22 +235,38 @@ static void row_fft(cplx *restrict a, long r, const cplx *restrict roots, int si
   }
 }
 
-static void twiddle_rows(const struct fft_plan *p, cplx **a, int me, int sign) {
-  for (long i = p->first_row[me]; i < p->first_row[me + 1]; ++i) {
-    cplx *restrict row = a[i];
-    const cplx *restrict w = p->w_row[i];
-    for (long j = 0; j < p->r; ++j) {
-      double wi = sign > 0 ? w[j].im : -w[j].im;
-      double re = row[j].re * w[j].re - row[j].im * wi;
-      row[j].im = row[j].re * wi + row[j].im * w[j].re;
-      row[j].re = re;
-    }
+static void twiddle_row(cplx *restrict row, const cplx *restrict w, long r, int sign) {
+  for (long j = 0; j < r; ++j) {
+    double wi = sign > 0 ? w[j].im : -w[j].im;
+    double re = row[j].re * w[j].re - row[j].im * wi;
+    row[j].im = row[j].re * wi + row[j].im * w[j].re;
+    row[j].re = re;
   }
 }
 
-static void fft_rows(const struct fft_plan *p, cplx **a, int me, int sign) {
-  for (long i = p->first_row[me]; i < p->first_row[me + 1]; ++i) {
-    row_fft(a[i], p->r, p->roots, sign);
+/* FFTs (and, with twiddle, the twiddle multiply) of this thread's rows of a:
+ * each row is gathered from its sub-blocks into the scratch row and back. */
+static void fft_rows(const struct fft_plan *p, const matrix *a, int me, int sign, int twiddle,
+                     struct fft_stats *st) {
+  long h = rows_of(p, me);
+  cplx *restrict row = p->scratch[me];
+  for (long i = 0; i < h; ++i) {
+    for (int c = 0; c < p->threads; ++c) {
+      long w = rows_of(p, c);
+      memcpy(row + p->first_row[c], sub_block(p, a, me, c) + i * w, (size_t)w * sizeof(cplx));
+    }
+    double t0 = omp_get_wtime();
+    row_fft(row, p->r, p->roots, sign);
+    double t1 = omp_get_wtime();
+    st->rows += t1 - t0;
+    if (twiddle) {
+      twiddle_row(row, p->w_row[p->first_row[me] + i], p->r, sign);
+      st->twiddle += omp_get_wtime() - t1;
+    }
+    for (int c = 0; c < p->threads; ++c) {
+      long w = rows_of(p, c);
+      memcpy(sub_block(p, a, me, c) + i * w, row + p->first_row[c], (size_t)w * sizeof(cplx));
+    }
   }
 }
 
@@ -212,43 +278,31 @@ static void timed_barrier(double *wait) {
 
 /* The six steps, run by every thread of the team: from matrix `in` into
  * matrix `out` (in is overwritten). sign +1 forward, -1 inverse (unscaled). */
-static void six_step(const struct fft_plan *p, cplx **in, cplx **out, int me, int sign,
-                     struct fft_stats *st) {
+static void six_step(const struct fft_plan *p, const matrix *in, const matrix *out, int me,
+                     int sign, struct fft_stats *st) {
   double t0 = omp_get_wtime();
   transpose(p, out, in, me);
-  double t1 = omp_get_wtime();
-  st->transpose += t1 - t0;
+  st->transpose += omp_get_wtime() - t0;
   timed_barrier(&st->barrier);
-  t0 = omp_get_wtime();
-  fft_rows(p, out, me, sign);
-  t1 = omp_get_wtime();
-  st->rows += t1 - t0;
-  twiddle_rows(p, out, me, sign);
-  t0 = omp_get_wtime();
-  st->twiddle += t0 - t1;
+  fft_rows(p, out, me, sign, 1, st);
   timed_barrier(&st->barrier);
   t0 = omp_get_wtime();
   transpose(p, in, out, me);
-  t1 = omp_get_wtime();
-  st->transpose += t1 - t0;
+  st->transpose += omp_get_wtime() - t0;
   timed_barrier(&st->barrier);
-  t0 = omp_get_wtime();
-  fft_rows(p, in, me, sign);
-  t1 = omp_get_wtime();
-  st->rows += t1 - t0;
+  fft_rows(p, in, me, sign, 0, st);
   timed_barrier(&st->barrier);
   t0 = omp_get_wtime();
   transpose(p, out, in, me);
-  t1 = omp_get_wtime();
-  st->transpose += t1 - t0;
+  st->transpose += omp_get_wtime() - t0;
   timed_barrier(&st->barrier);
 }
 
 /* ---- checks (serial) */
 
-/* Element k of the natural-order vector held row-major in `rows`. */
-static cplx *vec(const struct fft_plan *p, cplx **rows, long k) {
-  return rows[k / p->r] + k % p->r;
+/* Element k of the natural-order vector held row-major in matrix a. */
+static cplx *vec(const struct fft_plan *p, const matrix *a, long k) {
+  return element(p, a, k / p->r, k % p->r);
 }
 
 /* Largest |X(k) - DFT(x)(k)| / sqrt(n) over 16 spread outputs k. */
@@ -268,7 +322,7 @@ static double direct_dft_error(const struct fft_plan *p) {
       re += x.re * c - x.im * sn;
       im += x.re * sn + x.im * c;
     }
-    cplx got = *vec(p, p->t_row, k);
+    cplx got = *vec(p, &p->y, k);
     double err = hypot(got.re - (double)re, got.im - (double)im) / sqrt((double)n);
     if (err > worst) worst = err;
   }
@@ -279,7 +333,7 @@ static double direct_dft_error(const struct fft_plan *p) {
 static double inverse_error(const struct fft_plan *p) {
   double worst = 0.0, scale = 1.0 / (double)p->n;
   for (long k = 0; k < p->n; ++k) {
-    cplx got = *vec(p, p->x_row, k), want = input(k);
+    cplx got = *vec(p, &p->x, k), want = input(k);
     double err = hypot(got.re * scale - want.re, got.im * scale - want.im);
     if (!(err <= worst)) worst = err; /* NaN wins */
   }
@@ -294,7 +348,7 @@ static void usage(const char *prog) {
           "  -m M  transform 2^M complex points, M even (default 16)\n"
           "  -p P  threads (default omp_get_max_threads())\n"
           "  -n N  cache size in lines, sets the transpose tile (default 1024)\n"
-          "  -l L  log2 of the cache line in bytes: row padding (default 6)\n"
+          "  -l L  log2 of the cache line in bytes, with -n the cache size (default 6)\n"
           "  -s    print per-thread statistics\n"
           "  -t    also compare 16 outputs with a direct DFT\n"
           "  -X corrupt  (for tests) change one output before the checks\n",
@@ -352,7 +406,7 @@ int main(int argc, char **argv) {
 #pragma omp barrier
       double t0 = omp_get_wtime();
       if (me == 0) t_begin = t0;
-      six_step(&plan, plan.x_row, plan.t_row, me, +1, &st);
+      six_step(&plan, &plan.x, &plan.y, me, +1, &st);
       if (me == 0) t_end = omp_get_wtime();
       st.total = omp_get_wtime() - t0;
       stats[me] = st;
@@ -381,7 +435,7 @@ int main(int argc, char **argv) {
   printf("  rate                          %10.1f Mflop/s\n",
          phase > 0 ? 5.0 * (double)n * (double)m / phase / 1e6 : 0.0);
 
-  if (corrupt) vec(&plan, plan.t_row, n / 3)->re += 1.0;
+  if (corrupt) vec(&plan, &plan.y, n / 3)->re += 1.0;
   int ok = 1;
   if (dft_test) {
     double err = direct_dft_error(&plan);
@@ -396,7 +450,7 @@ int main(int argc, char **argv) {
 #pragma omp parallel num_threads(plan.threads)
   {
     struct fft_stats st = {0};
-    six_step(&plan, plan.t_row, plan.x_row, omp_get_thread_num(), -1, &st);
+    six_step(&plan, &plan.y, &plan.x, omp_get_thread_num(), -1, &st);
   }
   double err = inverse_error(&plan);
   const double inverse_limit = 1e-9;
