@@ -1,0 +1,224 @@
+// SPLASH-2 programs (examples/splash2) at small sizes, end to end: the libomp
+// build with OMP_NUM_THREADS=4, and the dsm-clang build under dsm-run on
+// 1 host x 4 nodes and on 2 hosts x 2 nodes. Each program checks its own
+// result and prints one machine-readable line
+//   DSM-SUITE: program=<name> threads=<n> phase_s=<s> total_s=<s> check=ok|failed
+// which this driver parses: exit status 0, check=ok, a team of 4, a phase
+// time. With the hidden option -X corrupt a program changes one value of its
+// result before the check, which must then fail: exit status 1, "FAILED" and
+// check=failed.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int kDeadlineSeconds = 90;
+
+struct Output {
+  int status = -1;  // exit status; -1 if killed by a signal or the deadline
+  bool timed_out = false;
+  std::string out, err;
+};
+
+// Runs argv with `env` added (no DSM_* or OMP_* variables inherited) and
+// collects its stdout and stderr until both close, or kills it at the
+// deadline.
+Output RunProgram(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+  Output r;
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return r;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    for (const char* v : {"DSM_SOCKET", "DSM_NODE_ID", "DSM_NUM_NODES", "OMP_NUM_THREADS"}) {
+      unsetenv(v);
+    }
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kDeadlineSeconds);
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  std::string* sinks[2] = {&r.out, &r.err};
+  for (int open_fds = 2; open_fds > 0;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) {
+      r.timed_out = true;
+      kill(pid, SIGKILL);
+      break;
+    }
+    if (poll(fds, 2, static_cast<int>(left)) < 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[4096];
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        sinks[i]->append(buf, static_cast<size_t>(n));
+      } else {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (pollfd& f : fds) {
+    if (f.fd >= 0) close(f.fd);
+  }
+  int ws = 0;
+  waitpid(pid, &ws, 0);
+  if (!r.timed_out && WIFEXITED(ws)) r.status = WEXITSTATUS(ws);
+  return r;
+}
+
+// The key=value pairs of the DSM-SUITE line (empty if there is none).
+std::map<std::string, std::string> SuiteLine(const std::string& out) {
+  std::map<std::string, std::string> kv;
+  const std::string tag = "DSM-SUITE:";
+  size_t at = out.rfind(tag);
+  if (at == std::string::npos) return kv;
+  size_t end = out.find('\n', at);
+  std::istringstream words(out.substr(at + tag.size(), end - at - tag.size()));
+  for (std::string w; words >> w;) {
+    size_t eq = w.find('=');
+    if (eq != std::string::npos) kv[w.substr(0, eq)] = w.substr(eq + 1);
+  }
+  return kv;
+}
+
+// A program and its small-size arguments (each run well under 10 s on 2 cores).
+struct Program {
+  const char* name;
+  std::vector<std::string> args;
+};
+
+const Program kPrograms[] = {
+    // 200 is not a multiple of 16: a narrower last block row and column.
+    {"lu", {"-n", "200", "-b", "16", "-t"}},
+    {"fft", {"-m", "14", "-t"}},
+    // 3 passes: the sorted keys end in the second array.
+    {"radix", {"-n", "200000", "-r", "256", "-m", "1000000", "-t"}},
+};
+
+enum class Placement { kOpenMp4, kOneHost4, kTwoHosts2x2 };
+
+const char* PlacementName(Placement p) {
+  switch (p) {
+    case Placement::kOpenMp4: return "libomp_4threads";
+    case Placement::kOneHost4: return "dsm_1host_4nodes";
+    case Placement::kTwoHosts2x2: return "dsm_2hosts_2nodes";
+  }
+  return "?";
+}
+
+struct Case {
+  Program program;
+  Placement placement;
+};
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.program.name << " " << PlacementName(c.placement);
+}
+
+Output RunCase(const Case& c, const std::vector<std::string>& extra) {
+  const std::string dir = DSM_SPLASH2_DIR;
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  if (c.placement == Placement::kOpenMp4) {
+    argv = {dir + "/" + c.program.name + "_omp"};
+    env["OMP_NUM_THREADS"] = "4";
+  } else {
+    argv = {DSM_RUN_PATH, "-n", "4"};
+    if (c.placement == Placement::kTwoHosts2x2) argv.insert(argv.end(), {"--hosts", "2"});
+    argv.push_back(dir + "/" + c.program.name + "_dsm");
+  }
+  argv.insert(argv.end(), c.program.args.begin(), c.program.args.end());
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return RunProgram(argv, env);
+}
+
+std::vector<Case> Cases(std::vector<Placement> placements) {
+  std::vector<Case> cases;
+  for (const Program& p : kPrograms) {
+    for (Placement where : placements) cases.push_back({p, where});
+  }
+  return cases;
+}
+
+std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
+  return std::string(info.param.program.name) + "_" + PlacementName(info.param.placement);
+}
+
+class Splash2Program : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Splash2Program, ChecksItsOwnResult) {
+  const Case& c = GetParam();
+  Output r = RunCase(c, {});
+  ASSERT_FALSE(r.timed_out) << "no end within " << kDeadlineSeconds << " s\n" << r.out << r.err;
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  std::map<std::string, std::string> line = SuiteLine(r.out);
+  EXPECT_EQ(line["program"], c.program.name) << r.out;
+  EXPECT_EQ(line["threads"], "4") << r.out;
+  EXPECT_EQ(line["check"], "ok") << r.out << r.err;
+  EXPECT_GT(std::strtod(line["phase_s"].c_str(), nullptr), 0.0) << r.out;
+  EXPECT_GE(std::strtod(line["total_s"].c_str(), nullptr),
+            std::strtod(line["phase_s"].c_str(), nullptr))
+      << r.out;
+  EXPECT_EQ(r.out.find("FAILED"), std::string::npos) << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Splash2Program,
+                         ::testing::ValuesIn(Cases({Placement::kOpenMp4, Placement::kOneHost4,
+                                                    Placement::kTwoHosts2x2})),
+                         CaseName);
+
+class Splash2Corrupted : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Splash2Corrupted, CheckFails) {
+  const Case& c = GetParam();
+  Output r = RunCase(c, {"-X", "corrupt"});
+  ASSERT_FALSE(r.timed_out) << "no end within " << kDeadlineSeconds << " s\n" << r.out << r.err;
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAILED"), std::string::npos) << r.out;
+  EXPECT_EQ(SuiteLine(r.out)["check"], "failed") << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Splash2Corrupted,
+                         ::testing::ValuesIn(Cases({Placement::kOpenMp4, Placement::kTwoHosts2x2})),
+                         CaseName);
+
+// Bad options are refused with status 2 (and the usage), before any work.
+TEST(Splash2Options, BadOptionsAreRefused) {
+  const std::string dir = DSM_SPLASH2_DIR;
+  const std::vector<std::vector<std::string>> bad = {
+      {dir + "/lu_omp", "-n", "0"},      {dir + "/lu_omp", "-b", "x"},
+      {dir + "/fft_omp", "-m", "15"},    {dir + "/fft_omp", "extra"},
+      {dir + "/radix_omp", "-r", "1000"}, {dir + "/radix_omp", "-X", "other"},
+  };
+  for (const auto& argv : bad) {
+    Output r = RunProgram(argv, {{"OMP_NUM_THREADS", "1"}});
+    EXPECT_EQ(r.status, 2) << argv[0] << " " << argv[1] << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find("usage:"), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
