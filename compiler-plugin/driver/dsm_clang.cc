@@ -67,6 +67,9 @@ void PrintDsmOptions(const std::string& clang) {
          "  -fdsm-auto-shared     the default\n"
          "  -fno-dsm-shared-heap  keep malloc/new private to each node (link time)\n"
          "  -fdsm-shared-heap     the default: the program's malloc/new use the shared heap\n"
+         "  -W[no-][error=]dsm-private-global\n"
+         "                        with -fno-dsm-auto-shared, warn (default), do not warn, or\n"
+         "                        fail where a parallel region uses a global that is not shared\n"
          "\nOptions of %s follow.\n\n",
          "dsm-clang", clang.c_str());
   fflush(stdout);

@@ -83,9 +83,14 @@ std::vector<std::string> ExpandArguments(const std::vector<std::string>& given) 
   return expanded;
 }
 
+bool IsDsmWarningFlag(const std::string& a) {
+  return a == "-Wdsm-private-global" || a == "-Wno-dsm-private-global" ||
+         a == "-Werror=dsm-private-global" || a == "-Wno-error=dsm-private-global";
+}
+
 bool IsDsmFlag(const std::string& a) {
   return a == "-fdsm-auto-shared" || a == "-fno-dsm-auto-shared" || a == "-fdsm-shared-heap" ||
-         a == "-fno-dsm-shared-heap";
+         a == "-fno-dsm-shared-heap" || IsDsmWarningFlag(a);
 }
 
 std::vector<std::string> PassThrough(const std::vector<std::string>& given,
@@ -118,7 +123,8 @@ CommandMode ClassifyCommand(const std::vector<std::string>& args) {
     } else if (a == "--version") {
       m.version = true;
     } else if (IsDsmFlag(a)) {
-      if (a == "-fdsm-auto-shared" || a == "-fno-dsm-auto-shared") m.auto_shared = a[2] != 'n';
+      if (IsDsmWarningFlag(a)) m.warning_flags.push_back(a);
+      else if (a == "-fdsm-auto-shared" || a == "-fno-dsm-auto-shared") m.auto_shared = a[2] != 'n';
       else m.shared_heap = a[2] != 'n';
     } else if (a == "-x" && i + 1 < args.size()) {
       lang = args[++i];
@@ -147,6 +153,9 @@ std::vector<std::string> BuildClangCommand(const DriverPaths& paths, const Comma
     args.push_back("-fpass-plugin=" + paths.libdir + "/" + kPluginName);
     args.insert(args.end(), {"-idirafter", paths.incdir});
     if (!mode.auto_shared) args.push_back("-fplugin-arg-dsm-no-auto-shared");
+    // The plugin takes them without the dash: -fplugin-arg-dsm-Wno-dsm-private-global.
+    for (const std::string& w : mode.warning_flags)
+      args.push_back("-fplugin-arg-dsm-" + w.substr(1));
     // -fopenmp on a linking command would make clang add -lomp: hand it to the
     // compiler proper only.
     if (mode.links) {

@@ -23,6 +23,9 @@ struct CommandMode {
   // dsmkit's own flags (the last of each pair wins; never passed to clang):
   bool auto_shared = true;  // -f[no-]dsm-auto-shared: every writable global shared
   bool shared_heap = true;  // -f[no-]dsm-shared-heap: the program's malloc/new shared
+  // -W[no-][error=]dsm-private-global in order, for the plugin (Clang 14 has
+  // no warning group for it and would call the flags unknown).
+  std::vector<std::string> warning_flags;
 };
 
 // True for the flags above.

@@ -94,6 +94,26 @@ TEST(BuildClangCommand, CompilePassesArgumentsAndAddsPluginAndOpenMP) {
   EXPECT_NE(it, cmd.end());
 }
 
+TEST(BuildClangCommand, PrivateGlobalWarningFlagsGoToThePluginInOrder) {
+  DriverPaths paths{"/usr/bin/clang-14", "/p/lib", "/p/include"};
+  Args expanded = {"-c", "a.c", "-Werror", "-Werror=dsm-private-global", "-Wall",
+                   "-Wno-dsm-private-global", "-Wno-error=dsm-private-global",
+                   "-Wdsm-private-global"};
+  CommandMode mode = ClassifyCommand(expanded);
+  Args given = PassThrough(expanded, expanded);
+  EXPECT_EQ(given, Args({"-c", "a.c", "-Werror", "-Wall"}));
+  Args cmd = BuildClangCommand(paths, mode, given);
+  Args plugin_args;
+  for (const std::string& a : cmd) {
+    if (a.rfind("-fplugin-arg-dsm-W", 0) == 0) plugin_args.push_back(a);
+    else EXPECT_EQ(a.find("dsm-private-global"), std::string::npos) << a;
+  }
+  EXPECT_EQ(plugin_args, Args({"-fplugin-arg-dsm-Werror=dsm-private-global",
+                               "-fplugin-arg-dsm-Wno-dsm-private-global",
+                               "-fplugin-arg-dsm-Wno-error=dsm-private-global",
+                               "-fplugin-arg-dsm-Wdsm-private-global"}));
+}
+
 TEST(BuildClangCommand, LinkingObjectsLoadsNoPlugin) {
   DriverPaths paths{"/usr/bin/clang-14", "/p/lib", "/p/include"};
   Args given = {"a.o", "-o", "prog"};

@@ -6,11 +6,17 @@
 // RUN: dsm-clang -fno-dsm-auto-shared -fsyntax-only -Xclang -verify %s
 // RUN: dsm-clang -fsyntax-only -Xclang -verify=auto %s
 //
-// -w silences it, -Werror makes it an error.
+// -w silences it, -Werror and -Werror=dsm-private-global make it an error,
+// -Wno-dsm-private-global and -Wno-error=dsm-private-global win over those.
 // RUN: dsm-clang -fno-dsm-auto-shared -fsyntax-only -w -Xclang -verify=auto %s
+// RUN: dsm-clang -fno-dsm-auto-shared -fsyntax-only -Werror -Wno-dsm-private-global -Xclang -verify=auto %s
 // RUN: not dsm-clang -fno-dsm-auto-shared -fsyntax-only -Werror %s 2>&1 | FileCheck %s --check-prefix=ERROR
+// RUN: not dsm-clang -fno-dsm-auto-shared -fsyntax-only -Werror=dsm-private-global %s 2>&1 | FileCheck %s --check-prefix=ERROR
+// RUN: dsm-clang -fno-dsm-auto-shared -fsyntax-only -Werror -Wno-error=dsm-private-global %s 2>&1 | FileCheck %s --check-prefix=WARNING
 // ERROR: error: parallel region uses global variable 'counter', which is not shared: every node has its own copy [-Wdsm-private-global]
 // ERROR-NOT: warning:
+// WARNING: warning: parallel region uses global variable 'counter'
+// WARNING-NOT: error:
 //
 // auto-no-diagnostics
 
