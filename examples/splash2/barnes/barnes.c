@@ -1,0 +1,916 @@
+/* barnes: gravitational N-body simulation by the Barnes-Hut method, after
+ * the SPLASH-2 "Barnes" program.
+ *
+ * Every time step builds an octree of the bodies in shared memory, computes
+ * each cell's mass, centre of mass and quadrupole moment, and finds each
+ * body's acceleration by walking the tree: a cell far enough away (its size
+ * over the distance below the opening parameter theta, corrected for its
+ * centre of mass lying off-centre) acts through its moments, a nearer one is
+ * opened. Integration: leapfrog (kick-drift-kick) with Plummer softening.
+ * The bodies start as a Plummer sphere in standard units (G = M = 1).
+ *
+ * Parallel structure: the tree is built deterministically without locks.
+ * The root cube is cut into 8^K subcubes; every thread counts its bodies per
+ * subcube, the counts and costs are reduced, and the subcubes are dealt out
+ * in Morton order by cost; each thread builds the subtrees of its subcubes
+ * from cells and leaves of its own pools and computes their moments; thread
+ * 0 links the top K levels. Work is then partitioned by costzones: the
+ * bodies, in tree order, are split into contiguous zones of equal cost (the
+ * interactions of the previous step), each thread copies its zone into a
+ * second body array (so a thread's bodies stay contiguous in memory) and
+ * computes and integrates them. Everything a thread writes lies in its own
+ * pools or its own zone. See README.md.
+ *
+ * Checks: total energy and momentum conserved within tolerances, and the
+ * tree's accelerations of a sample of bodies against direct summation.
+ *
+ * Plain OpenMP C: built with clang -fopenmp (reference) and with dsm-clang.
+ */
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PAGE 4096
+#define MAX_THREADS 1024
+#define LEAF_MAX 8          /* bodies per leaf */
+#define MAX_DEPTH 64
+#define MAX_SUB 4096        /* subcubes, 8^K for K <= 4 */
+#define RED_SLOTS (2 * MAX_SUB)
+#define SAMPLES 256         /* bodies checked against direct summation */
+
+typedef struct {
+  double pos[3], vel[3], acc[3], phi, mass;
+  int64_t cost;  /* interactions of the last force computation */
+  int64_t id;    /* index at creation */
+} body_t;
+
+/* A cell (8 children) or a leaf (up to LEAF_MAX bodies of the body array). */
+typedef struct node {
+  double mass, com[3], quad[6];  /* quadrupole xx, xy, xz, yy, yz, zz about com */
+  double size, delta;            /* edge; distance of com from the geometric centre */
+  int64_t cost;                  /* sum of the bodies' costs */
+  int32_t nbodies, leaf;
+  union {
+    struct node *child[8];
+    struct {
+      int32_t count;
+      int32_t idx[LEAF_MAX];
+    } b;
+  } u;
+} node_t;
+
+static struct {
+  int nbody;
+  unsigned long seed;
+  double dtime, eps, theta, fcells, fleaves, tstop, dtout;
+  int nsteps, threads, levels_top, nsub;
+  int corrupt, print_stats;
+} cfg;
+
+/* Shared state. */
+static body_t *bodies[2];             /* current and next body arrays */
+static node_t *subroot[MAX_SUB];      /* the subcubes' subtrees */
+static node_t *root;
+static double *red_buf[MAX_THREADS];  /* per-thread reduction slots, two halves */
+static int alloc_failed, overflow;
+
+struct thread_stats {
+  double tree, moments, partition, force, update, wait;
+  double pad[2];
+};
+static struct thread_stats stats[MAX_THREADS];
+
+/* Energies and momentum of a state, summed over the bodies. */
+struct sums {
+  double kin, pot, p[3], pabs;
+};
+static struct {
+  struct sums start, end;
+  double err_rms, err_max;
+  int samples;
+  double t_init, t_end;
+} res;
+
+/* ---- per-thread context (private) */
+
+typedef struct {
+  int t;
+  int lo, hi;            /* its zone [lo, hi) of the current body array */
+  int cur;               /* which of bodies[] is current */
+  node_t *cells, *leaves;
+  int ncells, nleaves, cap_cells, cap_leaves;
+  long reds;
+  struct thread_stats st;
+} ctx_t;
+
+static void timed_barrier(ctx_t *c) {
+  double t0 = omp_get_wtime();
+#pragma omp barrier
+  c->st.wait += omp_get_wtime() - t0;
+}
+
+/* Combines v[0..n) over the team in thread order (sums; mins where is_min is
+ * set for the first `mins` values); one barrier. */
+static void reduce(ctx_t *c, double *v, int n, int mins) {
+  int parity = (int)(c->reds++ & 1);
+  memcpy(red_buf[c->t] + parity * RED_SLOTS, v, (size_t)n * sizeof *v);
+  timed_barrier(c);
+  for (int s = 0; s < cfg.threads; ++s) {
+    const double *in = red_buf[s] + parity * RED_SLOTS;
+    for (int i = 0; i < n; ++i) {
+      if (s == 0) {
+        v[i] = in[i];
+      } else if (i < mins) {
+        v[i] = in[i] < v[i] ? in[i] : v[i];
+      } else {
+        v[i] += in[i];
+      }
+    }
+  }
+}
+
+/* ---- deterministic random numbers (splitmix64, keyed by body and draw) */
+
+static uint64_t mix(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static double uniform(int64_t body, int draw) {
+  uint64_t z = mix(mix(cfg.seed) ^ ((uint64_t)body << 16 | (uint64_t)draw));
+  return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+}
+
+/* A random direction times r, from draws k and k+1. */
+static void direction(int64_t b, int k, double r, double *out) {
+  double z = 2.0 * uniform(b, k) - 1.0, phi = 2.0 * M_PI * uniform(b, k + 1);
+  double s = sqrt(1.0 - z * z);
+  out[0] = r * s * cos(phi);
+  out[1] = r * s * sin(phi);
+  out[2] = r * z;
+}
+
+/* Body b of a Plummer sphere (Aarseth, Henon and Wielen's recipe), in
+ * standard units after scaling; its centre of mass is removed later. */
+static void plummer(int64_t b, body_t *out) {
+  int k = 0;
+  double r;
+  do {  /* radius from the cumulative mass; the far tail is cut */
+    double m = uniform(b, k++);
+    r = 1.0 / sqrt(pow(m, -2.0 / 3.0) - 1.0);
+  } while (r > 9.0 && k < 200);
+  double q, g;
+  do {  /* speed in units of the escape speed, by rejection */
+    q = uniform(b, k++);
+    g = uniform(b, k++) * 0.1;
+  } while (g > q * q * pow(1.0 - q * q, 3.5) && k < 2000);
+  double v = q * sqrt(2.0) * pow(1.0 + r * r, -0.25);
+  const double rscale = 3.0 * M_PI / 16.0, vscale = 1.0 / sqrt(rscale);
+  memset(out, 0, sizeof *out);
+  direction(b, 2000, r * rscale, out->pos);
+  direction(b, 2002, v * vscale, out->vel);
+  out->mass = 1.0 / cfg.nbody;
+  out->cost = 1;
+  out->id = b;
+}
+
+/* ---- tree building (each thread in its own pools) */
+
+static node_t *new_node(ctx_t *c, int leaf) {
+  node_t *n;
+  if (leaf) {
+    if (c->nleaves == c->cap_leaves) return NULL;
+    n = &c->leaves[c->nleaves++];
+  } else {
+    if (c->ncells == c->cap_cells) return NULL;
+    n = &c->cells[c->ncells++];
+  }
+  memset(n, 0, sizeof *n);
+  n->leaf = leaf;
+  return n;
+}
+
+static int octant(const double *pos, const double *center) {
+  return (pos[0] >= center[0]) | (pos[1] >= center[1]) << 1 | (pos[2] >= center[2]) << 2;
+}
+
+static void child_center(const double *center, double half, int oct, double *out) {
+  for (int k = 0; k < 3; ++k) out[k] = center[k] + ((oct >> k & 1) ? 0.5 : -0.5) * half;
+}
+
+/* Inserts body idx of b into the subtree at *slot (a cube of the given
+ * centre and half edge). Returns 0, or -1 when a pool is exhausted or the
+ * tree too deep. */
+static int insert(ctx_t *c, node_t **slot, const double *center, double half, int idx,
+                  const body_t *b, int depth) {
+  node_t *n = *slot;
+  if (depth > MAX_DEPTH) return -1;
+  if (n == NULL) {
+    if ((n = new_node(c, 1)) == NULL) return -1;
+    n->u.b.count = 1;
+    n->u.b.idx[0] = idx;
+    *slot = n;
+    return 0;
+  }
+  if (n->leaf && n->u.b.count < LEAF_MAX) {
+    n->u.b.idx[n->u.b.count++] = idx;
+    return 0;
+  }
+  if (n->leaf) {  /* full: becomes a cell holding its bodies and the new one */
+    node_t *cell = new_node(c, 0);
+    if (cell == NULL) return -1;
+    *slot = cell;
+    for (int k = 0; k < n->u.b.count; ++k) {
+      if (insert(c, slot, center, half, n->u.b.idx[k], b, depth) != 0) return -1;
+    }
+    n = cell;
+  }
+  int oct = octant(b[idx].pos, center);
+  double cc[3];
+  child_center(center, half, oct, cc);
+  return insert(c, &n->u.child[oct], cc, 0.5 * half, idx, b, depth + 1);
+}
+
+/* Mass, centre of mass, quadrupole, cost and count of n (a cube of the
+ * given centre and half edge) from its bodies, or from its children's. */
+static void combine(node_t *n, const double *center, double half, const body_t *b) {
+  int parts = n->leaf ? n->u.b.count : 8;
+  double m = 0.0, mx[3] = {0, 0, 0}, q[6] = {0, 0, 0, 0, 0, 0};
+  int64_t cost = 0;
+  int count = 0;
+  for (int pass = 0; pass < 2; ++pass) {  /* mass and centre first, then Q */
+    for (int k = 0; k < parts; ++k) {
+      const double *pos;
+      double pm;
+      if (n->leaf) {
+        const body_t *p = &b[n->u.b.idx[k]];
+        pos = p->pos;
+        pm = p->mass;
+        if (pass == 0) {
+          cost += p->cost;
+          count += 1;
+        }
+      } else {
+        const node_t *ch = n->u.child[k];
+        if (ch == NULL) continue;
+        pos = ch->com;
+        pm = ch->mass;
+        if (pass == 0) {
+          cost += ch->cost;
+          count += ch->nbodies;
+        } else {
+          for (int i = 0; i < 6; ++i) q[i] += ch->quad[i];
+        }
+      }
+      if (pass == 0) {
+        m += pm;
+        for (int d = 0; d < 3; ++d) mx[d] += pm * pos[d];
+        continue;
+      }
+      /* Q = sum m (3 d d^T - |d|^2 I), d from the centre of mass (for
+       * children: parallel axes, their own Q added above). */
+      double d[3] = {pos[0] - n->com[0], pos[1] - n->com[1], pos[2] - n->com[2]};
+      double d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+      q[0] += pm * (3 * d[0] * d[0] - d2);
+      q[1] += pm * 3 * d[0] * d[1];
+      q[2] += pm * 3 * d[0] * d[2];
+      q[3] += pm * (3 * d[1] * d[1] - d2);
+      q[4] += pm * 3 * d[1] * d[2];
+      q[5] += pm * (3 * d[2] * d[2] - d2);
+    }
+    if (pass == 0) {
+      n->mass = m;
+      for (int d = 0; d < 3; ++d) n->com[d] = m > 0 ? mx[d] / m : center[d];
+    }
+  }
+  memcpy(n->quad, q, sizeof q);
+  n->cost = cost;
+  n->nbodies = count;
+  n->size = 2.0 * half;
+  double off[3] = {n->com[0] - center[0], n->com[1] - center[1], n->com[2] - center[2]};
+  n->delta = sqrt(off[0] * off[0] + off[1] * off[1] + off[2] * off[2]);
+}
+
+/* The moments of the whole subtree n, children first. */
+static void moments(node_t *n, const double *center, double half, const body_t *b) {
+  if (!n->leaf) {
+    for (int oct = 0; oct < 8; ++oct) {
+      if (n->u.child[oct] == NULL) continue;
+      double cc[3];
+      child_center(center, half, oct, cc);
+      moments(n->u.child[oct], cc, 0.5 * half, b);
+    }
+  }
+  combine(n, center, half, b);
+}
+
+/* The subcube (Morton index) containing pos, at depth cfg.levels_top of the
+ * root cube (corner lo, edge size). */
+static int subcube(const double *pos, const double *lo, double size) {
+  int side = 1 << cfg.levels_top, ix[3];
+  for (int k = 0; k < 3; ++k) {
+    int i = (int)floor((pos[k] - lo[k]) / size * side);
+    ix[k] = i < 0 ? 0 : i >= side ? side - 1 : i;
+  }
+  int s = 0;
+  for (int l = cfg.levels_top - 1; l >= 0; --l) {
+    s = s * 8 + ((ix[0] >> l & 1) | (ix[1] >> l & 1) << 1 | (ix[2] >> l & 1) << 2);
+  }
+  return s;
+}
+
+/* Centre of subcube s (half edge = size / 2^(K+1)). */
+static void subcube_center(int s, const double *lo, double size, double *out) {
+  int side = 1 << cfg.levels_top, ix[3] = {0, 0, 0};
+  for (int l = 0; l < cfg.levels_top; ++l) {
+    int oct = s >> (3 * l) & 7;
+    for (int k = 0; k < 3; ++k) ix[k] |= (oct >> k & 1) << l;
+  }
+  for (int k = 0; k < 3; ++k) out[k] = lo[k] + (ix[k] + 0.5) * size / side;
+}
+
+/* Thread 0: the cells of the top levels above the subcubes (prefix: the
+ * Morton index so far, at depth `level`), their moments from the subtrees'.
+ * Sets *failed when the pool is exhausted. */
+static node_t *link_top(ctx_t *c, int level, int prefix, const double *center, double half,
+                        const body_t *b, int *failed) {
+  if (level == cfg.levels_top) return subroot[prefix];
+  node_t *kids[8];
+  int any = 0;
+  for (int oct = 0; oct < 8; ++oct) {
+    double cc[3];
+    child_center(center, half, oct, cc);
+    kids[oct] = link_top(c, level + 1, prefix * 8 + oct, cc, 0.5 * half, b, failed);
+    any |= kids[oct] != NULL;
+  }
+  if (!any) return NULL;
+  node_t *n = new_node(c, 0);
+  if (n == NULL) {
+    *failed = 1;
+    return NULL;
+  }
+  memcpy(n->u.child, kids, sizeof kids);
+  combine(n, center, half, b);
+  return n;
+}
+
+/* ---- forces */
+
+/* Acceleration and potential at pos (of body `self`, skipped) from the tree
+ * over the bodies b; returns the number of interactions. */
+static int64_t gravity(const node_t *top, const double *pos, int64_t self, const body_t *b,
+                       double *acc, double *phi) {
+  const node_t *stack[8 * MAX_DEPTH + 16];
+  int sp = 0;
+  double a[3] = {0, 0, 0}, ph = 0.0, eps2 = cfg.eps * cfg.eps, inv_theta = 1.0 / cfg.theta;
+  int64_t cost = 0;
+  if (top) stack[sp++] = top;
+  while (sp > 0) {
+    const node_t *n = stack[--sp];
+    double d[3] = {n->com[0] - pos[0], n->com[1] - pos[1], n->com[2] - pos[2]};
+    double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+    double rcrit = n->size * inv_theta + n->delta;
+    if (r2 > rcrit * rcrit) {  /* far enough: monopole and quadrupole */
+      double s2 = r2 + eps2, inv = 1.0 / sqrt(s2), inv2 = inv * inv, inv3 = inv * inv2;
+      const double *q = n->quad;
+      double qd[3] = {q[0] * d[0] + q[1] * d[1] + q[2] * d[2],
+                      q[1] * d[0] + q[3] * d[1] + q[4] * d[2],
+                      q[2] * d[0] + q[4] * d[1] + q[5] * d[2]};
+      double dqd = d[0] * qd[0] + d[1] * qd[1] + d[2] * qd[2], inv5 = inv3 * inv2;
+      ph -= n->mass * inv + 0.5 * dqd * inv5;
+      for (int k = 0; k < 3; ++k) {
+        a[k] += n->mass * d[k] * inv3 - qd[k] * inv5 + 2.5 * dqd * d[k] * inv5 * inv2;
+      }
+      ++cost;
+    } else if (n->leaf) {
+      for (int k = 0; k < n->u.b.count; ++k) {
+        const body_t *p = &b[n->u.b.idx[k]];
+        if (p->id == self) continue;
+        double e[3] = {p->pos[0] - pos[0], p->pos[1] - pos[1], p->pos[2] - pos[2]};
+        double s2 = e[0] * e[0] + e[1] * e[1] + e[2] * e[2] + eps2;
+        double inv = 1.0 / sqrt(s2), inv3 = inv * inv * inv;
+        ph -= p->mass * inv;
+        for (int j = 0; j < 3; ++j) a[j] += p->mass * e[j] * inv3;
+        ++cost;
+      }
+    } else {
+      for (int oct = 7; oct >= 0; --oct) {
+        if (n->u.child[oct]) stack[sp++] = n->u.child[oct];
+      }
+    }
+  }
+  memcpy(acc, a, sizeof a);
+  *phi = ph;
+  return cost;
+}
+
+/* ---- costzones */
+
+typedef struct {
+  int64_t before;  /* cost of the bodies before, in tree order */
+  int index;       /* bodies before */
+  int first, last; /* the zone's bodies: [first, last) in tree order */
+} walk_t;
+
+/* Copies zone t's bodies (cost-before S with t C <= S p < (t+1) C) from cur
+ * to next, in tree order, skipping whole subtrees outside the zone. */
+static int zone_walk(const node_t *n, walk_t *w, int t, int64_t total, const body_t *cur,
+                     body_t *next) {
+  int64_t p = cfg.threads, lo = (int64_t)t * total, hi = (int64_t)(t + 1) * total;
+  if ((w->before + n->cost) * p <= lo) {
+    w->before += n->cost;
+    w->index += n->nbodies;
+    return 0;
+  }
+  if (w->before * p >= hi) return 1;  /* past the zone: done */
+  if (n->leaf) {
+    for (int k = 0; k < n->u.b.count; ++k) {
+      const body_t *src = &cur[n->u.b.idx[k]];
+      int64_t s = w->before * p;
+      if (s >= hi) return 1;
+      if (s >= lo) {
+        if (w->first < 0) w->first = w->index;
+        next[w->index] = *src;
+        w->last = w->index + 1;
+      }
+      w->before += src->cost;
+      w->index += 1;
+    }
+    return 0;
+  }
+  for (int oct = 0; oct < 8; ++oct) {
+    if (n->u.child[oct] && zone_walk(n->u.child[oct], w, t, total, cur, next)) return 1;
+  }
+  return 0;
+}
+
+/* ---- one force computation (every thread) */
+
+/* Builds the tree of the current bodies, moves each thread's new zone into
+ * the other array and computes its forces there; the other array becomes
+ * the current one. Returns -1 (every thread) when a pool ran out. */
+static int compute_forces(ctx_t *c) {
+  body_t *cur = bodies[c->cur], *next = bodies[1 - c->cur];
+  int nsub = cfg.nsub, n = cfg.nbody;
+  double t0 = omp_get_wtime();
+  /* Root cube: the bounding box. */
+  double box[6] = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+  for (int i = c->lo; i < c->hi; ++i) {
+    for (int k = 0; k < 3; ++k) {
+      box[k] = fmin(box[k], cur[i].pos[k]);
+      box[3 + k] = fmin(box[3 + k], -cur[i].pos[k]);
+    }
+  }
+  reduce(c, box, 6, 6);
+  double size = 0.0, lo[3];
+  for (int k = 0; k < 3; ++k) size = fmax(size, -box[3 + k] - box[k]);
+  size = size * (1.0 + 1e-9) + 1e-12;
+  for (int k = 0; k < 3; ++k) lo[k] = 0.5 * (box[k] - box[3 + k]) - 0.5 * size;
+  /* Subcubes dealt out in Morton order by the cost of their bodies. */
+  double hist[RED_SLOTS];
+  memset(hist, 0, (size_t)(2 * nsub) * sizeof *hist);
+  for (int i = c->lo; i < c->hi; ++i) {
+    int s = subcube(cur[i].pos, lo, size);
+    hist[s] += 1.0;
+    hist[nsub + s] += (double)cur[i].cost;
+  }
+  reduce(c, hist, 2 * nsub, 0);
+  int64_t total = 0;
+  for (int s = 0; s < nsub; ++s) total += (int64_t)hist[nsub + s];
+  int64_t before = 0;
+  int mine_first = -1, mine_last = -1;
+  for (int s = 0; s < nsub; ++s) {
+    int64_t o = before * cfg.threads / total;
+    if ((int)o == c->t) {
+      if (mine_first < 0) mine_first = s;
+      mine_last = s + 1;
+    }
+    before += (int64_t)hist[nsub + s];
+  }
+  /* Build the subtrees of this thread's subcubes from its pools. */
+  c->ncells = c->nleaves = 0;
+  node_t *local[MAX_SUB];
+  int failed = 0;
+  double half = 0.5 * size / (1 << cfg.levels_top);
+  if (mine_first >= 0) {
+    for (int s = mine_first; s < mine_last; ++s) local[s] = NULL;
+    for (int i = 0; i < n && !failed; ++i) {
+      int s = subcube(cur[i].pos, lo, size);
+      if (s < mine_first || s >= mine_last) continue;
+      double center[3];
+      subcube_center(s, lo, size, center);
+      failed = insert(c, &local[s], center, half, i, cur, 0) != 0;
+    }
+    for (int s = mine_first; s < mine_last && !failed; ++s) {
+      double center[3];
+      subcube_center(s, lo, size, center);
+      if (local[s]) moments(local[s], center, half, cur);
+      subroot[s] = local[s];
+    }
+  }
+  if (failed) {
+#pragma omp atomic write
+    overflow = 1;
+  }
+  c->st.tree += omp_get_wtime() - t0;
+  timed_barrier(c);
+  if (c->t == 0 && !overflow) {
+    double center[3] = {lo[0] + 0.5 * size, lo[1] + 0.5 * size, lo[2] + 0.5 * size};
+    int top_failed = 0;
+    root = link_top(c, 0, 0, center, 0.5 * size, cur, &top_failed);
+    if (top_failed) overflow = 1;
+  }
+  timed_barrier(c);
+  if (overflow) return -1;
+  double t1 = omp_get_wtime();
+  walk_t w = {0, 0, -1, -1};
+  zone_walk(root, &w, c->t, root->cost, cur, next);
+  c->lo = w.first < 0 ? 0 : w.first;
+  c->hi = w.first < 0 ? 0 : w.last;
+  double t2 = omp_get_wtime();
+  c->st.partition += t2 - t1;
+  for (int i = c->lo; i < c->hi; ++i) {
+    next[i].cost = gravity(root, next[i].pos, next[i].id, cur, next[i].acc, &next[i].phi);
+  }
+  c->st.force += omp_get_wtime() - t2;
+  c->cur = 1 - c->cur;
+  return 0;
+}
+
+/* ---- setup, integration and diagnostics */
+
+static size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+
+/* One thread: team-wide sizes and the body arrays. */
+static const char *set_up(int threads) {
+  if (threads > MAX_THREADS) return "too many threads";
+  cfg.threads = threads;
+  cfg.levels_top = 1;
+  while (cfg.levels_top < 4 && (1 << (3 * cfg.levels_top)) < 8 * threads) ++cfg.levels_top;
+  cfg.nsub = 1 << (3 * cfg.levels_top);
+  size_t bytes = round_up((size_t)cfg.nbody * sizeof(body_t), PAGE);
+  for (int k = 0; k < 2; ++k) {
+    bodies[k] = omp_aligned_alloc(PAGE, bytes, omp_default_mem_alloc);
+    if (bodies[k] == NULL) return "out of memory";
+  }
+  return NULL;
+}
+
+/* Every thread: its pools and reduction slots, and its first zone. */
+static int allocate_own(ctx_t *c) {
+  int n = cfg.nbody, p = cfg.threads;
+  double share = p == 1 ? 1.0 : fmin(1.0, 3.0 / p);  /* room for a zone 3x the average */
+  c->cap_cells = (int)(cfg.fcells * n * share) + 1024;
+  c->cap_leaves = (int)(cfg.fleaves * n * share) + 1024;
+  size_t sz_cells = round_up((size_t)c->cap_cells * sizeof(node_t), PAGE);
+  size_t sz_leaves = round_up((size_t)c->cap_leaves * sizeof(node_t), PAGE);
+  size_t sz_red = round_up(2 * RED_SLOTS * sizeof(double), PAGE);
+  char *base = omp_aligned_alloc(PAGE, sz_cells + sz_leaves + sz_red, omp_default_mem_alloc);
+  if (base == NULL) return -1;
+  c->cells = (node_t *)base;
+  c->leaves = (node_t *)(base + sz_cells);
+  red_buf[c->t] = (double *)(base + sz_cells + sz_leaves);
+  c->lo = (int)((long)n * c->t / p);
+  c->hi = (int)((long)n * (c->t + 1) / p);
+  return 0;
+}
+
+/* Energies and momentum of the current zone, summed over the team. */
+static struct sums diagnose(ctx_t *c) {
+  const body_t *b = bodies[c->cur];
+  struct sums s;
+  memset(&s, 0, sizeof s);
+  for (int i = c->lo; i < c->hi; ++i) {
+    double v2 = 0.0;
+    for (int k = 0; k < 3; ++k) {
+      v2 += b[i].vel[k] * b[i].vel[k];
+      s.p[k] += b[i].mass * b[i].vel[k];
+    }
+    s.kin += 0.5 * b[i].mass * v2;
+    s.pot += 0.5 * b[i].mass * b[i].phi;
+    s.pabs += b[i].mass * sqrt(v2);
+  }
+  reduce(c, (double *)&s, (int)(sizeof s / sizeof(double)), 0);
+  return s;
+}
+
+/* Plummer bodies for the first zone, centre of mass at rest at the origin. */
+static void initialise(ctx_t *c) {
+  body_t *b = bodies[c->cur];
+  double cm[6] = {0, 0, 0, 0, 0, 0};
+  for (int i = c->lo; i < c->hi; ++i) {
+    plummer(i, &b[i]);
+    for (int k = 0; k < 3; ++k) {
+      cm[k] += b[i].mass * b[i].pos[k];
+      cm[3 + k] += b[i].mass * b[i].vel[k];
+    }
+  }
+  reduce(c, cm, 6, 0);
+  for (int i = c->lo; i < c->hi; ++i) {
+    for (int k = 0; k < 3; ++k) {
+      b[i].pos[k] -= cm[k];
+      b[i].vel[k] -= cm[3 + k];
+    }
+  }
+}
+
+/* v += a dt/2 for the current zone (and x += v dt with drift). */
+static void kick(ctx_t *c, int drift) {
+  double t0 = omp_get_wtime(), dt = cfg.dtime;
+  body_t *b = bodies[c->cur];
+  for (int i = c->lo; i < c->hi; ++i) {
+    for (int k = 0; k < 3; ++k) {
+      b[i].vel[k] += 0.5 * dt * b[i].acc[k];
+      if (drift) b[i].pos[k] += dt * b[i].vel[k];
+    }
+  }
+  c->st.update += omp_get_wtime() - t0;
+}
+
+static void print_sums(int step, const struct sums *s) {
+  double p = sqrt(s->p[0] * s->p[0] + s->p[1] * s->p[1] + s->p[2] * s->p[2]);
+  printf("  %6d %9.4f %14.8f %14.8f %14.8f %12.4e\n", step, step * cfg.dtime, s->kin, s->pot,
+         s->kin + s->pot, p);
+}
+
+/* The tree's accelerations of the sample bodies (every n/SAMPLES-th id)
+ * against direct summation: the rms of the relative errors |da| / |a|, and the
+ * largest |da| relative to the sample's rms |a| (bodies near the centre have
+ * small |a|, so their relative errors say little). */
+static void check_forces(ctx_t *c) {
+  const body_t *b = bodies[c->cur];
+  int n = cfg.nbody, stride = n > SAMPLES ? n / SAMPLES : 1;
+  /* -(largest error) (a min), sum of squared relative errors, count, sum |a|^2 */
+  double v[4] = {-0.0, 0.0, 0.0, 0.0};
+  double eps2 = cfg.eps * cfg.eps;
+  for (int i = c->lo; i < c->hi; ++i) {
+    if (b[i].id % stride != 0 || b[i].id / stride >= SAMPLES) continue;
+    double a[3] = {0, 0, 0};
+    for (int j = 0; j < n; ++j) {
+      if (j == i) continue;
+      double e[3] = {b[j].pos[0] - b[i].pos[0], b[j].pos[1] - b[i].pos[1],
+                     b[j].pos[2] - b[i].pos[2]};
+      double s2 = e[0] * e[0] + e[1] * e[1] + e[2] * e[2] + eps2, inv = 1.0 / sqrt(s2);
+      for (int k = 0; k < 3; ++k) a[k] += b[j].mass * e[k] * inv * inv * inv;
+    }
+    double diff2 = 0.0, a2 = 0.0;
+    for (int k = 0; k < 3; ++k) {
+      diff2 += (b[i].acc[k] - a[k]) * (b[i].acc[k] - a[k]);
+      a2 += a[k] * a[k];
+    }
+    double rel = sqrt(diff2 / a2);
+    v[0] = fmin(v[0], -sqrt(diff2));
+    v[1] += rel * rel;
+    v[2] += 1.0;
+    v[3] += a2;
+  }
+  reduce(c, v, 4, 1);
+  if (c->t == 0) {
+    res.samples = (int)v[2];
+    res.err_rms = v[2] > 0 ? sqrt(v[1] / v[2]) : 0.0;
+    res.err_max = v[2] > 0 ? -v[0] / sqrt(v[3] / v[2]) : 0.0;
+  }
+}
+
+/* ---- the run (every thread) */
+
+static void run(int *failed) {
+  ctx_t c;
+  memset(&c, 0, sizeof c);
+  c.t = omp_get_thread_num();
+  if (allocate_own(&c) != 0) {
+#pragma omp atomic write
+    alloc_failed = 1;
+  }
+#pragma omp barrier
+  if (alloc_failed) {
+    *failed = 1;
+    return;
+  }
+  initialise(&c);
+  if (compute_forces(&c) != 0) {
+    *failed = 2;
+    return;
+  }
+  struct sums s = diagnose(&c);
+  if (c.t == 0) {
+    res.start = s;
+    res.t_init = omp_get_wtime();
+    printf("  %6s %9s %14s %14s %14s %12s\n", "step", "time", "kinetic", "potential", "total",
+           "|momentum|");
+    print_sums(0, &s);
+  }
+  int every = (int)fmax(1.0, nearbyint(cfg.dtout / cfg.dtime));
+  for (int step = 1; step <= cfg.nsteps; ++step) {
+    kick(&c, 1);
+    if (compute_forces(&c) != 0) {
+      *failed = 2;
+      return;
+    }
+    kick(&c, 0);
+    s = diagnose(&c);
+    if (c.t == 0 && (step % every == 0 || step == cfg.nsteps)) print_sums(step, &s);
+  }
+  timed_barrier(&c);
+  if (c.t == 0) {
+    res.t_end = omp_get_wtime();
+    res.end = s;
+  }
+  if (cfg.corrupt) {  /* the first sample body's acceleration, where it lives */
+    body_t *b = bodies[c.cur];
+    for (int i = c.lo; i < c.hi; ++i) {
+      if (b[i].id == 0) b[i].acc[0] += 1.0 + fabs(b[i].acc[0]);
+    }
+  }
+  check_forces(&c);
+  stats[c.t] = c.st;
+}
+
+/* ---- input, output and checks */
+
+/* Reads "name value" lines ('#' starts a comment). Returns 0, or -1 with a
+ * message on stderr. */
+static int read_input(FILE *in, const char *name) {
+  static const struct {
+    const char *key;
+    double *value;
+    double lo, hi;
+  } keys[] = {
+      {"dtime", &cfg.dtime, 1e-9, 1e3}, {"eps", &cfg.eps, 0.0, 1e3},
+      {"tol", &cfg.theta, 0.01, 10.0},  {"fcells", &cfg.fcells, 0.01, 100.0},
+      {"fleaves", &cfg.fleaves, 0.01, 100.0}, {"tstop", &cfg.tstop, 0.0, 1e6},
+      {"dtout", &cfg.dtout, 0.0, 1e6},
+  };
+  char line[256];
+  int lineno = 0, have_nbody = 0;
+  while (fgets(line, sizeof line, in) != NULL) {
+    ++lineno;
+    char *hash = strchr(line, '#');
+    if (hash) *hash = '\0';
+    char key[64], value[128], extra[8];
+    int got = sscanf(line, "%63s %127s %7s", key, value, extra);
+    if (got <= 0) continue;
+    char *end;
+    errno = 0;
+    double v = got == 2 ? strtod(value, &end) : 0.0;
+    int ok = got == 2 && errno == 0 && end != value && *end == '\0' && isfinite(v);
+    int done = 0;
+    if (ok && v == floor(v) && strcmp(key, "nbody") == 0 && v >= 2 && v <= 1e8) {
+      cfg.nbody = (int)v;
+      have_nbody = done = 1;
+    } else if (ok && v == floor(v) && strcmp(key, "seed") == 0 && v >= 0 && v < 1e15) {
+      cfg.seed = (unsigned long)v;
+      done = 1;
+    }
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0] && ok && !done; ++k) {
+      if (strcmp(key, keys[k].key) == 0 && v >= keys[k].lo && v <= keys[k].hi) {
+        *keys[k].value = v;
+        done = 1;
+      }
+    }
+    if (!done) {
+      fprintf(stderr, "%s:%d: bad line (unknown name or value out of range)\n", name, lineno);
+      return -1;
+    }
+  }
+  if (!have_nbody) {
+    fprintf(stderr, "%s: nbody is required\n", name);
+    return -1;
+  }
+  cfg.nsteps = (int)nearbyint(cfg.tstop / cfg.dtime);
+  return 0;
+}
+
+static int report(double total, double phase) {
+  printf("  time with initialisation      %10.6f s\n", total);
+  printf("  time of the time steps        %10.6f s\n", phase);
+  int ok = 1;
+  /* The limits hold for theta <= 1 with a margin; errors grow about as
+   * theta^4 beyond. */
+  double scale = pow(fmax(1.0, cfg.theta), 4.0);
+  double e0 = res.start.kin + res.start.pot, e1 = res.end.kin + res.end.pot;
+  double drift = fabs(e1 - e0) / fabs(e0);
+  const double energy_limit = 2e-3 * scale;
+  printf("  check: total energy %.8f -> %.8f, relative change %.3e (limit %.1e)\n", e0, e1,
+         drift, energy_limit);
+  if (!(drift <= energy_limit)) {
+    printf("  FAILED: the total energy is not conserved\n");
+    ok = 0;
+  }
+  double dp = 0.0;
+  for (int k = 0; k < 3; ++k) dp += pow(res.end.p[k] - res.start.p[k], 2);
+  dp = sqrt(dp) / res.start.pabs;
+  const double momentum_limit = 2e-3 * scale;
+  printf("  check: total momentum changed by %.3e of sum m|v| (limit %.1e)\n", dp,
+         momentum_limit);
+  if (!(dp <= momentum_limit)) {
+    printf("  FAILED: the total momentum is not conserved\n");
+    ok = 0;
+  }
+  const double rms_limit = 2e-2 * scale, max_limit = 1e-1 * scale;
+  printf("  check: tree accelerations of %d bodies against direct summation: relative error "
+         "rms %.3e (limit %.1e), largest error %.3e of the rms acceleration (limit %.1e)\n",
+         res.samples, res.err_rms, rms_limit, res.err_max, max_limit);
+  if (!(res.samples > 0 && res.err_rms <= rms_limit && res.err_max <= max_limit)) {
+    printf("  FAILED: the tree's forces are wrong\n");
+    ok = 0;
+  }
+  return ok;
+}
+
+static void usage(const char *prog) {
+  fprintf(stderr,
+          "usage: %s [-p P] [-s] [-h] [INPUT]\n"
+          "  INPUT  the input file (default: standard input); see README.md\n"
+          "  -p P   threads (default omp_get_max_threads())\n"
+          "  -s     print per-thread statistics\n"
+          "  -X corrupt  (for tests) change one value of the result before the check\n",
+          prog);
+}
+
+int main(int argc, char **argv) {
+  long p = omp_get_max_threads();
+  int opt;
+  while ((opt = getopt(argc, argv, "p:sX:h")) != -1) {
+    switch (opt) {
+      case 'p': {
+        char *end;
+        errno = 0;
+        p = strtol(optarg, &end, 10);
+        if (errno != 0 || end == optarg || *end != '\0' || p < 1 || p > MAX_THREADS) goto bad;
+        break;
+      }
+      case 's': cfg.print_stats = 1; break;
+      case 'X':
+        if (strcmp(optarg, "corrupt") != 0) goto bad;
+        cfg.corrupt = 1;
+        break;
+      case 'h': usage(argv[0]); return 0;
+      default: goto bad;
+    }
+  }
+  if (argc - optind > 1) goto bad;
+  cfg.seed = 123;
+  cfg.dtime = 0.025;
+  cfg.eps = 0.05;
+  cfg.theta = 1.0;
+  cfg.fcells = 2.0;
+  cfg.fleaves = 0.5;
+  cfg.tstop = 0.075;
+  cfg.dtout = 0.25;
+  const char *name = optind < argc ? argv[optind] : "standard input";
+  FILE *in = optind < argc ? fopen(argv[optind], "r") : stdin;
+  if (in == NULL) {
+    fprintf(stderr, "barnes: cannot open %s: %s\n", name, strerror(errno));
+    return 2;
+  }
+  int bad_input = read_input(in, name);
+  if (in != stdin) fclose(in);
+  if (bad_input) return 2;
+
+  printf("Barnes-Hut: %d bodies (Plummer sphere), theta %.3f, eps %.4f, %d steps of %.4f\n",
+         cfg.nbody, cfg.theta, cfg.eps, cfg.nsteps, cfg.dtime);
+  fflush(stdout);
+  double t_start = omp_get_wtime();
+  const char *error = NULL;
+  int failed = 0;
+#pragma omp parallel num_threads((int)p)
+  {
+#pragma omp single
+    error = set_up(omp_get_num_threads());
+    if (error == NULL) run(&failed);
+  }
+  if (error != NULL || failed) {
+    if (error == NULL) {
+      error = failed == 1 ? "out of memory" : "out of tree cells: raise fcells or fleaves";
+    }
+    fprintf(stderr, "barnes: %s\n", error);
+    return 1;
+  }
+  printf("  %d threads, %d subcubes\n", cfg.threads, cfg.nsub);
+  if (cfg.print_stats) {
+    printf("  %6s %10s %10s %10s %10s %10s\n", "thread", "tree", "partition", "force", "update",
+           "waits");
+    for (int t = 0; t < cfg.threads; ++t) {
+      const struct thread_stats *s = &stats[t];
+      printf("  %6d %10.4f %10.4f %10.4f %10.4f %10.4f\n", t, s->tree, s->partition, s->force,
+             s->update, s->wait);
+    }
+  }
+  double total = res.t_end - t_start, phase = res.t_end - res.t_init;
+  int ok = report(total, phase);
+  printf("DSM-SUITE: program=barnes threads=%d phase_s=%.6f total_s=%.6f check=%s\n",
+         cfg.threads, phase, total, ok ? "ok" : "failed");
+  return ok ? 0 : 1;
+
+bad:
+  usage(argv[0]);
+  return 2;
+}
