@@ -507,7 +507,36 @@ void Coherence::FinishReleasePart(uint64_t release_id) {
 // ---------------------------------------------------------------------------
 // Notices
 
+void Coherence::DrainHomeLogs() {
+  for (uint32_t slot = 1; slot < kMaxSlots; ++slot) {
+    HomeLog* log = HomeLogOf(space_->base(), slot);
+    const uint64_t head = LoadAcquire(&log->head);
+    uint64_t& drained = home_log_drained_[slot];
+    if (head == drained) continue;
+    if (head - drained > kHomeLogEntries) {
+      fail_("node in slot " + std::to_string(slot) + " corrupted its home-release log (head " +
+            std::to_string(head) + ", drained " + std::to_string(drained) + ")");
+      drained = head;
+      return;
+    }
+    for (; drained < head; ++drained) {
+      uint32_t p = __atomic_load_n(&log->pages[drained % kHomeLogEntries], __ATOMIC_RELAXED);
+      if (p >= data_pages_ || StateOf(meta_[p]) != kPageHome) {
+        fail_("node in slot " + std::to_string(slot) + " logged page " + std::to_string(p) +
+              " as a release of a page homed here, which it is not");
+        drained = head;
+        return;
+      }
+      PageMeta& m = meta_[p];
+      m.version = m.version + 1;
+      own_notices_.push_back(Notice{p, config_.host_id, m.version});
+    }
+    StoreRelease(&log->tail, drained);
+  }
+}
+
 std::vector<Notice> Coherence::TakeOwnNotices() {
+  DrainHomeLogs();
   std::vector<Notice> out = std::move(own_notices_);
   own_notices_.clear();
   CompactNotices(&out);

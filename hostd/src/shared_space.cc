@@ -72,6 +72,7 @@ Result<SharedSpace> SharedSpace::Create(const SpaceConfig& config) {
   h->inval_size = l.inval_size;
   h->inval_entries = device::kInvalEntries;
   h->list_offset = l.list_offset;
+  h->home_log_offset = l.home_log_offset;
   h->data_pages = l.data_size / device::kPageSize;
   h->home_mode = config.home_mode;
   h->data_offset = l.data_offset;

@@ -42,6 +42,7 @@ Status CoherenceClient::Start(DeviceClient* device, Caller* caller, NodeCounters
   meta_ = PageMetaTable(base);
   ring_ = InvalRing(base);
   list_ = PageList(base, static_cast<uint32_t>(device->peer_id()));
+  home_log_ = HomeLogOf(base, static_cast<uint32_t>(device->peer_id()));
   data_ = base + header_->data_offset;
   pages_ = header_->data_pages;
   if (pages_ == 0 || header_->data_offset + pages_ * kPageSize > device->space_size() ||
@@ -51,8 +52,10 @@ Status CoherenceClient::Start(DeviceClient* device, Caller* caller, NodeCounters
   state_ = static_cast<uint8_t*>(MapPrivate(pages_));
   dirty_ = static_cast<uint32_t*>(MapPrivate(pages_ * sizeof(uint32_t)));
   spare_ = static_cast<uint32_t*>(MapPrivate(pages_ * sizeof(uint32_t)));
+  spare_rest_ = static_cast<uint32_t*>(MapPrivate(pages_ * sizeof(uint32_t)));
   release_stack_ = static_cast<char*>(MapPrivate(kReleaseStack));
-  if (state_ == nullptr || dirty_ == nullptr || spare_ == nullptr || release_stack_ == nullptr) {
+  if (state_ == nullptr || dirty_ == nullptr || spare_ == nullptr || spare_rest_ == nullptr ||
+      release_stack_ == nullptr) {
     return Status::FromErrno("mmap page state");
   }
   cursor_ = LoadAcquire(&header_->inval_head);
@@ -182,17 +185,34 @@ void CoherenceClient::ReleaseNow() {  // From here on, writes fault into a fresh
   spare_ = list;
   dirty_count_ = 0;
   std::sort(list, list + count);
-  for (uint64_t done = 0; done < count;) {
-    uint64_t n = std::min<uint64_t>(kListEntries, count - done);
-    const uint64_t start = trace_ != nullptr ? MonotonicNs() : 0;
-    for (uint64_t i = 0; i < n; ++i) __atomic_store_n(&list_[i], list[done + i], __ATOMIC_RELAXED);
+  // Pages homed on this host go to the home-release log (no request; the
+  // daemon drains the log before any notice leaves the host); the rest, and
+  // home pages that do not fit in the log, to the daemon.
+  uint64_t head = home_log_->head;
+  const uint64_t limit = LoadAcquire(&home_log_->tail) + kHomeLogEntries;
+  uint32_t* rest = spare_rest_;
+  uint64_t rest_count = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    const uint32_t p = list[i];
+    if (head < limit && LoadAcquire(&meta_[p].state) == kPageHome) {
+      __atomic_store_n(&home_log_->pages[head % kHomeLogEntries], p, __ATOMIC_RELAXED);
+      ++head;
+    } else {
+      rest[rest_count++] = p;
+    }
+  }
+  const uint64_t start = trace_ != nullptr ? MonotonicNs() : 0;
+  if (head != home_log_->head) StoreRelease(&home_log_->head, head);
+  for (uint64_t done = 0; done < rest_count;) {
+    uint64_t n = std::min<uint64_t>(kListEntries, rest_count - done);
+    for (uint64_t i = 0; i < n; ++i) __atomic_store_n(&list_[i], rest[done + i], __ATOMIC_RELAXED);
     auto r = caller_->CallDaemon(kRelease, {n});
-    if (r.status != kOk) caller_->Fail("release", list[done], r.status);
-    if (trace_ != nullptr) trace_->AddRelease(start, MonotonicNs(), n);
-    ++counters_->releases;
-    counters_->pages_released += n;
+    if (r.status != kOk) caller_->Fail("release", rest[done], r.status);
     done += n;
   }
+  if (trace_ != nullptr) trace_->AddRelease(start, MonotonicNs(), count);
+  ++counters_->releases;
+  counters_->pages_released += count;
   // Written pages become read-only again (the next write is a new
   // interval's); pages an acquire dropped meanwhile stay unmapped. The state
   // is updated before the protection: a write in between (only this code's

@@ -105,6 +105,7 @@ class CoherenceClient {
   const device::PageMeta* meta_ = nullptr;
   const uint32_t* ring_ = nullptr;
   uint32_t* list_ = nullptr;  // this slot's page list in the shared space
+  device::HomeLog* home_log_ = nullptr;  // this slot's home-release log
   char* data_ = nullptr;
   uint64_t pages_ = 0;
   char* alias_ = nullptr;  // see SetAlias; alias_first_ == alias_end_: none
@@ -116,6 +117,7 @@ class CoherenceClient {
   // so its own stack writes fault and must land in a fresh list.
   uint32_t* dirty_ = nullptr;
   uint32_t* spare_ = nullptr;
+  uint32_t* spare_rest_ = nullptr;  // a release's pages that go to the daemon
   uint64_t dirty_count_ = 0;
   uint64_t cursor_ = 0;  // invalidation ring entries seen
   // A private stack for Release() when it is called on node 0's master

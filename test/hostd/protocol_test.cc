@@ -15,7 +15,8 @@ TEST(Layout, RegionsAreOrderedAlignedAndInside) {
       EXPECT_GE(l.lock_table_offset, l.regs_offset + kMaxSlots * kPageSize);
       EXPECT_GE(l.inval_offset, l.lock_table_offset + kLockTableEntries * sizeof(LockEntry));
       EXPECT_GE(l.list_offset, l.inval_offset + l.inval_size);
-      EXPECT_GE(l.data_offset, l.list_offset + l.list_size);
+      EXPECT_GE(l.home_log_offset, l.list_offset + l.list_size);
+      EXPECT_GE(l.data_offset, l.home_log_offset + l.home_log_size);
       // The data area and the globals window start at fixed offsets.
       EXPECT_EQ(l.data_offset, kDataOffset);
       EXPECT_EQ(l.globals_offset, kGlobalsOffset);

@@ -86,7 +86,8 @@ struct SpaceHeader {
   uint64_t globals_offset;      // 200 the program's shared globals: always
                                 //     kGlobalsOffset (fixed, see below)
   uint64_t globals_size;        // 208 bytes reserved for them (may be 0)
-  uint64_t reserved[37];        // 216 .. 511, zero
+  uint64_t home_log_offset;     // 216 per-slot home-release logs (HomeLog)
+  uint64_t reserved[36];        // 224 .. 511, zero
 };
 static_assert(sizeof(SpaceHeader) == 512);
 static_assert(offsetof(SpaceHeader, version) == 8);
@@ -108,6 +109,7 @@ static_assert(offsetof(SpaceHeader, list_offset) == 184);
 static_assert(offsetof(SpaceHeader, data_pages) == 192);
 static_assert(offsetof(SpaceHeader, globals_offset) == 200);
 static_assert(offsetof(SpaceHeader, globals_size) == 208);
+static_assert(offsetof(SpaceHeader, home_log_offset) == 216);
 
 // ---------------------------------------------------------------------------
 // Register file: one 4 KiB page per slot.
@@ -189,8 +191,8 @@ struct NodeCounters {
   uint64_t read_faults;     // read faults (served locally or by the daemon)
   uint64_t write_faults;
   uint64_t daemon_faults;   // faults that needed kFault
-  uint64_t releases;        // releases that sent pages (kRelease)
-  uint64_t pages_released;  // pages those releases listed
+  uint64_t releases;        // releases with written pages (logged or kRelease)
+  uint64_t pages_released;  // pages those releases listed (both ways)
   uint64_t pages_dropped;   // mappings dropped by acquires (invalidations)
   uint64_t drop_all;        // acquires that fell behind the ring and dropped all
   uint64_t fault_ns;        // time in the fault handler
@@ -293,6 +295,24 @@ inline PinnedPages PinnedPagesOf(const SpaceHeader* h) {
 // list_offset + slot * kListBytes, written by the node before kRelease.
 constexpr uint64_t kListEntries = 16384;
 constexpr uint64_t kListBytes = kListEntries * sizeof(uint32_t);
+// Home-release logs: a release of pages homed on the node's own host needs
+// no message (the home copy is the one written), only the version bump and
+// the write notice that must reach the manager before anything that orders
+// the release before another host's acquire. So the node appends such pages
+// to its slot's log without asking the daemon, and the daemon drains every
+// log before it hands write notices to the manager (a lock token leaving
+// the host, a barrier arrival). A node whose log is full makes an ordinary
+// kRelease. One log per slot at home_log_offset + slot * kHomeLogBytes.
+constexpr uint64_t kHomeLogBytes = 4096;
+constexpr uint64_t kHomeLogEntries = (kHomeLogBytes - 16) / sizeof(uint32_t);
+struct HomeLog {
+  uint64_t head;  // 0 node: entries ever appended (release store after them)
+  uint64_t tail;  // 8 daemon: entries ever drained (release store)
+  uint32_t pages[kHomeLogEntries];  // 16 page indices, [i % kHomeLogEntries]
+};
+static_assert(sizeof(HomeLog) == kHomeLogBytes);
+static_assert(offsetof(HomeLog, tail) == 8);
+static_assert(offsetof(HomeLog, pages) == 16);
 // The invalidation ring: the daemon appends the index of every page it
 // invalidates (ring[i % inval_entries] for i = inval_head, ...), then
 // advances inval_head. A node that acquires (lock, barrier, region start)
@@ -320,7 +340,7 @@ inline bool CompareExchange(T* p, T* expected, T desired) {
 // Layout computation: the daemon fills the header from this; tests check it.
 //
 //   header | register pages | lock table | invalidation ring | page lists |
-//   data area: control page, (unused to 2 MiB), globals window, guard page,
+//   home-release logs | data area: control page, (unused to 2 MiB), globals window, guard page,
 //              master stack, heap |
 //   PageMeta per data page
 //
@@ -333,7 +353,8 @@ inline bool CompareExchange(T* p, T* expected, T desired) {
 struct Layout {
   uint64_t space_size;
   uint64_t regs_offset, lock_table_offset, meta_offset, meta_size;
-  uint64_t inval_offset, inval_size, list_offset, list_size, data_offset, data_size;
+  uint64_t inval_offset, inval_size, list_offset, list_size, home_log_offset, home_log_size;
+  uint64_t data_offset, data_size;
   uint64_t control_offset, globals_offset, globals_size, stack_offset, stack_size;
   uint64_t heap_offset, heap_size;
 };
@@ -347,12 +368,13 @@ constexpr uint64_t kLockTableOffset = AlignUp(kPageSize + kMaxSlots * kPageSize,
 constexpr uint64_t kInvalOffset =
     AlignUp(kLockTableOffset + kLockTableEntries * sizeof(LockEntry), 64 * 1024);
 constexpr uint64_t kListOffset = AlignUp(kInvalOffset + kInvalEntries * sizeof(uint32_t), 64 * 1024);
+constexpr uint64_t kHomeLogOffset = kListOffset + kMaxSlots * kListBytes;
 }  // namespace layout_detail
 
 // Where the data area starts, and where the program's shared globals are in
 // the space (both fixed; see Layout).
 constexpr uint64_t kDataOffset =
-    AlignUp(layout_detail::kListOffset + kMaxSlots * kListBytes, 2ULL << 20);
+    AlignUp(layout_detail::kHomeLogOffset + kMaxSlots * kHomeLogBytes, 2ULL << 20);
 constexpr uint64_t kGlobalsOffset = kDataOffset + (2ULL << 20);
 // The most a job may reserve for globals.
 constexpr uint64_t kMaxGlobalsSize = 1ULL << 39;
@@ -373,6 +395,8 @@ constexpr Layout ComputeLayout(uint64_t space_size, uint64_t stack_size = kMaste
   l.inval_size = kInvalEntries * sizeof(uint32_t);
   l.list_offset = layout_detail::kListOffset;
   l.list_size = kMaxSlots * kListBytes;
+  l.home_log_offset = layout_detail::kHomeLogOffset;
+  l.home_log_size = kMaxSlots * kHomeLogBytes;
   l.data_offset = kDataOffset;
   // The data area is smaller than the space, so this covers it.
   l.meta_size = AlignUp(space_size / kPageSize * sizeof(PageMeta), 64 * 1024);
@@ -417,6 +441,11 @@ inline uint32_t* PageList(void* space, uint32_t slot) {
   auto* h = static_cast<SpaceHeader*>(space);
   return reinterpret_cast<uint32_t*>(static_cast<char*>(space) + h->list_offset +
                                      uint64_t{slot} * kListBytes);
+}
+inline HomeLog* HomeLogOf(void* space, uint32_t slot) {
+  auto* h = static_cast<SpaceHeader*>(space);
+  return reinterpret_cast<HomeLog*>(static_cast<char*>(space) + h->home_log_offset +
+                                    uint64_t{slot} * kHomeLogBytes);
 }
 inline LockEntry* LockTable(void* space) {
   auto* h = static_cast<SpaceHeader*>(space);

@@ -152,7 +152,9 @@ class Coherence {
   void ApplyNotices(const std::vector<peer::Notice>& notices);
   void Invalidate(uint32_t page);
   void PublishInvalidations();
+  // Drains the home-release logs first (see device::HomeLog).
   std::vector<peer::Notice> TakeOwnNotices();
+  void DrainHomeLogs();
 
   // Locks.
   HostLock& LockFor(uint32_t id, device::LockEntry* entry);
@@ -201,6 +203,9 @@ class Coherence {
   std::unordered_map<uint32_t, PageDiffs> diffs_;
 
   std::vector<peer::Notice> own_notices_;  // this host's writes, not yet sent to the manager
+  // Per slot: home-log entries drained (the daemon's own count; the shared
+  // tail is only told to the node).
+  std::vector<uint64_t> home_log_drained_ = std::vector<uint64_t>(device::kMaxSlots, 0);
 
   std::unordered_map<uint32_t, HostLock> locks_;
 
