@@ -16,7 +16,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <ostream>
 #include <sstream>
@@ -117,6 +119,10 @@ const Program kPrograms[] = {
     {"fft", {"-m", "14", "-t"}},
     // 3 passes: the sorted keys end in the second array.
     {"radix", {"-n", "200000", "-r", "256", "-m", "1000000", "-t"}},
+    // 130: two partitioned multigrid levels with 4 threads, then thread 0 alone.
+    {"ocean", {"-n", "130"}},
+    {"water-nsquared", {DSM_SPLASH2_SOURCE_DIR "/water-nsquared/input.small"}},
+    {"barnes", {DSM_SPLASH2_SOURCE_DIR "/barnes/input.small"}},
 };
 
 enum class Placement { kOpenMp4, kOneHost4, kTwoHosts2x2 };
@@ -165,7 +171,12 @@ std::vector<Case> Cases(std::vector<Placement> placements) {
 }
 
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
-  return std::string(info.param.program.name) + "_" + PlacementName(info.param.placement);
+  std::string name = info.param.program.name;
+  name = name + "_" + PlacementName(info.param.placement);
+  for (char& ch : name) {
+    if (ch == '-') ch = '_';  // test names are identifiers
+  }
+  return name;
 }
 
 class Splash2Program : public ::testing::TestWithParam<Case> {};
@@ -213,12 +224,34 @@ TEST(Splash2Options, BadOptionsAreRefused) {
       {dir + "/lu_omp", "-n", "0"},      {dir + "/lu_omp", "-b", "x"},
       {dir + "/fft_omp", "-m", "15"},    {dir + "/fft_omp", "extra"},
       {dir + "/radix_omp", "-r", "1000"}, {dir + "/radix_omp", "-X", "other"},
+      {dir + "/ocean_omp", "-n", "65"},   {dir + "/ocean_omp", "-e", "x"},
+      {dir + "/water-nsquared_omp", "-p", "0"}, {dir + "/barnes_omp", "-X", "other"},
   };
   for (const auto& argv : bad) {
     Output r = RunProgram(argv, {{"OMP_NUM_THREADS", "1"}});
     EXPECT_EQ(r.status, 2) << argv[0] << " " << argv[1] << "\n" << r.out << r.err;
     EXPECT_NE(r.err.find("usage:"), std::string::npos) << r.err;
   }
+}
+
+// Water-nsquared and Barnes read an input file: a missing file or a bad line
+// is refused with status 2 and a message naming it.
+TEST(Splash2Options, BadInputIsRefused) {
+  const std::string dir = DSM_SPLASH2_DIR;
+  const std::string bad_file = ::testing::TempDir() + "/splash2_bad.input";
+  {
+    std::ofstream f(bad_file);
+    f << "nmol 64\nnbody 64\nnstep 1\ntstep 1e-16\nunknown 3\n";
+  }
+  for (const char* prog : {"water-nsquared_omp", "barnes_omp"}) {
+    Output r = RunProgram({dir + "/" + prog, dir + "/no-such.input"}, {{"OMP_NUM_THREADS", "1"}});
+    EXPECT_EQ(r.status, 2) << prog << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find("no-such.input"), std::string::npos) << r.err;
+    r = RunProgram({dir + "/" + prog, bad_file}, {{"OMP_NUM_THREADS", "1"}});
+    EXPECT_EQ(r.status, 2) << prog << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find("bad line"), std::string::npos) << r.err;
+  }
+  std::remove(bad_file.c_str());
 }
 
 }  // namespace
