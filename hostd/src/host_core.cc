@@ -150,6 +150,10 @@ void HostCore::ServeSlot(uint32_t slot) {
   }
   if (Execute(slot, req, &reply)) {
     Complete(slot, seq, reply);
+  } else if (state_ != JobState::kRunning) {
+    // The request itself ended the job (the engine found this node's shared
+    // state corrupt, say): EndJob completed the requests pending before it.
+    Complete(slot, seq, EndedReply());
   } else {
     s.pending = true;
     s.pending_command = req.command;

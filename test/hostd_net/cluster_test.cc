@@ -468,6 +468,61 @@ std::string LossReasons(Cluster& cluster) {
   return out;
 }
 
+// Releases of pages homed on the writer's host go through its home-release
+// log, with no message: the daemon drains the logs before notices leave the
+// host. Host 0's node writes pages it homes, under a lock and before a
+// barrier; host 1's node must see every value.
+TEST(ClusterHomeLog, LoggedReleasesReachTheOtherHostThroughLocksAndBarriers) {
+  ClusterOptions o;
+  o.placement = {{0}, {1}};
+  Cluster cluster(o);
+  ASSERT_TRUE(cluster.Start().ok());
+  constexpr int kRounds = 50;
+  auto run = testing::RunNodes(cluster, [&](TestNode& n) {
+    const uint64_t a = n.page_offset(PinnedPagesOf(&n.header()).stack_end + 3);
+    const uint64_t b = a + 5 * kPageSize;
+    if (n.id() == 0) {  // first touch: host 0 is the home of both pages
+      if (!n.Put<uint64_t>(a, 0) || !n.Put<uint64_t>(b, 0)) return;
+    }
+    if (!n.Barrier()) return;
+    for (int round = 1; round <= kRounds; ++round) {
+      if (!n.Lock(9)) return;
+      uint64_t v = 0;
+      if (!n.Get(a, &v)) return;
+      if (!n.Put(a, v + 1) || !n.Unlock(9)) return;
+    }
+    if (n.id() == 0 && !n.Put<uint64_t>(b, 77)) return;
+    if (!n.Barrier()) return;
+    uint64_t va = 0, vb = 0;
+    if (!n.Get(a, &va) || !n.Get(b, &vb)) return;
+    n.Check(va == 2 * kRounds, "the locked counter is " + std::to_string(va));
+    n.Check(vb == 77, "the value written before the barrier is " + std::to_string(vb));
+    FinishJob(n);
+  }, kRunTimeoutMs);
+  ExpectFinished(cluster, run);
+}
+
+// A node that corrupts its home-release log ends the job, named; the daemon
+// does not read entries that were never written.
+TEST(ClusterHomeLog, CorruptLogEndsTheJobNamingTheSlot) {
+  ClusterOptions o;
+  o.placement = {{0}, {1}};
+  Cluster cluster(o);
+  ASSERT_TRUE(cluster.Start().ok());
+  ::testing::internal::CaptureStderr();
+  auto run = testing::RunNodes(cluster, [&](TestNode& n) {
+    if (n.id() == 1) n.CorruptHomeLog(kHomeLogEntries + 1);
+    if (!n.Barrier()) return;
+    FinishJob(n);
+  }, kRunTimeoutMs);
+  bool survived = false;
+  std::string why = SurvivedOrFailedLoudly(cluster, run, &survived);
+  EXPECT_EQ(why, "");
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(survived) << run.Describe();
+  EXPECT_NE(log.find("node in slot 1 corrupted its home-release log"), std::string::npos) << log;
+}
+
 class ClusterFaults : public ::testing::TestWithParam<FaultCase> {};
 
 TEST_P(ClusterFaults, SurviveWithCorrectDataOrFailLoudly) {

@@ -286,10 +286,26 @@ bool TestNode::Write(uint64_t offset, const void* in, size_t n) {
 bool TestNode::Release() {
   if (dirty_.empty()) return true;
   std::sort(dirty_.begin(), dirty_.end());
-  uint32_t* list = PageList(client_->base(), static_cast<uint32_t>(client_->peer_id()));
-  for (size_t done = 0; done < dirty_.size();) {
-    size_t n = std::min<size_t>(kListEntries, dirty_.size() - done);
-    for (size_t i = 0; i < n; ++i) __atomic_store_n(&list[i], dirty_[done + i], __ATOMIC_RELAXED);
+  // As the runtime does: pages homed here go to the home-release log, the
+  // rest (and what does not fit) to the daemon.
+  const uint32_t slot = static_cast<uint32_t>(client_->peer_id());
+  HomeLog* log = HomeLogOf(client_->base(), slot);
+  const PageMeta* meta = PageMetaTable(client_->base());
+  uint64_t head = log->head;
+  const uint64_t limit = LoadAcquire(&log->tail) + kHomeLogEntries;
+  std::vector<uint32_t> rest;
+  for (uint32_t p : dirty_) {
+    if (head < limit && LoadAcquire(&meta[p].state) == kPageHome) {
+      __atomic_store_n(&log->pages[head++ % kHomeLogEntries], p, __ATOMIC_RELAXED);
+    } else {
+      rest.push_back(p);
+    }
+  }
+  StoreRelease(&log->head, head);
+  uint32_t* list = PageList(client_->base(), slot);
+  for (size_t done = 0; done < rest.size();) {
+    size_t n = std::min<size_t>(kListEntries, rest.size() - done);
+    for (size_t i = 0; i < n; ++i) __atomic_store_n(&list[i], rest[done + i], __ATOMIC_RELAXED);
     if (!Ok(kRelease, Call(kRelease, {n}))) return false;
     done += n;
   }
@@ -297,6 +313,11 @@ bool TestNode::Release() {
   for (uint32_t p : dirty_) mine_[p] = (mine_[p] & kWritable) ? kReadable : 0;
   dirty_.clear();
   return true;
+}
+
+void TestNode::CorruptHomeLog(uint64_t extra) {
+  HomeLog* log = HomeLogOf(client_->base(), static_cast<uint32_t>(client_->peer_id()));
+  StoreRelease(&log->head, log->head + extra);
 }
 
 void TestNode::Acquire() {

@@ -133,6 +133,8 @@ class TestNode {
   bool Alloc(uint64_t bytes, uint64_t* offset);
   bool Free(uint64_t offset);
   bool Finish(int exit_status);
+  // Misbehaves: claims `extra` more home-release log entries than it wrote.
+  void CorruptHomeLog(uint64_t extra);
   // A request that must fail with `status` (e.g. the last barrier of a
   // worker: kJobFinished). True when it did; a different answer fails the node.
   bool Expect(uint32_t command, std::initializer_list<uint64_t> args, int32_t status);
