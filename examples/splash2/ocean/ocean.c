@@ -39,10 +39,18 @@
 #define PAGE 4096
 #define MAX_THREADS 1024
 #define MAX_LEVELS 24
-#define MAX_EXCHANGED 6    /* fields exchanged at once */
-#define SERIAL_SIZE 32     /* levels this wide or less are solved by thread 0 */
+#define MAX_EXCHANGED 6    /* fields exchanged at once (one-point halos) */
+#define SERIAL_SIZE 64     /* levels this wide or less are solved by thread 0 */
 #define NU_PRE 2           /* red-black sweeps before and after the coarse correction */
 #define NU_POST 2
+/* Halo depths of the partitioned multigrid levels. Each red-black half-sweep
+ * is also computed on the halo rings that stay valid, so a halo of HALO
+ * points serves all the pre-smoothing and the residual, and the prolongation
+ * onto EXT_POST rings serves all the post-smoothing and the next residual:
+ * two exchanges per coarse level and one on the finest per cycle, instead of
+ * one per half-sweep. */
+#define EXT_POST (2 * NU_POST + 2)
+#define HALO (2 * NU_PRE + EXT_POST)
 #define MAX_CYCLES 60
 #define RED_SLOTS 16       /* values per reduction */
 
@@ -61,16 +69,19 @@
 #define TAU0 0.1           /* wind stress amplitude, N/m^2 */
 #define DRAG 1.0e-7        /* bottom drag, 1/s */
 
-/* A thread's part of one field at one level: (nx+2) x (ny+2) doubles, rows by
- * j (northward), the halo ring included; (i,j) is at a[(j+1)*stride+i+1]. */
+/* A thread's part of one field at one level: (nx+2h) x (ny+2h) doubles, rows
+ * by j (northward), h halo rings included; (i,j) is at
+ * a[(j+h)*stride+i+h]. At a wall the first halo ring holds the boundary. */
 typedef struct {
   double *a;
-  int nx, ny, stride;
+  int nx, ny, stride, halo;
   int gx, gy;   /* global index of interior point (0,0) */
   int walls;    /* WALL_* sides that are the basin's walls */
 } grid_t;
 
-static inline double *row(const grid_t *g, int j) { return g->a + (j + 1) * g->stride + 1; }
+static inline double *row(const grid_t *g, int j) {
+  return g->a + (j + g->halo) * g->stride + g->halo;
+}
 #define AT(g, i, j) (row((g), (j))[(i)])
 
 /* Everything the team agrees on; set by one thread before the work. */
@@ -87,11 +98,11 @@ static struct {
   int corrupt, print_stats;
 } cfg;
 
-/* Read by neighbours: export buffers (two halves) and reduction slots. */
+/* Read by other threads: export buffers (two halves), reduction slots, and
+ * the thread's part of the first whole-grid level's right-hand side. */
 static double *export_buf[MAX_THREADS][2];
 static double *red_buf[MAX_THREADS];
-/* Thread 0's whole-grid levels part_levels .. levels-1: u, f, r. */
-static grid_t serial_u[MAX_LEVELS], serial_f[MAX_LEVELS], serial_r[MAX_LEVELS];
+static double *gather_buf[MAX_THREADS];
 /* Each thread's final psi_1, psi_2 for -o. */
 static grid_t out_psi[MAX_THREADS][2];
 static int alloc_failed;
@@ -122,7 +133,8 @@ typedef struct {
   int t, tx, ty;
   long exch, reds;                  /* exchanges and reductions so far (same on all) */
   grid_t psi1, psi2, zt1, zt2, zo1, zo2, xi1, xi2, xo1, xo2, psib, psic, f0;
-  grid_t u[MAX_LEVELS], f[MAX_LEVELS], r[MAX_LEVELS];  /* u[0], f[0] unused */
+  grid_t u[MAX_LEVELS], f[MAX_LEVELS];  /* partitioned levels; u[0], f[0] unused */
+  grid_t su[MAX_LEVELS], sf[MAX_LEVELS];  /* whole-grid levels: its own copy */
   struct thread_stats st;
   struct results res;
 } ctx_t;
@@ -143,126 +155,170 @@ static void timed_barrier(ctx_t *c) {
 
 /* ---- halo exchange and reductions */
 
-/* Publishes the edges of the nf fields g[] (one level; same shape on every
- * thread), waits for every thread, and copies the neighbours' edges into the
- * halos. One barrier. */
-static void exchange(ctx_t *c, grid_t **g, int nf) {
-  int nx = g[0]->nx, ny = g[0]->ny, per = 2 * nx + 2 * ny;
+/* Reductions: each thread publishes its values in its slot (double
+ * buffered), and after a barrier every thread combines all slots in thread
+ * order (sums, or maxima), so all get the same result. */
+static int publish(ctx_t *c, const double *v, int n) {
+  int parity = (int)(c->reds++ & 1);
+  memcpy(red_buf[c->t] + parity * RED_SLOTS, v, (size_t)n * sizeof *v);
+  return parity;
+}
+
+static void collect(int parity, double *v, int n, int max) {
+  for (int i = 0; i < n; ++i) v[i] = max ? -INFINITY : 0.0;
+  for (int s = 0; s < cfg.threads; ++s) {
+    const double *in = red_buf[s] + parity * RED_SLOTS;
+    for (int i = 0; i < n; ++i) v[i] = max ? (in[i] > v[i] ? in[i] : v[i]) : v[i] + in[i];
+  }
+}
+
+/* Combines v[0..n) over the team; one barrier. */
+static void reduce(ctx_t *c, double *v, int n, int max) {
+  int parity = publish(c, v, n);
+  timed_barrier(c);
+  collect(parity, v, n, max);
+}
+
+/* Publishes bands `width` deep along the edges of the nf fields g[] (one
+ * level; same shape on every thread), waits for every thread, and copies the
+ * neighbours' bands into the halos (corners from the diagonal neighbours).
+ * One barrier, which also serves a max-reduction of the nmax values vmax. */
+static void exchange(ctx_t *c, grid_t **g, int nf, int width, double *vmax, int nmax) {
+  int nx = g[0]->nx, ny = g[0]->ny, w = width, per = w * (2 * nx + 2 * ny);
   int parity = (int)(c->exch++ & 1);
   double *out = export_buf[c->t][parity];
+  /* Per field: north band (w rows, top row last), south band (w rows),
+   * west band (ny rows of w), east band (ny rows of w). */
   for (int k = 0; k < nf; ++k) {
     double *o = out + k * per;
-    memcpy(o, row(g[k], ny - 1), (size_t)nx * sizeof *o);  /* north row */
-    memcpy(o + nx, row(g[k], 0), (size_t)nx * sizeof *o);  /* south row */
+    for (int r = 0; r < w; ++r) {
+      memcpy(o + r * nx, row(g[k], ny - w + r), (size_t)nx * sizeof *o);
+      memcpy(o + (w + r) * nx, row(g[k], r), (size_t)nx * sizeof *o);
+    }
     for (int j = 0; j < ny; ++j) {
-      o[2 * nx + j] = AT(g[k], 0, j);                      /* west column */
-      o[2 * nx + ny + j] = AT(g[k], nx - 1, j);            /* east column */
+      memcpy(o + 2 * w * nx + j * w, row(g[k], j), (size_t)w * sizeof *o);
+      memcpy(o + 2 * w * nx + (ny + j) * w, row(g[k], j) + nx - w, (size_t)w * sizeof *o);
     }
   }
+  int parity_max = nmax > 0 ? publish(c, vmax, nmax) : 0;
   timed_barrier(c);
+  if (nmax > 0) collect(parity_max, vmax, nmax, 1);
   int walls = g[0]->walls, px = cfg.px;
   int has_w = !(walls & WALL_W), has_e = !(walls & WALL_E);
   int has_s = !(walls & WALL_S), has_n = !(walls & WALL_N);
+  size_t row_bytes = (size_t)nx * sizeof(double), corner = (size_t)w * sizeof(double);
   for (int k = 0; k < nf; ++k) {
     grid_t *gk = g[k];
     int off = k * per;
-    if (has_w) {
-      const double *in = export_buf[c->t - 1][parity] + off + 2 * nx + ny;
-      for (int j = 0; j < ny; ++j) AT(gk, -1, j) = in[j];
+    for (int j = 0; j < ny; ++j) {
+      if (has_w) {
+        memcpy(row(gk, j) - w, export_buf[c->t - 1][parity] + off + 2 * w * nx + (ny + j) * w,
+               corner);
+      }
+      if (has_e) {
+        memcpy(row(gk, j) + nx, export_buf[c->t + 1][parity] + off + 2 * w * nx + j * w, corner);
+      }
     }
-    if (has_e) {
-      const double *in = export_buf[c->t + 1][parity] + off + 2 * nx;
-      for (int j = 0; j < ny; ++j) AT(gk, nx, j) = in[j];
-    }
-    if (has_s) {
-      int s = c->t - px;
-      memcpy(row(gk, -1), export_buf[s][parity] + off, (size_t)nx * sizeof(double));
-      if (has_w) AT(gk, -1, -1) = export_buf[s - 1][parity][off + nx - 1];
-      if (has_e) AT(gk, nx, -1) = export_buf[s + 1][parity][off];
-    }
-    if (has_n) {
-      int s = c->t + px;
-      memcpy(row(gk, ny), export_buf[s][parity] + off + nx, (size_t)nx * sizeof(double));
-      if (has_w) AT(gk, -1, ny) = export_buf[s - 1][parity][off + nx + nx - 1];
-      if (has_e) AT(gk, nx, ny) = export_buf[s + 1][parity][off + nx];
+    for (int r = 0; r < w; ++r) {
+      if (has_s) {  /* the southern neighbours' north bands: rows -w .. -1 */
+        const double *in = export_buf[c->t - px][parity] + off + r * nx;
+        double *dst = row(gk, r - w);
+        memcpy(dst, in, row_bytes);
+        if (has_w) {
+          memcpy(dst - w, export_buf[c->t - px - 1][parity] + off + r * nx + nx - w, corner);
+        }
+        if (has_e) memcpy(dst + nx, export_buf[c->t - px + 1][parity] + off + r * nx, corner);
+      }
+      if (has_n) {  /* the northern neighbours' south bands: rows ny .. ny+w-1 */
+        const double *in = export_buf[c->t + px][parity] + off + (w + r) * nx;
+        double *dst = row(gk, ny + r);
+        memcpy(dst, in, row_bytes);
+        if (has_w) {
+          memcpy(dst - w, export_buf[c->t + px - 1][parity] + off + (w + r) * nx + nx - w, corner);
+        }
+        if (has_e) memcpy(dst + nx, export_buf[c->t + px + 1][parity] + off + (w + r) * nx, corner);
+      }
     }
   }
   c->st.exchanges++;
 }
 
-/* Combines v[0..n) over the team (sum, or max where is_max[i]); every thread
- * gets the same result. One barrier. */
-static void reduce(ctx_t *c, double *v, int n, const int *is_max) {
-  int parity = (int)(c->reds++ & 1);
-  memcpy(red_buf[c->t] + parity * RED_SLOTS, v, (size_t)n * sizeof *v);
-  timed_barrier(c);
-  for (int i = 0; i < n; ++i) v[i] = is_max && is_max[i] ? -INFINITY : 0.0;
-  for (int s = 0; s < cfg.threads; ++s) {
-    const double *in = red_buf[s] + parity * RED_SLOTS;
-    for (int i = 0; i < n; ++i) {
-      if (is_max && is_max[i]) {
-        v[i] = in[i] > v[i] ? in[i] : v[i];
-      } else {
-        v[i] += in[i];
-      }
-    }
-  }
-}
-
 /* ---- multigrid kernels; level l has spacing h 2^l and wall factor k */
 
+/* The points a thread computes: its interior and `ext` halo rings on the
+ * sides that are not walls. */
+static void extent(const grid_t *g, int ext, int *i0, int *i1, int *j0, int *j1) {
+  *i0 = g->walls & WALL_W ? 0 : -ext;
+  *i1 = g->nx + (g->walls & WALL_E ? 0 : ext);
+  *j0 = g->walls & WALL_S ? 0 : -ext;
+  *j1 = g->ny + (g->walls & WALL_N ? 0 : ext);
+}
+
 /* One red (color 0) or black (color 1) Gauss-Seidel half-sweep of
- * lap(u) - kappa u = f, stored as (sum of neighbours - d u) / h^2 = f. */
-static void relax(grid_t *u, const grid_t *f, double h2, double base, double k, int color) {
-  int nx = u->nx, ny = u->ny, w = u->walls;
-  for (int j = 0; j < ny; ++j) {
+ * lap(u) - kappa u = f, stored as (sum of neighbours - d u) / h^2 = f, over
+ * the interior and `ext` halo rings (their neighbours must be current). */
+static void relax(grid_t *u, const grid_t *f, double h2, double base, double k, int color,
+                  int ext) {
+  int nx = u->nx, ny = u->ny, w = u->walls, i0, i1, j0, j1;
+  extent(u, ext, &i0, &i1, &j0, &j1);
+  for (int j = j0; j < j1; ++j) {
     double *up = row(u, j);
     const double *dn = row(u, j - 1), *un = row(u, j + 1), *fr = row(f, j);
     double dj = base + k * ((j == 0 && (w & WALL_S)) + (j == ny - 1 && (w & WALL_N)));
-    int i0 = (color + u->gx + u->gy + j) & 1;
+    int first = i0 + ((color + u->gx + u->gy + j + i0) & 1);
     if (k == 0.0) {
       double inv = 1.0 / dj;
-      for (int i = i0; i < nx; i += 2) {
+      for (int i = first; i < i1; i += 2) {
         up[i] = (up[i - 1] + up[i + 1] + dn[i] + un[i] - h2 * fr[i]) * inv;
       }
       continue;
     }
-    for (int i = i0; i < nx; i += 2) {
+    for (int i = first; i < i1; i += 2) {
       double d = dj + k * ((i == 0 && (w & WALL_W)) + (i == nx - 1 && (w & WALL_E)));
       up[i] = (up[i - 1] + up[i + 1] + dn[i] + un[i] - h2 * fr[i]) / d;
     }
   }
 }
 
-/* r = f - A u; returns max |r| (and max |f| in *fmax if given). */
-static double residual(const grid_t *u, const grid_t *f, grid_t *r, double h2, double base,
-                       double k, double *fmax) {
-  int nx = u->nx, ny = u->ny, w = u->walls;
+/* The residual f - A u at interior point (i, j) of rows dn, up, un. */
+static inline double resid(const grid_t *u, const double *dn, const double *up, const double *un,
+                           const double *fr, int i, int j, double inv_h2, double base, double k) {
+  int w = u->walls;
+  double d = base + k * ((i == 0 && (w & WALL_W)) + (i == u->nx - 1 && (w & WALL_E)) +
+                         (j == 0 && (w & WALL_S)) + (j == u->ny - 1 && (w & WALL_N)));
+  return fr[i] - (up[i - 1] + up[i + 1] + dn[i] + un[i] - d * up[i]) * inv_h2;
+}
+
+/* max |f - A u| over the interior (u current on one ring); max |f| in *fmax. */
+static double residual_norm(const grid_t *u, const grid_t *f, double h2, double base, double k,
+                            double *fmax) {
   double rmax = 0.0, fm = 0.0, inv_h2 = 1.0 / h2;
-  for (int j = 0; j < ny; ++j) {
+  for (int j = 0; j < u->ny; ++j) {
     const double *up = row(u, j), *dn = row(u, j - 1), *un = row(u, j + 1), *fr = row(f, j);
-    double *rr = r ? row(r, j) : NULL;
-    double dj = base + k * ((j == 0 && (w & WALL_S)) + (j == ny - 1 && (w & WALL_N)));
-    for (int i = 0; i < nx; ++i) {
-      double d = dj + k * ((i == 0 && (w & WALL_W)) + (i == nx - 1 && (w & WALL_E)));
-      double v = fr[i] - (up[i - 1] + up[i + 1] + dn[i] + un[i] - d * up[i]) * inv_h2;
-      if (rr) rr[i] = v;
-      v = fabs(v);
+    for (int i = 0; i < u->nx; ++i) {
+      double v = fabs(resid(u, dn, up, un, fr, i, j, inv_h2, base, k));
       rmax = v > rmax ? v : rmax;
       fm = fabs(fr[i]) > fm ? fabs(fr[i]) : fm;
     }
   }
-  if (fmax) *fmax = fm;
+  *fmax = fm;
   return rmax;
 }
 
-/* Coarse f (at offset ox, oy of grid cf) = average of the fine residual. */
-static void restrict_to(const grid_t *r, grid_t *cf, int ox, int oy) {
-  for (int J = 0; J < r->ny / 2; ++J) {
-    const double *a = row(r, 2 * J), *b = row(r, 2 * J + 1);
+/* Coarse f (at offset ox, oy of grid cf) = the residual f - A u averaged
+ * over each 2x2 cell (u current on one ring). */
+static void restrict_residual(const grid_t *u, const grid_t *f, double h2, double base, double k,
+                              grid_t *cf, int ox, int oy) {
+  double inv_h2 = 1.0 / h2;
+  for (int J = 0; J < u->ny / 2; ++J) {
     double *o = row(cf, oy + J) + ox;
-    for (int I = 0; I < r->nx / 2; ++I) {
-      o[I] = 0.25 * (a[2 * I] + a[2 * I + 1] + b[2 * I] + b[2 * I + 1]);
+    for (int I = 0; I < u->nx / 2; ++I) o[I] = 0.0;
+    for (int sj = 0; sj < 2; ++sj) {
+      int j = 2 * J + sj;
+      const double *up = row(u, j), *dn = row(u, j - 1), *un = row(u, j + 1), *fr = row(f, j);
+      for (int i = 0; i < u->nx; ++i) {
+        o[i / 2] += 0.25 * resid(u, dn, up, un, fr, i, j, inv_h2, base, k);
+      }
     }
   }
 }
@@ -288,10 +344,13 @@ static inline double cval(const grid_t *g, int I, int J, double k) {
 }
 
 /* u += bilinear interpolation of the coarse correction cu (its part at
- * offset ox, oy; its halo current). */
-static void prolong_add(grid_t *u, const grid_t *cu, int ox, int oy, double k) {
-  for (int J = 0; J < u->ny / 2; ++J) {
-    for (int I = 0; I < u->nx / 2; ++I) {
+ * offset ox, oy, current far enough), over the interior and `ext` (even)
+ * halo rings. */
+static void prolong_add(grid_t *u, const grid_t *cu, int ox, int oy, double k, int ext) {
+  int i0, i1, j0, j1;
+  extent(u, ext, &i0, &i1, &j0, &j1);
+  for (int J = j0 / 2; J < j1 / 2; ++J) {
+    for (int I = i0 / 2; I < i1 / 2; ++I) {
       int CI = ox + I, CJ = oy + J;
       double c[3][3];
       for (int b = -1; b <= 1; ++b) {
@@ -310,7 +369,7 @@ static void prolong_add(grid_t *u, const grid_t *cu, int ox, int oy, double k) {
 }
 
 static void zero(grid_t *g) {
-  memset(g->a, 0, (size_t)g->stride * (size_t)(g->ny + 2) * sizeof(double));
+  memset(g->a, 0, (size_t)g->stride * (size_t)(g->ny + 2 * g->halo) * sizeof(double));
 }
 
 /* ---- the solver */
@@ -322,82 +381,96 @@ static void level_params(int l, double kappa, double *h2, double *base, double *
   *k = wall_factor(l);
 }
 
-/* Red-black sweeps; `fresh`: u's halo is current. Whole-grid (serial) levels
- * have no halo to exchange. */
-static void smooth(ctx_t *c, grid_t *u, const grid_t *f, int sweeps, int fresh, int serial,
-                   double h2, double base, double k) {
-  for (int s = 0; s < sweeps; ++s) {
-    for (int color = 0; color < 2; ++color) {
-      if (!fresh && !serial) exchange(c, &u, 1);
-      relax(u, f, h2, base, k, color);
-      fresh = 0;
+/* `sweeps` red-black sweeps from `ext` valid halo rings down to ext - 2 sweeps
+ * (on whole-grid levels the rings do not exist and do not matter). */
+static void smooth(grid_t *u, const grid_t *f, int sweeps, int ext, double h2, double base,
+                   double k) {
+  for (int half = 0; half < 2 * sweeps; ++half) {
+    relax(u, f, h2, base, k, half & 1, ext - 1 - half);
+  }
+}
+
+/* The first whole-grid level's right-hand side: every thread restricts its
+ * part into its own copy and publishes it; after a barrier it copies the
+ * others' parts in. */
+static void gather(ctx_t *c, int l, const grid_t *u, const grid_t *f, double h2, double base,
+                   double k) {
+  grid_t *cf = &c->sf[l + 1];
+  int cnx = u->nx / 2, cny = u->ny / 2;
+  restrict_residual(u, f, h2, base, k, cf, u->gx / 2, u->gy / 2);
+  double *out = gather_buf[c->t];
+  for (int J = 0; J < cny; ++J) {
+    memcpy(out + J * cnx, row(cf, u->gy / 2 + J) + u->gx / 2, (size_t)cnx * sizeof *out);
+  }
+  timed_barrier(c);
+  for (int s = 0; s < cfg.threads; ++s) {
+    if (s == c->t) continue;
+    const double *in = gather_buf[s];
+    int ox = (s % cfg.px) * cnx, oy = (s / cfg.px) * cny;
+    for (int J = 0; J < cny; ++J) {
+      memcpy(row(cf, oy + J) + ox, in + J * cnx, (size_t)cnx * sizeof *in);
     }
   }
 }
 
-/* A V-cycle from level l. On a partitioned level every thread runs it (u's
- * halo current on entry); the whole-grid levels only thread 0. */
-static void vcycle(ctx_t *c, int l, grid_t *u, const grid_t *f, double kappa) {
+/* A V-cycle from level l, on entry u and f current on HALO rings; on return
+ * u is current on EXT_POST - 2 NU_POST rings. Every thread runs it; the
+ * whole-grid levels (from part_levels on) every thread on its own copy, the
+ * same way, which costs less than gathering and scattering around one. */
+static void vcycle(ctx_t *c, int l, grid_t *u, grid_t *f, double kappa) {
   int serial = l >= cfg.part_levels;
   double h2, base, k;
   level_params(l, kappa, &h2, &base, &k);
-  if (l == cfg.levels - 1) {  /* one point per side, or nearly: solve */
-    smooth(c, u, f, 4, 1, 1, h2, base, k);
+  if (l == cfg.levels - 1) {  /* one point per side: solve */
+    smooth(u, f, 4, 0, h2, base, k);
     return;
   }
-  smooth(c, u, f, NU_PRE, 1, serial, h2, base, k);
-  if (!serial) exchange(c, &u, 1);
-  grid_t *r = serial ? &serial_r[l] : &c->r[l];
-  residual(u, f, r, h2, base, k, NULL);
-  grid_t *cu = &serial_u[l + 1], *cf = &serial_f[l + 1];
+  smooth(u, f, NU_PRE, HALO, h2, base, k);  /* leaves EXT_POST rings current */
+  grid_t *cu, *cf;
   int ox = 0, oy = 0;
   if (l + 1 < cfg.part_levels) {
     cu = &c->u[l + 1];
     cf = &c->f[l + 1];
-  } else if (!serial) {
-    ox = u->gx / 2;
-    oy = u->gy / 2;
-  }
-  restrict_to(r, cf, ox, oy);
-  if (serial || l + 1 < cfg.part_levels) {
-    zero(cu);
-    vcycle(c, l + 1, cu, cf, kappa);
-    if (!serial) exchange(c, &cu, 1);
-  } else {  /* into the whole-grid levels: thread 0 alone */
-    timed_barrier(c);
-    if (c->t == 0) {
-      zero(cu);
-      vcycle(c, l + 1, cu, cf, kappa);
+    restrict_residual(u, f, h2, base, k, cf, 0, 0);
+    exchange(c, &cf, 1, HALO, NULL, 0);
+  } else {
+    cu = &c->su[l + 1];
+    cf = &c->sf[l + 1];
+    if (serial) {
+      restrict_residual(u, f, h2, base, k, cf, 0, 0);
+    } else {
+      gather(c, l, u, f, h2, base, k);
+      ox = u->gx / 2;
+      oy = u->gy / 2;
     }
-    timed_barrier(c);
   }
-  prolong_add(u, cu, ox, oy, wall_factor(l + 1));
-  smooth(c, u, f, NU_POST, 0, serial, h2, base, k);
+  zero(cu);
+  vcycle(c, l + 1, cu, cf, kappa);
+  if (l + 1 < cfg.part_levels) exchange(c, &cu, 1, EXT_POST / 2 + 1, NULL, 0);
+  prolong_add(u, cu, ox, oy, wall_factor(l + 1), serial ? 0 : EXT_POST);
+  smooth(u, f, NU_POST, EXT_POST, h2, base, k);
 }
 
-/* Relative residual ||f - A u|| / ||f|| over the whole grid (every thread
- * gets it); exchanges u first. */
-static double relative_residual(ctx_t *c, grid_t *u, const grid_t *f, double kappa) {
-  double h2, base, k;
+static double relative(double r, double f) { return f > 0.0 ? r / f : r == 0.0 ? 0.0 : INFINITY; }
+
+/* Solves lap(u) - kappa u = f to the tolerance, starting from u. Each cycle
+ * ends with the residual's norm, reduced in the barrier of the exchange that
+ * the next cycle needs anyway. */
+static void solve(ctx_t *c, grid_t *u, grid_t *f, double kappa) {
+  double t0 = omp_get_wtime(), h2, base, k, v[2];
   level_params(0, kappa, &h2, &base, &k);
-  exchange(c, &u, 1);
-  double v[2];
-  v[0] = residual(u, f, NULL, h2, base, k, &v[1]);
-  const int is_max[2] = {1, 1};
-  reduce(c, v, 2, is_max);
-  if (v[1] == 0.0) return v[0] == 0.0 ? 0.0 : INFINITY;
-  return v[0] / v[1];
-}
-
-/* Solves lap(u) - kappa u = f to the tolerance, starting from u. */
-static void solve(ctx_t *c, grid_t *u, const grid_t *f, double kappa) {
-  double t0 = omp_get_wtime();
+  grid_t *both[2] = {u, f};
+  exchange(c, both, 2, HALO, NULL, 0);
+  v[0] = residual_norm(u, f, h2, base, k, &v[1]);
+  reduce(c, v, 2, 1);
+  double fmax = v[1], rel = relative(v[0], fmax);
   int cycles = 0;
-  double rel = relative_residual(c, u, f, kappa);
-  while (rel > cfg.tol && cycles < MAX_CYCLES) {
+  while (!(rel <= cfg.tol) && cycles < MAX_CYCLES) {
     vcycle(c, 0, u, f, kappa);
     ++cycles;
-    rel = relative_residual(c, u, f, kappa);
+    v[0] = residual_norm(u, f, h2, base, k, &v[1]);
+    exchange(c, &u, 1, HALO, v, 1);
+    rel = relative(v[0], fmax);
   }
   c->st.cycles += cycles;
   c->st.solve += omp_get_wtime() - t0;
@@ -408,6 +481,17 @@ static void solve(ctx_t *c, grid_t *u, const grid_t *f, double kappa) {
   if (cycles > r->cycles_max) r->cycles_max = cycles;
   if (!(rel <= cfg.tol)) r->unconverged++;
   if (!(rel <= r->worst_rel)) r->worst_rel = rel;
+}
+
+/* Relative residual ||f - A u|| / ||f|| over the whole grid, from scratch
+ * (every thread gets it). */
+static double relative_residual(ctx_t *c, grid_t *u, grid_t *f, double kappa) {
+  double h2, base, k, v[2];
+  level_params(0, kappa, &h2, &base, &k);
+  exchange(c, &u, 1, 1, NULL, 0);
+  v[0] = residual_norm(u, f, h2, base, k, &v[1]);
+  reduce(c, v, 2, 1);
+  return relative(v[0], v[1]);
 }
 
 /* ---- setup */
@@ -422,77 +506,75 @@ static const char *set_up(int threads) {
   while ((1 << (lg + 1)) <= threads) ++lg;
   cfg.px = 1 << (lg / 2);
   cfg.py = threads / cfg.px;
-  if (cfg.n / cfg.py < 2) return "the grid is too small for that many threads";
+  if (cfg.n / cfg.py < HALO) return "the grid is too small for that many threads";
   cfg.levels = 0;
   while ((cfg.n >> cfg.levels) >= 1) ++cfg.levels;
   cfg.part_levels = 1;
   while (cfg.part_levels < cfg.levels - 1 && (cfg.n >> cfg.part_levels) > SERIAL_SIZE &&
-         (cfg.n >> cfg.part_levels) / cfg.py >= 2) {
+         (cfg.n >> cfg.part_levels) / cfg.py >= HALO) {
     ++cfg.part_levels;
-  }
-  /* The whole-grid levels, thread 0's. */
-  for (int l = cfg.part_levels; l < cfg.levels; ++l) {
-    int s = cfg.n >> l;
-    grid_t *gs[3] = {&serial_u[l], &serial_f[l], &serial_r[l]};
-    for (int k = 0; k < 3; ++k) {
-      grid_t *g = gs[k];
-      size_t bytes = (size_t)(s + 2) * (size_t)(s + 2) * sizeof(double);
-      g->a = omp_aligned_alloc(64, bytes, omp_default_mem_alloc);
-      if (g->a == NULL) return "out of memory";
-      memset(g->a, 0, bytes);
-      g->nx = g->ny = s;
-      g->stride = s + 2;
-      g->gx = g->gy = 0;
-      g->walls = WALL_W | WALL_E | WALL_S | WALL_N;
-    }
   }
   return NULL;
 }
 
 static size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
-/* Every thread: its own page-aligned region with all its grids, its export
- * buffers and its reduction slots, zeroed by itself (so on dsmkit their pages
- * are homed where it runs). Returns 0 or -1. */
+/* Doubles of a grid of that shape, halo included, rounded to a cache line. */
+static size_t grid_doubles(const grid_t *g) {
+  return round_up((size_t)g->stride * (size_t)(g->ny + 2 * g->halo), 8);
+}
+
+/* Every thread: its own page-aligned region with all its grids (its parts
+ * of the partitioned levels, its copy of the whole-grid levels), its export
+ * buffers, its reduction slots and its gather buffer, zeroed by itself (so on
+ * dsmkit their pages are homed where it runs). Returns 0 or -1. */
 static int allocate_own(ctx_t *c) {
   int t = c->t;
   c->tx = t % cfg.px;
   c->ty = t / cfg.px;
   grid_t *top[] = {&c->psi1, &c->psi2, &c->zt1, &c->zt2, &c->zo1, &c->zo2, &c->xi1,
-                   &c->xi2, &c->xo1, &c->xo2, &c->psib, &c->psic, &c->f0, &c->r[0]};
+                   &c->xi2, &c->xo1, &c->xo2, &c->psib, &c->psic, &c->f0};
   int ntop = (int)(sizeof top / sizeof top[0]);
+  grid_t shapes[MAX_LEVELS];
+  int walls = (c->tx == 0 ? WALL_W : 0) | (c->tx == cfg.px - 1 ? WALL_E : 0) |
+              (c->ty == 0 ? WALL_S : 0) | (c->ty == cfg.py - 1 ? WALL_N : 0);
   size_t total = 0;
-  for (int l = 0; l < cfg.part_levels; ++l) {
-    size_t nx = (size_t)(cfg.n >> l) / (size_t)cfg.px, ny = (size_t)(cfg.n >> l) / (size_t)cfg.py;
-    size_t one = round_up((nx + 2) * (ny + 2), 8);
-    total += one * (size_t)(l == 0 ? ntop : 3);
+  for (int l = 0; l < cfg.levels; ++l) {
+    int g = cfg.n >> l;
+    if (l < cfg.part_levels) {
+      int nx = g / cfg.px, ny = g / cfg.py;
+      shapes[l] = (grid_t){NULL, nx, ny, nx + 2 * HALO, HALO, c->tx * nx, c->ty * ny, walls};
+    } else {
+      shapes[l] = (grid_t){NULL, g, g, g + 2, 1, 0, 0, WALL_W | WALL_E | WALL_S | WALL_N};
+    }
+    total += grid_doubles(&shapes[l]) * (size_t)(l == 0 ? ntop : 2);
   }
   size_t nx0 = (size_t)cfg.n / (size_t)cfg.px, ny0 = (size_t)cfg.n / (size_t)cfg.py;
-  size_t half = round_up(MAX_EXCHANGED * (2 * nx0 + 2 * ny0) * sizeof(double), PAGE);
-  size_t bytes = round_up(total * sizeof(double), PAGE) + 2 * half + PAGE;
+  /* Most fields x depth exchanged at once: the model's fields, one deep, or
+   * a solve's u and f, HALO deep. */
+  size_t most = MAX_EXCHANGED > 2 * HALO ? MAX_EXCHANGED : 2 * HALO;
+  size_t half = round_up(most * (2 * nx0 + 2 * ny0) * sizeof(double), PAGE);
+  size_t grids = round_up(total * sizeof(double), PAGE);
+  size_t part = (size_t)shapes[cfg.part_levels - 1].nx * (size_t)shapes[cfg.part_levels - 1].ny / 4;
+  size_t bytes = grids + 2 * half + PAGE + round_up(part * sizeof(double), PAGE);
   char *base = omp_aligned_alloc(PAGE, bytes, omp_default_mem_alloc);
   if (base == NULL) return -1;
   memset(base, 0, bytes);
   double *next = (double *)base;
-  for (int l = 0; l < cfg.part_levels; ++l) {
-    int nx = (cfg.n >> l) / cfg.px, ny = (cfg.n >> l) / cfg.py;
-    int walls = (c->tx == 0 ? WALL_W : 0) | (c->tx == cfg.px - 1 ? WALL_E : 0) |
-                (c->ty == 0 ? WALL_S : 0) | (c->ty == cfg.py - 1 ? WALL_N : 0);
-    grid_t shape = {NULL, nx, ny, nx + 2, c->tx * nx, c->ty * ny, walls};
-    size_t one = round_up((size_t)(nx + 2) * (size_t)(ny + 2), 8);
-    grid_t *coarse[] = {&c->u[l], &c->f[l], &c->r[l]};
-    grid_t **list = l == 0 ? top : coarse;
-    int count = l == 0 ? ntop : 3;
-    for (int k = 0; k < count; ++k) {
-      *list[k] = shape;
+  for (int l = 0; l < cfg.levels; ++l) {
+    size_t one = grid_doubles(&shapes[l]);
+    grid_t *partitioned[] = {&c->u[l], &c->f[l]}, *whole[] = {&c->su[l], &c->sf[l]};
+    grid_t **list = l == 0 ? top : l < cfg.part_levels ? partitioned : whole;
+    for (int k = 0; k < (l == 0 ? ntop : 2); ++k) {
+      *list[k] = shapes[l];
       list[k]->a = next;
       next += one;
     }
   }
-  char *bufs = base + round_up(total * sizeof(double), PAGE);
-  export_buf[t][0] = (double *)bufs;
-  export_buf[t][1] = (double *)(bufs + half);
-  red_buf[t] = (double *)(bufs + 2 * half);
+  export_buf[t][0] = (double *)(base + grids);
+  export_buf[t][1] = (double *)(base + grids + half);
+  red_buf[t] = (double *)(base + grids + 2 * half);
+  gather_buf[t] = (double *)(base + grids + 2 * half + PAGE);
   out_psi[t][0] = c->psi1;
   out_psi[t][1] = c->psi2;
   return 0;
@@ -587,7 +669,7 @@ static void initialise(ctx_t *c) {
     }
   }
   grid_t *g[2] = {&c->psi1, &c->psi2};
-  exchange(c, g, 2);
+  exchange(c, g, 2, 1, NULL, 0);
   const double H = DEPTH1 + DEPTH2;
   for (int j = 0; j < c->psi1.ny; ++j) {
     for (int i = 0; i < c->psi1.nx; ++i) {
@@ -674,10 +756,10 @@ static void swap_grids(grid_t *a, grid_t *b) {
 static void advance(ctx_t *c, grid_t *zq[2], grid_t *out[2], double dtm, double *s) {
   double t0 = omp_get_wtime();
   grid_t *g[6] = {&c->psi1, &c->psi2, zq[0], zq[1], &c->xo1, &c->xo2};
-  exchange(c, g, 6);
+  exchange(c, g, 6, 1, NULL, 0);
   memset(s, 0, 2 * S_COUNT * sizeof *s);
   tendency(c, zq, out, dtm, s);
-  reduce(c, s, 2 * S_COUNT, NULL);
+  reduce(c, s, 2 * S_COUNT, 0);
   c->st.model += omp_get_wtime() - t0;
   mode_rhs(c, out[0], out[1], 0);
   solve(c, &c->psib, &c->f0, 0.0);
@@ -717,7 +799,7 @@ static void time_step(ctx_t *c, int first, double *e_hist) {
   swap_grids(&c->zt2, &c->zo2);
   double t0 = omp_get_wtime();
   double e = energy_part(c);
-  reduce(c, &e, 1, NULL);
+  reduce(c, &e, 1, 0);
   c->st.model += omp_get_wtime() - t0;
   /* Energy budget: E(n+1) - E(n-1) ~ 2 dt P(n), P the work of wind and
    * friction (the advection does none); the first step E(1) - E(0) ~ dt
@@ -749,7 +831,7 @@ static void run(int *failed) {
   }
   initialise(&c);
   double e = energy_part(&c);
-  reduce(&c, &e, 1, NULL);
+  reduce(&c, &e, 1, 0);
   double e_hist[2] = {e, e};
   c.res.e0 = e;
   if (c.t == 0) c.res.t_init = omp_get_wtime();
