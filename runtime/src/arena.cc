@@ -25,8 +25,9 @@ char* EnclosingPayload(const void* p) {
     return nullptr;
   }
   char* outer = const_cast<char*>(static_cast<const char*>(p)) - distance;
-  const auto* oh = reinterpret_cast<const device::BlockHeader*>(outer - sizeof(device::BlockHeader));
-  return oh->magic == kBlockLive ? outer : nullptr;
+  const auto* outer_header =
+      reinterpret_cast<const device::BlockHeader*>(outer - sizeof(device::BlockHeader));
+  return outer_header->magic == kBlockLive ? outer : nullptr;
 }
 }  // namespace
 

@@ -20,6 +20,7 @@
 #include "atomics.h"
 #include "dsm/hostd/daemon.h"
 #include "fault.h"
+#include "program_heap.h"
 
 namespace dsm::runtime {
 
@@ -177,6 +178,13 @@ Status Runtime::Start() {
                           "is it a position-independent executable? Link it with -no-pie "
                           "(dsm-clang does)");
   }
+  // From here on the program's malloc and new (dsm-clang's libdsm_heap.a)
+  // use the shared heap on this thread.
+  OpenProgramHeap(client_->base(), client_->base() + client_->space_size());
+  // Node 0 ends the job when it exits, after the destructors of the
+  // program's globals: those are registered after this (by constructors,
+  // which run after an early start), so they run first.
+  if (node_id_ == 0) ::on_exit(OnMasterExit, nullptr);
   return Status::Ok();
 }
 
@@ -204,13 +212,11 @@ void Runtime::EnsureStarted() {
           "through the CMake target dsm::dsm, 'pkg-config --libs dsm', or dsm-clang");
   }
   if (Status s = Start(); !s.ok()) Fatal("%s", s.message().c_str());
-  ::on_exit(OnMasterExit, nullptr);
 }
 
 void Runtime::Main(MainFn main, int argc, char** argv, char** envp) {
   if (Status s = Start(); !s.ok()) Fatal("%s", s.message().c_str());
   if (node_id_ != 0) WorkerLoop();
-  ::on_exit(OnMasterExit, nullptr);
   // main runs on a stack inside the shared space, so that its locals can be
   // handed to parallel regions. A guard page below it stays inaccessible.
   SpaceHeader* h = client_->header();
@@ -237,6 +243,10 @@ void Runtime::Main(MainFn main, int argc, char** argv, char** envp) {
 void Runtime::Finish(int status) {
   if (finished_ || client_ == nullptr || node_id_ != 0) return;
   finished_ = true;
+  finish_status_ = status & 0xff;
+  // Past this point the daemon answers every request with kJobFinished:
+  // the program's heap calls no longer reach the shared heap.
+  CloseProgramHeap();
   trace_.Write();
   auto r = client_->Call(kFinish, {static_cast<uint64_t>(status & 0xff)});
   if (r.status != kOk && r.status != kJobFinished) {
@@ -279,10 +289,13 @@ void Runtime::Fail(const char* what, uint64_t page, int32_t status) {
 void Runtime::HandleEnd(const DeviceClient::Reply& r) {
   switch (r.status) {
     case kJobFinished:
-      // Node 0 finished: a worker ends quietly.
+      // Node 0 finished: a worker ends quietly. Node 0 itself gets this
+      // only from a request made after its Finish (exit-time code): it ends
+      // with the status it finished with, never a made-up 0.
+      if (node_id_ == 0 && !finished_) Fatal("the job ended before node 0 finished");
       trace_.Write();
       std::fflush(nullptr);
-      ::_exit(0);
+      ::_exit(node_id_ == 0 ? finish_status_ : 0);
     case kNodeLost:
       Fatal("node %" PRIu64 " left the job before it finished; ending", r.results[0]);
     case kHostLost:
@@ -467,21 +480,30 @@ void* Runtime::Calloc(size_t n, size_t size) {
   return p;
 }
 
-void Runtime::Free(void* p) {
+void* Runtime::AlignedMalloc(size_t size, size_t align) {
+  EnsureStarted();
+  void* p = arena_.AllocateAligned(size, align);
+  if (p != nullptr) ++counters_->mallocs;
+  return p;
+}
+
+void Runtime::Free(void* p, bool from_program) {
   if (p == nullptr) return;
   EnsureStarted();
+  const char* api = from_program ? "free" : "dsm_free";
   char* base = client_->base();
   if (static_cast<char*>(p) < base || static_cast<char*>(p) >= base + client_->space_size()) {
-    Fatal("dsm_free(%p): not a pointer into shared memory", p);
+    Fatal("%s(%p): not a pointer into shared memory", api, p);
   }
   switch (arena_.Free(p)) {
     case Arena::FreeResult::kOk:
       ++counters_->frees;
       return;
     case Arena::FreeResult::kDoubleFree:
-      Fatal("dsm_free(%p): block freed twice", p);
+      Fatal("%s(%p): block freed twice", api, p);
     case Arena::FreeResult::kNotAllocated:
-      Fatal("dsm_free(%p): not a block returned by dsm_malloc", p);
+      Fatal("%s(%p): not a block returned by %s", api, p,
+            from_program ? "malloc or new (the shared heap)" : "dsm_malloc");
   }
 }
 

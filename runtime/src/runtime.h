@@ -59,7 +59,11 @@ class Runtime : private ChunkSource, private CoherenceClient::Caller {
 
   void* Malloc(size_t size);
   void* Calloc(size_t n, size_t size);
-  void Free(void* p);
+  // align: a power of two (Arena::AllocateAligned).
+  void* AlignedMalloc(size_t size, size_t align);
+  // from_program: the program's free (program_heap.h), not dsm_free, for
+  // the error message.
+  void Free(void* p, bool from_program = false);
   void Lock(uint32_t id);
   void Unlock(uint32_t id);
   void Barrier();
@@ -68,7 +72,9 @@ class Runtime : private ChunkSource, private CoherenceClient::Caller {
   // Prints "dsm[node K]: error: ..." and ends this node with kExitJobFailed.
   [[noreturn, gnu::format(printf, 2, 3)]] void Fatal(const char* fmt, ...);
 
-  // node 0's exit: tells the daemon the job finished.
+  // node 0's exit: tells the daemon the job finished. Registered with
+  // on_exit when node 0 attaches, so it runs after the destructors of the
+  // program's global objects (registered later, run earlier).
   void Finish(int status);
 
  private:
@@ -112,6 +118,7 @@ class Runtime : private ChunkSource, private CoherenceClient::Caller {
   bool started_ = false;
   bool in_parallel_ = false;
   bool finished_ = false;
+  int finish_status_ = 0;  // node 0's exit status, once finished_
   device::NodeCounters* counters_ = nullptr;
   Trace trace_;
 };
