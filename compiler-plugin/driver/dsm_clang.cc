@@ -52,7 +52,9 @@ void PrintHelp(const char* name, const std::string& clang) {
          "    generation (-fopenmp);\n"
          "  when compiling: -idirafter <include> for <dsm/dsm.h>;\n"
          "  when linking: -no-pie <lib>/libdsm_main.a -Wl,--wrap=main -Wl,-T,<lib>/dsm_globals.ld\n    -L<lib> -ldsm\n"
-         "    -Wl,-rpath,<lib>, and not libomp.\n"
+         "    -Wl,-rpath,<lib>, and not libomp; before libdsm_main.a, unless\n"
+         "    -fno-dsm-shared-heap: <lib>/libdsm_heap.a -Wl,--wrap=malloc,... (the malloc\n"
+         "    family, and with C++ operator new/delete, over the shared heap).\n"
          "<lib> is the lib directory next to this program's bin directory.\n",
          name, clang.c_str(), clang.c_str(), name, dsm::compiler::kPluginName,
          dsm::compiler::kPluginName);

@@ -72,6 +72,24 @@ bool TakesValue(const std::string& a) {
   return false;
 }
 
+// The program's heap functions that libdsm_heap.a wraps (runtime/src/heap_wrap.c).
+constexpr const char* kWrappedHeapFunctions[] = {
+    "malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "aligned_alloc",
+    "memalign", "valloc", "pvalloc", "strdup", "strndup", "malloc_usable_size", "getline",
+    "getdelim", "__getdelim"};
+
+// The link includes libstdc++: the underlying driver is clang++ (or told to
+// act as it), or the user names libstdc++.
+bool LinksCxx(const DriverPaths& paths, const std::vector<std::string>& given) {
+  size_t slash = paths.clang.rfind('/');
+  std::string base = slash == std::string::npos ? paths.clang : paths.clang.substr(slash + 1);
+  if (base.find("++") != std::string::npos) return true;
+  for (const std::string& a : given) {
+    if (a == "-lstdc++" || a == "--driver-mode=g++") return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<std::string> ExpandArguments(const std::vector<std::string>& given) {
@@ -167,7 +185,17 @@ std::vector<std::string> BuildClangCommand(const DriverPaths& paths, const Comma
   args.insert(args.end(), given.begin(), given.end());
   if (mode.links) {
     // -fno-openmp last: a -fopenmp given by the user must not bring libomp in.
-    args.insert(args.end(), {"-fno-openmp", "-no-pie", paths.libdir + "/libdsm_main.a",
+    args.insert(args.end(), {"-fno-openmp", "-no-pie"});
+    if (mode.shared_heap) {
+      // The program's malloc family and operator new/delete over the shared
+      // heap; C++ links always take the operator new/delete member.
+      args.push_back(paths.libdir + "/libdsm_heap.a");
+      std::string wrap = "-Wl";
+      for (const char* f : kWrappedHeapFunctions) wrap += std::string(",--wrap=") + f;
+      args.push_back(wrap);
+      if (LinksCxx(paths, given)) args.push_back("-Wl,--undefined=__dsm_heap_cxx");
+    }
+    args.insert(args.end(), {paths.libdir + "/libdsm_main.a",
                              "-Wl,--wrap=main", "-Wl,-T," + paths.libdir + "/dsm_globals.ld",
                              "-L" + paths.libdir, "-ldsm",
                              "-Wl,-rpath," + paths.libdir});

@@ -39,7 +39,7 @@ std::vector<std::string> PassThrough(const std::vector<std::string>& given,
 // Where the underlying compiler, the plugin and libdsm are.
 struct DriverPaths {
   std::string clang;   // /usr/bin/clang-14 or clang++-14
-  std::string libdir;  // holds dsm-clang-plugin.so, libdsm.so, libdsm_main.a
+  std::string libdir;  // holds dsm-clang-plugin.so, libdsm.so, libdsm_main.a, libdsm_heap.a
   std::string incdir;  // holds dsm/dsm.h
 };
 
@@ -50,7 +50,8 @@ std::vector<std::string> ExpandArguments(const std::vector<std::string>& given);
 CommandMode ClassifyCommand(const std::vector<std::string>& expanded);
 
 // argv for exec: clang, what compiling adds, `given` (from PassThrough),
-// what linking adds.
+// what linking adds (with the shared heap: libdsm_heap.a, -Wl,--wrap= for
+// each heap function, and on C++ links the member with operator new).
 std::vector<std::string> BuildClangCommand(const DriverPaths& paths, const CommandMode& mode,
                                            const std::vector<std::string>& given);
 

@@ -20,6 +20,21 @@
 // LINK-SAME: "{{[^"]*}}/lib/libdsm_main.a" "--wrap=main" "-T" "{{[^"]*}}/lib/dsm_globals.ld" "-ldsm" "-rpath" "{{[^"]*}}/lib"
 // LINK-NOT: "-lomp"
 //
+// The shared heap (the default): libdsm_heap.a and a --wrap for each heap
+// function before libdsm; dsm-clang++ also pulls in operator new/delete.
+// -fno-dsm-shared-heap links neither (private_heap.c runs such a program).
+// RUN: dsm-clang -### %s -o %t/prog 2>&1 | FileCheck %s --check-prefix=HEAP
+// HEAP: "{{[^"]*}}/ld"
+// HEAP-SAME: "{{[^"]*}}/lib/libdsm_heap.a" "--wrap=malloc" "--wrap=calloc" "--wrap=realloc" "--wrap=reallocarray" "--wrap=free" "--wrap=posix_memalign" "--wrap=aligned_alloc" "--wrap=memalign" "--wrap=valloc" "--wrap=pvalloc" "--wrap=strdup" "--wrap=strndup" "--wrap=malloc_usable_size" "--wrap=getline" "--wrap=getdelim" "--wrap=__getdelim" "{{[^"]*}}/lib/libdsm_main.a"
+// HEAP-NOT: __dsm_heap_cxx
+// RUN: dsm-clang++ -### %s -o %t/prog 2>&1 | FileCheck %s --check-prefix=HEAPCXX
+// HEAPCXX: "{{[^"]*}}/lib/libdsm_heap.a" "--wrap=malloc"
+// HEAPCXX-SAME: "--wrap=__getdelim" "--undefined=__dsm_heap_cxx" "{{[^"]*}}/lib/libdsm_main.a"
+// RUN: dsm-clang -### -fno-dsm-shared-heap %s -o %t/prog 2>&1 \
+// RUN:   | FileCheck %s --check-prefix=NOHEAP --implicit-check-not=libdsm_heap --implicit-check-not=--wrap=malloc
+// NOHEAP: "{{[^"]*}}/ld"
+// NOHEAP-SAME: "{{[^"]*}}/lib/libdsm_main.a" "--wrap=main"
+//
 // A -fopenmp given by the user does not bring libomp either.
 // RUN: touch %t/a.o %t/b.o
 // RUN: dsm-clang -### -fopenmp %t/a.o %t/b.o -o %t/prog 2>&1 | FileCheck %s --check-prefix=LINKONLY

@@ -15,6 +15,14 @@ namespace {
 
 using Args = std::vector<std::string>;
 
+// What the shared heap adds to a link: every heap function the program calls
+// goes to libdsm_heap.a.
+const char* const kHeapWraps =
+    "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=reallocarray,--wrap=free,"
+    "--wrap=posix_memalign,--wrap=aligned_alloc,--wrap=memalign,--wrap=valloc,--wrap=pvalloc,"
+    "--wrap=strdup,--wrap=strndup,--wrap=malloc_usable_size,--wrap=getline,--wrap=getdelim,"
+    "--wrap=__getdelim";
+
 bool Contains(const Args& args, const std::string& word) {
   return std::find(args.begin(), args.end(), word) != args.end();
 }
@@ -130,10 +138,51 @@ TEST(BuildClangCommand, LinkAddsLibdsmAfterInputsAndNeverLibomp) {
   EXPECT_TRUE(Contains(cmd, "-fopenmp"));
   // Compiling and linking in one command still runs the atomics pass.
   EXPECT_TRUE(Contains(cmd, "-fpass-plugin=/p/lib/dsm-clang-plugin.so"));
+  Args tail = {"-fno-openmp", "-no-pie", "/p/lib/libdsm_heap.a", kHeapWraps,
+               "/p/lib/libdsm_main.a", "-Wl,--wrap=main", "-Wl,-T,/p/lib/dsm_globals.ld",
+               "-L/p/lib", "-ldsm", "-Wl,-rpath,/p/lib"};
+  ASSERT_GE(cmd.size(), tail.size());
+  EXPECT_EQ(Args(cmd.end() - static_cast<long>(tail.size()), cmd.end()), tail);
+}
+
+TEST(BuildClangCommand, NoSharedHeapLinksNoHeapWrappers) {
+  DriverPaths paths{"/usr/bin/clang++-14", "/p/lib", "/p/include"};
+  Args expanded = {"a.o", "-fno-dsm-shared-heap", "-o", "prog"};
+  Args cmd = BuildClangCommand(paths, ClassifyCommand(expanded), PassThrough(expanded, expanded));
+  for (const std::string& a : cmd) {
+    EXPECT_EQ(a.find("heap"), std::string::npos) << a;
+    EXPECT_EQ(a.find("--wrap=malloc"), std::string::npos) << a;
+  }
   Args tail = {"-fno-openmp", "-no-pie", "/p/lib/libdsm_main.a", "-Wl,--wrap=main",
                "-Wl,-T,/p/lib/dsm_globals.ld", "-L/p/lib", "-ldsm", "-Wl,-rpath,/p/lib"};
   ASSERT_GE(cmd.size(), tail.size());
   EXPECT_EQ(Args(cmd.end() - static_cast<long>(tail.size()), cmd.end()), tail);
+  // The last of -f[no-]dsm-shared-heap wins.
+  expanded.push_back("-fdsm-shared-heap");
+  cmd = BuildClangCommand(paths, ClassifyCommand(expanded), PassThrough(expanded, expanded));
+  EXPECT_TRUE(Contains(cmd, "/p/lib/libdsm_heap.a"));
+}
+
+TEST(BuildClangCommand, CxxLinksAlwaysTakeOperatorNew) {
+  Args given = {"a.o", "-o", "prog"};
+  const std::string marker = "-Wl,--undefined=__dsm_heap_cxx";
+  DriverPaths c{"/usr/bin/clang-14", "/p/lib", "/p/include"};
+  EXPECT_FALSE(Contains(BuildClangCommand(c, ClassifyCommand(given), given), marker));
+  DriverPaths cxx{"/usr/bin/clang++-14", "/p/lib", "/p/include"};
+  Args cmd = BuildClangCommand(cxx, ClassifyCommand(given), given);
+  ASSERT_TRUE(Contains(cmd, marker));
+  // Right after the archive and its wraps, before libdsm.
+  auto heap = std::find(cmd.begin(), cmd.end(), "/p/lib/libdsm_heap.a");
+  auto pull = std::find(cmd.begin(), cmd.end(), marker);
+  auto ldsm = std::find(cmd.begin(), cmd.end(), "-ldsm");
+  EXPECT_LT(heap, pull);
+  EXPECT_LT(pull, ldsm);
+  // A C driver told to link libstdc++.
+  Args with_stdcxx = {"a.o", "-lstdc++", "-o", "prog"};
+  EXPECT_TRUE(Contains(BuildClangCommand(c, ClassifyCommand(with_stdcxx), with_stdcxx), marker));
+  // Compile-only commands link nothing.
+  Args compile = {"-c", "a.cc"};
+  EXPECT_FALSE(Contains(BuildClangCommand(cxx, ClassifyCommand(compile), compile), marker));
 }
 
 }  // namespace
