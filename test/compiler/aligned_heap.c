@@ -25,6 +25,10 @@
 
 #define BLOCKS 40
 
+// Inside the shared space (mapped at 0x200000000000 on every node; private
+// mmaps, thread heaps included, lie elsewhere).
+#define IN_SPACE(p) ((uintptr_t)(p) - 0x200000000000u < 0x10000000000u)
+
 struct Block {
   unsigned char *p;
   size_t size;
@@ -54,7 +58,7 @@ int main(void) {
   for (int i = 0; i < BLOCKS; ++i) {
     const uintptr_t a = (uintptr_t)blocks[i].p;
     aligned += a != 0 && a % blocks[i].align == 0;
-    shared += a >= 0x200000000000u;
+    shared += IN_SPACE(a);
     usable += a != 0 && malloc_usable_size(blocks[i].p) >= blocks[i].size;
   }
   printf("blocks=%d aligned=%d shared=%d usable=%d\n", n, aligned, shared, usable);
@@ -80,7 +84,7 @@ int main(void) {
   unsigned char *r = blocks[2].p;
   const size_t old = blocks[2].size;
   r = realloc(r, old * 3);
-  int realloc_ok = r != NULL && (uintptr_t)r >= 0x200000000000u;
+  int realloc_ok = r != NULL && IN_SPACE(r);
   for (size_t j = 0; realloc_ok && j < old; ++j) realloc_ok &= r[j] == (2 + j) % 251;
   r = realloc(r, 10);
   for (size_t j = 0; realloc_ok && j < 10; ++j) realloc_ok &= r[j] == (2 + j) % 251;

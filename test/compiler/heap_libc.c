@@ -29,6 +29,10 @@
 
 #define N 5000
 
+// Inside the shared space (mapped at 0x200000000000 on every node; private
+// mmaps, thread heaps included, lie elsewhere).
+#define IN_SPACE(p) ((uintptr_t)(p) - 0x200000000000u < 0x10000000000u)
+
 const char *dir;
 int *numbers;  // shared: every node sorts its own quarter
 int sorted_ok[64], written[64];
@@ -65,7 +69,7 @@ int main(int argc, char **argv) {
   size_t longest = 0;
   char *shared_line = malloc(8);  // too small: getline grows it
   size_t shared_cap = 8;
-  int shared_ok = (uintptr_t)shared_line >= 0x200000000000u, private_ok = 1;
+  int shared_ok = IN_SPACE(shared_line), private_ok = 1;
   for (int t = 0; t < nodes; ++t) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/node%d.txt", dir, t);
@@ -83,7 +87,7 @@ int main(int argc, char **argv) {
       if ((size_t)len > longest) longest = (size_t)len;
       if (count == 2) sum = atoi(line);
     }
-    private_ok &= line != NULL && (uintptr_t)line < 0x200000000000u;
+    private_ok &= line != NULL && !IN_SPACE(line);
     free(line);
     rewind(f);
     int shared_count = 0;
@@ -91,7 +95,7 @@ int main(int argc, char **argv) {
       ++shared_count;
       shared_ok &= strlen(shared_line) == (size_t)len && shared_line[len - 1] == '\n';
     }
-    shared_ok &= shared_count == count && (uintptr_t)shared_line >= 0x200000000000u &&
+    shared_ok &= shared_count == count && IN_SPACE(shared_line) &&
                  shared_cap >= longest + 1;
     fclose(f);
     lines += count;

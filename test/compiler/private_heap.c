@@ -30,6 +30,10 @@
 
 #define MAGIC 0x5eedcafe12345678L
 
+// Inside the shared space (mapped at 0x200000000000 on every node; private
+// mmaps, thread heaps included, lie elsewhere).
+#define IN_SPACE(p) ((uintptr_t)(p) - 0x200000000000u < 0x10000000000u)
+
 long *published;  // a shared global holding node 0's private pointer
 int finds_magic[64], own_ok[64], in_space[64];
 long counter;
@@ -53,7 +57,7 @@ int main(void) {
     const int t = omp_get_thread_num();
     long *mine = malloc(64);
     mine[0] = MAGIC + t;
-    in_space[t] = (uintptr_t)mine >= 0x200000000000u;
+    in_space[t] = IN_SPACE(mine);
     finds_magic[t] = Peek(published) == MAGIC;
     own_ok[t] = mine[0] == MAGIC + t;
     free(mine);

@@ -32,6 +32,10 @@
 
 #define N 1000
 
+// Inside the shared space (mapped at 0x200000000000 on every node; private
+// mmaps, thread heaps included, lie elsewhere).
+#define IN_SPACE(p) ((uintptr_t)(p) - 0x200000000000u < 0x10000000000u)
+
 struct Data {
   long *squares;  // malloc
   int *zeros;     // calloc: zero on every node, then the writer's number
@@ -76,7 +80,7 @@ int main(int argc, char **argv) {
 
   const int nodes = omp_get_max_threads();
   printf("nodes=%d shared=%s\n", nodes,
-         (uintptr_t)data->squares >= 0x200000000000u && (uintptr_t)data >= 0x200000000000u
+         IN_SPACE(data->squares) && IN_SPACE(data)
              ? "yes" : "no");
   int squares_ok = 1, zeros_ok = zeros_seen == N, grown_ok = 1;
   int wrote[64] = {0};

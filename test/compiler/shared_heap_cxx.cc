@@ -57,7 +57,11 @@ double sums[64];
 size_t name_bytes[64], name_count[64], title_len[64];
 bool in_shared[64];
 
-bool Shared(const void* p) { return reinterpret_cast<uintptr_t>(p) >= 0x200000000000u; }
+// Inside the shared space (mapped at 0x200000000000 on every node; private
+// mmaps lie elsewhere).
+bool Shared(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) - 0x200000000000u < 0x10000000000u;
+}
 
 // Runs after main returns: the job is still there (a parallel region
 // works; this function's locals are not on main's shared stack, so it
