@@ -76,6 +76,8 @@ static struct {
 static body_t *bodies[2];             /* current and next body arrays */
 static node_t *subroot[MAX_SUB];      /* the subcubes' subtrees */
 static node_t *root;
+static node_t *pool_base[MAX_THREADS][2];  /* each thread's cells and leaves */
+static int pool_used[MAX_THREADS][2];      /* how many this step */
 static double *red_buf[MAX_THREADS];  /* per-thread reduction slots, two halves */
 static int alloc_failed, overflow;
 
@@ -453,6 +455,23 @@ static int zone_walk(const node_t *n, walk_t *w, int t, int64_t total, const bod
 
 /* ---- one force computation (every thread) */
 
+/* Reads a word of every page of the other threads' tree pools, in address
+ * order, before the walks. Costs nothing much on one machine; on a
+ * distributed shared memory the pages then arrive in a few long sequential
+ * transfers instead of one by one, at random, during the walks. */
+static void touch_pools(const ctx_t *c) {
+  double sum = 0.0;
+  for (int s = 0; s < cfg.threads; ++s) {
+    if (s == c->t) continue;
+    for (int k = 0; k < 2; ++k) {
+      const char *p = (const char *)pool_base[s][k];
+      size_t bytes = (size_t)pool_used[s][k] * sizeof(node_t);
+      for (size_t off = 0; off < bytes; off += PAGE) sum += *(const volatile double *)(p + off);
+    }
+  }
+  (void)sum;
+}
+
 /* Builds the tree of the current bodies, moves each thread's new zone into
  * the other array and computes its forces there; the other array becomes
  * the current one. Returns -1 (every thread) when a pool ran out. */
@@ -527,9 +546,12 @@ static int compute_forces(ctx_t *c) {
     root = link_top(c, 0, 0, center, 0.5 * size, cur, &top_failed);
     if (top_failed) overflow = 1;
   }
+  pool_used[c->t][0] = c->ncells;
+  pool_used[c->t][1] = c->nleaves;
   timed_barrier(c);
   if (overflow) return -1;
   double t1 = omp_get_wtime();
+  touch_pools(c);
   walk_t w = {0, 0, -1, -1};
   zone_walk(root, &w, c->t, root->cost, cur, next);
   c->lo = w.first < 0 ? 0 : w.first;
@@ -576,6 +598,8 @@ static int allocate_own(ctx_t *c) {
   if (base == NULL) return -1;
   c->cells = (node_t *)base;
   c->leaves = (node_t *)(base + sz_cells);
+  pool_base[c->t][0] = c->cells;
+  pool_base[c->t][1] = c->leaves;
   red_buf[c->t] = (double *)(base + sz_cells + sz_leaves);
   c->lo = (int)((long)n * c->t / p);
   c->hi = (int)((long)n * (c->t + 1) / p);
