@@ -358,6 +358,8 @@ bool Coherence::OnFetchReply(uint32_t from, std::string_view body) {
 // Releases
 
 bool Coherence::Release(uint32_t slot, uint32_t node, uint64_t count, NodeReply* reply) {
+  // A node whose home-release log filled up comes here: empty the logs.
+  DrainHomeLogs();
   if (count > kListEntries) {
     reply->status = kBadArgument;
     return true;
@@ -508,6 +510,7 @@ void Coherence::FinishReleasePart(uint64_t release_id) {
 // Notices
 
 void Coherence::DrainHomeLogs() {
+  std::vector<uint32_t> pages;
   for (uint32_t slot = 1; slot < kMaxSlots; ++slot) {
     HomeLog* log = HomeLogOf(space_->base(), slot);
     const uint64_t head = LoadAcquire(&log->head);
@@ -527,11 +530,18 @@ void Coherence::DrainHomeLogs() {
         drained = head;
         return;
       }
-      PageMeta& m = meta_[p];
-      m.version = m.version + 1;
-      own_notices_.push_back(Notice{p, config_.host_id, m.version});
+      pages.push_back(p);
     }
     StoreRelease(&log->tail, drained);
+  }
+  // One version per page per drain: nothing here tells two logged releases
+  // of a page apart (no notice left the host between them).
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  for (uint32_t p : pages) {
+    PageMeta& m = meta_[p];
+    m.version = m.version + 1;
+    own_notices_.push_back(Notice{p, config_.host_id, m.version});
   }
 }
 

@@ -43,6 +43,9 @@ Status CoherenceClient::Start(DeviceClient* device, Caller* caller, NodeCounters
   ring_ = InvalRing(base);
   list_ = PageList(base, static_cast<uint32_t>(device->peer_id()));
   home_log_ = HomeLogOf(base, static_cast<uint32_t>(device->peer_id()));
+  const PinnedPages pinned = PinnedPagesOf(header_);
+  stack_first_ = pinned.stack_begin;
+  stack_end_ = pinned.stack_end;
   data_ = base + header_->data_offset;
   pages_ = header_->data_pages;
   if (pages_ == 0 || header_->data_offset + pages_ * kPageSize > device->space_size() ||
@@ -158,7 +161,7 @@ bool CoherenceClient::OnFault(uintptr_t addr, bool write) {
   return true;
 }
 
-void CoherenceClient::ReleaseEntry() { g_client->ReleaseNow(); }
+void CoherenceClient::ReleaseEntry() { g_client->ReleaseNow(false); }
 
 void CoherenceClient::Release() {
   if (dirty_count_ == 0) return;
@@ -166,10 +169,20 @@ void CoherenceClient::Release() {
   auto sp = reinterpret_cast<uintptr_t>(&probe);
   auto lo = reinterpret_cast<uintptr_t>(data_);
   if (sp < lo || sp >= lo + pages_ * kPageSize) {
-    ReleaseNow();
+    ReleaseNow(false);
     return;
   }
-  // On the master stack: run on the private one.
+  // On the master stack (node 0). Its pages are homed here: a release of
+  // them is a log entry, so the few that are written stay writable and are
+  // logged at every release (see ReleaseNow), and the release runs right
+  // here. Only a deep stack, many pages of which were written, is
+  // re-protected like other data, on the private stack.
+  uint64_t stack_pages = 0;
+  for (uint64_t i = 0; i < dirty_count_; ++i) stack_pages += InMasterStack(dirty_[i]);
+  if (stack_pages <= kKeepStackPages) {
+    ReleaseNow(true);
+    return;
+  }
   if (::getcontext(&g_release_callee) != 0) caller_->Fail("getcontext", 0, -errno);
   g_release_callee.uc_stack.ss_sp = release_stack_;
   g_release_callee.uc_stack.ss_size = kReleaseStack;
@@ -178,7 +191,7 @@ void CoherenceClient::Release() {
   if (::swapcontext(&g_release_caller, &g_release_callee) != 0) caller_->Fail("swapcontext", 0, -errno);
 }
 
-void CoherenceClient::ReleaseNow() {  // From here on, writes fault into a fresh list (see spare_).
+void CoherenceClient::ReleaseNow(bool keep_stack) {  // From here on, writes fault into a fresh list (see spare_).
   uint32_t* list = dirty_;
   const uint64_t count = dirty_count_;
   dirty_ = spare_;
@@ -223,6 +236,11 @@ void CoherenceClient::ReleaseNow() {  // From here on, writes fault into a fresh
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t p = list[i];
     uint8_t& mine = state_[p];
+    if (keep_stack && InMasterStack(p) && (mine & kWritable)) {
+      // Stays writable, and counts as written in the next interval too.
+      dirty_[dirty_count_++] = static_cast<uint32_t>(p);
+      continue;
+    }
     if (mine & kWritable) mine = kReadable;  // was mapped: becomes read-only
     else if (!(mine & kReadable)) mine = 0;  // dropped by an acquire: stays unmapped
     if (!(mine & kReadable)) continue;

@@ -94,8 +94,13 @@ class CoherenceClient {
                          : data_ + page * device::kPageSize;
   }
   void DropAll();
-  void ReleaseNow();
+  // keep_stack: written master-stack pages stay writable and dirty (they are
+  // homed here, so releasing them again costs a log entry).
+  void ReleaseNow(bool keep_stack);
   static void ReleaseEntry();
+  bool InMasterStack(uint64_t page) const { return page >= stack_first_ && page < stack_end_; }
+  // Master-stack pages a release keeps writable at most.
+  static constexpr uint64_t kKeepStackPages = 32;
 
   DeviceClient* device_ = nullptr;
   Caller* caller_ = nullptr;
@@ -106,6 +111,7 @@ class CoherenceClient {
   const uint32_t* ring_ = nullptr;
   uint32_t* list_ = nullptr;  // this slot's page list in the shared space
   device::HomeLog* home_log_ = nullptr;  // this slot's home-release log
+  uint64_t stack_first_ = 0, stack_end_ = 0;  // node 0's master stack (data pages)
   char* data_ = nullptr;
   uint64_t pages_ = 0;
   char* alias_ = nullptr;  // see SetAlias; alias_first_ == alias_end_: none
