@@ -14,10 +14,12 @@
  *
  * Parallel structure: the threads form a px x py grid; each owns a contiguous
  * square (or 1:2) subgrid of every field at every partitioned level, with a
- * one-point halo, in a page-aligned region it allocates and writes alone.
- * Neighbours exchange edges through per-thread export buffers (double
- * buffered, one barrier per exchange): no thread writes another's pages.
- * Levels at most SERIAL_SIZE points wide are solved by thread 0 alone.
+ * deep halo, in a page-aligned region it allocates and writes alone.
+ * Neighbours exchange edge bands through per-thread export buffers (double
+ * buffered, one barrier per exchange): no thread writes another's pages. The
+ * smoother also works on the valid halo rings, so a V-cycle needs one
+ * exchange per coarse-grid step rather than one per half-sweep. Levels at
+ * most SERIAL_SIZE points wide are solved by every thread on its own copy.
  * Reductions are summed in thread order, so every thread takes the same
  * decisions; the fields do not depend on the number of threads.
  *
