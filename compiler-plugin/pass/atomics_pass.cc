@@ -23,7 +23,10 @@
 // (an atomicrmw fadd of a type other than float or double, a size above 16)
 // is an error at the instruction.
 //
-// Stateless between modules; LLVM runs it on one thread.
+// Stateless between modules; LLVM runs it on one thread. Registered by
+// pass_plugin.cc.
+#include "passes.h"
+
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
@@ -44,10 +47,12 @@
 
 #include "atomics.h"
 
-namespace {
+namespace dsm::compiler {
 
 using namespace llvm;
 namespace rt = dsm::runtime;
+
+namespace {
 
 // libatomic's entry points that the pass redirects: the generic ones, and the
 // stems of the sized ones (followed by _1, _2, _4, _8 or _16).
@@ -326,35 +331,16 @@ class Rewriter {
   DenseMap<const Value*, bool> local_;  // alloca -> never escapes (this function)
 };
 
-class AtomicsPass : public PassInfoMixin<AtomicsPass> {
- public:
-  PreservedAnalyses run(Module& m, ModuleAnalysisManager&) {
-    Rewriter rewriter(m);
-    bool changed = false;
-    for (Function& f : m) {
-      if (f.isDeclaration()) continue;
-      changed |= rewriter.Run(f);
-    }
-    return changed ? PreservedAnalyses::none() : PreservedAnalyses::all();
-  }
-  // Runs in -O0 pipelines too, where optnone functions skip optional passes.
-  static bool isRequired() { return true; }
-};
-
-void Register(PassBuilder& pb) {
-  pb.registerOptimizerLastEPCallback(
-      [](ModulePassManager& mpm, OptimizationLevel) { mpm.addPass(AtomicsPass()); });
-  // opt -load-pass-plugin=dsm-clang-plugin.so -passes=dsm-atomics
-  pb.registerPipelineParsingCallback(
-      [](StringRef name, ModulePassManager& mpm, ArrayRef<PassBuilder::PipelineElement>) {
-        if (name != "dsm-atomics") return false;
-        mpm.addPass(AtomicsPass());
-        return true;
-      });
-}
-
 }  // namespace
 
-extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
-  return {LLVM_PLUGIN_API_VERSION, "dsm-atomics", "0.1", Register};
+PreservedAnalyses AtomicsPass::run(Module& m, ModuleAnalysisManager&) {
+  Rewriter rewriter(m);
+  bool changed = false;
+  for (Function& f : m) {
+    if (f.isDeclaration()) continue;
+    changed |= rewriter.Run(f);
+  }
+  return changed ? PreservedAnalyses::none() : PreservedAnalyses::all();
 }
+
+}  // namespace dsm::compiler
