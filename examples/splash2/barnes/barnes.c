@@ -281,11 +281,13 @@ static void run(int *failed) {
   }
 #pragma omp barrier
   if (alloc_failed) {
+#pragma omp atomic write
     *failed = 1;
     return;
   }
   initialise(&c);
   if (compute_forces(&c) != 0) {
+#pragma omp atomic write
     *failed = 2;
     return;
   }
@@ -301,6 +303,7 @@ static void run(int *failed) {
   for (int step = 1; step <= cfg.nsteps; ++step) {
     kick(&c, 1);
     if (compute_forces(&c) != 0) {
+#pragma omp atomic write
       *failed = 2;
       return;
     }

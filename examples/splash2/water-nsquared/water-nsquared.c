@@ -527,6 +527,7 @@ static void run(int *failed) {
   }
 #pragma omp barrier
   if (alloc_failed) {
+#pragma omp atomic write
     *failed = 1;
     return;
   }
