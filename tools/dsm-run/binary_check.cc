@@ -16,18 +16,6 @@ constexpr uint64_t kMaxProgramHeaders = 4096;
 constexpr uint64_t kMaxDynamicEntries = 1 << 16;
 constexpr uint64_t kMaxName = 4096;
 
-bool ReadAt(int fd, void* buf, uint64_t len, uint64_t offset) {
-  auto* p = static_cast<char*>(buf);
-  while (len > 0) {
-    ssize_t n = ::pread(fd, p, len, static_cast<off_t>(offset));
-    if (n <= 0) return false;
-    p += n;
-    len -= static_cast<uint64_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-  return true;
-}
-
 // The file offset of virtual address `addr`, through the loadable segments.
 bool FileOffset(const std::vector<Elf64_Phdr>& phdrs, uint64_t addr, uint64_t* offset) {
   for (const Elf64_Phdr& p : phdrs) {
@@ -49,13 +37,13 @@ std::vector<std::string> NeededLibraries(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return needed;
   Elf64_Ehdr eh;
-  if (!ReadAt(fd.get(), &eh, sizeof eh, 0) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+  if (!PreadFully(fd.get(), &eh, sizeof eh, 0) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
       eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
       eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > kMaxProgramHeaders) {
     return needed;
   }
   std::vector<Elf64_Phdr> phdrs(eh.e_phnum);
-  if (!ReadAt(fd.get(), phdrs.data(), phdrs.size() * sizeof(Elf64_Phdr), eh.e_phoff)) return needed;
+  if (!PreadFully(fd.get(), phdrs.data(), phdrs.size() * sizeof(Elf64_Phdr), eh.e_phoff)) return needed;
   const Elf64_Phdr* dynamic = nullptr;
   for (const Elf64_Phdr& p : phdrs) {
     if (p.p_type == PT_DYNAMIC) dynamic = &p;
@@ -64,7 +52,7 @@ std::vector<std::string> NeededLibraries(const std::string& path) {
   uint64_t count = dynamic->p_filesz / sizeof(Elf64_Dyn);
   if (count > kMaxDynamicEntries) return needed;
   std::vector<Elf64_Dyn> dyn(count);
-  if (!ReadAt(fd.get(), dyn.data(), count * sizeof(Elf64_Dyn), dynamic->p_offset)) return needed;
+  if (!PreadFully(fd.get(), dyn.data(), count * sizeof(Elf64_Dyn), dynamic->p_offset)) return needed;
   uint64_t strtab = 0;
   for (const Elf64_Dyn& d : dyn) {
     if (d.d_tag == DT_NULL) break;

@@ -17,18 +17,6 @@ namespace {
 
 constexpr uint64_t kMaxNames = 16 << 20;
 
-bool ReadAt(int fd, void* buf, uint64_t len, uint64_t offset) {
-  auto* p = static_cast<char*>(buf);
-  while (len > 0) {
-    ssize_t n = ::pread(fd, p, len, static_cast<off_t>(offset));
-    if (n <= 0) return false;
-    p += n;
-    len -= static_cast<uint64_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-  return true;
-}
-
 Status Bad(const std::string& path, const std::string& what) {
   return Status(EINVAL, "cannot read the program " + path + ": " + what);
 }
@@ -51,13 +39,13 @@ Result<ProgramImage> ReadProgramImage(const std::string& path) {
     return Bad(path, "malformed section header table");
   }
   std::vector<Elf64_Shdr> sections(eh.e_shnum);
-  if (!ReadAt(fd.get(), sections.data(), sections.size() * sizeof(Elf64_Shdr), eh.e_shoff)) {
+  if (!PreadFully(fd.get(), sections.data(), sections.size() * sizeof(Elf64_Shdr), eh.e_shoff)) {
     return Bad(path, "truncated section header table");
   }
   const Elf64_Shdr& names_header = sections[eh.e_shstrndx];
   if (names_header.sh_size > kMaxNames) return Bad(path, "malformed section name table");
   std::string names(names_header.sh_size, '\0');
-  if (!ReadAt(fd.get(), names.data(), names.size(), names_header.sh_offset)) {
+  if (!PreadFully(fd.get(), names.data(), names.size(), names_header.sh_offset)) {
     return Bad(path, "truncated section name table");
   }
   uint64_t lo = UINT64_MAX, hi = 0;

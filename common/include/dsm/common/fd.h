@@ -3,13 +3,15 @@
 // UniqueFd owns one file descriptor and closes it in its destructor. Mapping
 // owns one mmap() region. Both are move-only. Neither is thread-safe; share
 // them across threads only with external synchronisation. close() on an
-// UniqueFd is async-signal-safe.
+// UniqueFd is async-signal-safe. PreadFully is a plain function (thread-safe
+// for distinct buffers).
 #pragma once
 
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 
 namespace dsm {
@@ -70,5 +72,19 @@ class Mapping {
   void* addr_ = nullptr;
   size_t size_ = 0;
 };
+
+// Reads exactly len bytes at offset (pread until done); false on an error
+// or at the end of the file first.
+inline bool PreadFully(int fd, void* buf, uint64_t len, uint64_t offset) {
+  auto* p = static_cast<char*>(buf);
+  while (len > 0) {
+    ssize_t n = ::pread(fd, p, len, static_cast<off_t>(offset));
+    if (n <= 0) return false;
+    p += n;
+    len -= static_cast<uint64_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
 
 }  // namespace dsm
