@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""The SPLASH-2 benchmark suite of dsmkit: builds what it needs, runs every
+program of examples/splash2 on a matrix of configurations (the clang -fopenmp
+reference on 1 and 2 threads; the dsm-clang build under dsm-run on 1 host x 1,
+2, 4 nodes, 2 hosts x 1 and x 2, 3 hosts x 1), repeats each run, and writes
+the medians with speedups, ratios to OpenMP and the DSM statistics as CSV,
+Markdown and SVG charts. One line of progress per run. Exit status: 0 when
+every run's check passed, 1 when a run failed its check, exited non-zero or
+timed out (the table says which), 2 for a bad command line or a failed build.
+
+Usage: benchmarks/suite/run [--sizes small|default|large] [--repeat N]
+         [--programs lu,fft,...] [--configs omp-1,dsm-2x1,...] [--out DIR]
+         [--build DIR] [--no-build] [--timeout SECONDS]
+
+Plain Python 3 (Debian's python3), no third-party modules.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+
+import suite_matrix
+import suite_results
+import suite_runner
+
+SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_TIMEOUT = {"small": 120, "default": 600, "large": 1800}
+BUILD_TARGETS = ("splash2_programs", "dsm-run", "dsm-hostd")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="benchmarks/suite/run",
+        description="Run the SPLASH-2 programs on OpenMP and dsmkit configurations; write CSV, "
+                    "Markdown and SVG results.")
+    p.add_argument("--sizes", choices=suite_matrix.SIZES, default="default",
+                   help="problem sizes: small (CI, minutes), default (SPLASH-2's), large")
+    p.add_argument("--repeat", type=int, default=3, help="runs per program and configuration "
+                   "(the median is reported; default 3)")
+    p.add_argument("--programs", default=",".join(suite_matrix.PROGRAMS),
+                   help="comma-separated (default: all: %(default)s)")
+    p.add_argument("--configs", default=",".join(suite_matrix.DEFAULT_CONFIGS),
+                   help="comma-separated omp-T (T OpenMP threads) and dsm-HxK (H hosts of K "
+                        "nodes) (default: %(default)s)")
+    p.add_argument("--out", help="output folder (default: BUILD/suite-SIZES)")
+    p.add_argument("--build", default=os.path.join(SOURCE_DIR, "build-release"),
+                   help="build folder; configured as Release if it is not configured yet "
+                        "(default: %(default)s)")
+    p.add_argument("--no-build", action="store_true",
+                   help="do not run cmake --build first")
+    p.add_argument("--timeout", type=float,
+                   help="seconds per run before it counts as a timeout (default: small %d, "
+                        "default %d, large %d)" % tuple(DEFAULT_TIMEOUT[s]
+                                                      for s in suite_matrix.SIZES))
+    # For tests only: these programs get -X corrupt (their check must then fail).
+    p.add_argument("--test-corrupt", default="", help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    try:
+        a.program_list = suite_matrix.parse_list(a.programs, list(suite_matrix.PROGRAMS),
+                                                 "program")
+        a.config_list = suite_matrix.parse_configs(a.configs)
+        a.corrupt = (suite_matrix.parse_list(a.test_corrupt, list(suite_matrix.PROGRAMS),
+                                             "program") if a.test_corrupt else [])
+    except ValueError as e:
+        p.error(str(e))
+    if a.repeat < 1:
+        p.error("--repeat must be at least 1")
+    if a.timeout is None:
+        a.timeout = DEFAULT_TIMEOUT[a.sizes]
+    if a.timeout <= 0:
+        p.error("--timeout must be positive")
+    a.build = os.path.abspath(a.build)
+    a.out = os.path.abspath(a.out or os.path.join(a.build, "suite-" + a.sizes))
+    return a
+
+
+def build(build_dir):
+    """Configures (if needed) and builds the programs, dsm-run and dsm-hostd."""
+    if not os.path.exists(os.path.join(build_dir, "CMakeCache.txt")):
+        print("suite: configuring %s (Release)" % build_dir, flush=True)
+        subprocess.run(["cmake", "-S", SOURCE_DIR, "-B", build_dir, "-G", "Ninja",
+                        "-DCMAKE_C_COMPILER=clang-14", "-DCMAKE_CXX_COMPILER=clang++-14",
+                        "-DCMAKE_BUILD_TYPE=Release"], check=True, stdout=subprocess.DEVNULL)
+    print("suite: building %s in %s" % (" ".join(BUILD_TARGETS), build_dir), flush=True)
+    subprocess.run(["cmake", "--build", build_dir, "--target"] + list(BUILD_TARGETS),
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def cache_value(build_dir, name):
+    try:
+        with open(os.path.join(build_dir, "CMakeCache.txt"), encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def git_revision():
+    try:
+        r = subprocess.run(["git", "-C", SOURCE_DIR, "describe", "--always", "--dirty"],
+                           capture_output=True, text=True, check=True)
+        return r.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def program_args(a, prog, inputs_dir):
+    """The program's arguments at the chosen size (without -p)."""
+    size = suite_matrix.PROGRAMS[prog].sizes[a.sizes]
+    args = list(size.options)
+    if prog in a.corrupt:
+        args += ["-X", "corrupt"]
+    if size.input_file is not None:
+        f = size.input_file
+        if f.changes:
+            path = os.path.join(inputs_dir, "%s-%s.input" % (prog, a.sizes))
+            args.append(suite_matrix.write_input_file(
+                os.path.join(SOURCE_DIR, "examples", "splash2"), f, path))
+        else:
+            args.append(os.path.join(SOURCE_DIR, "examples", "splash2", f.base))
+    return args
+
+
+def progress_line(index, total, r, repeats):
+    def t(v):
+        return "%9.4f s" % v if v is not None else "%11s" % "-"
+    what = "ok" if r.status == "ok" else "%s: %s" % (r.status.upper(), r.reason)
+    return "[%*d/%d] %-15s %-8s rep %d/%d  phase %s  total %s  wall %s  %s" % (
+        len(str(total)), index, total, r.program, r.config, r.repeat, repeats, t(r.phase_s),
+        t(r.total_s), t(r.wall_s), what)
+
+
+def main(argv):
+    a = parse_args(argv)
+    if not a.no_build:
+        try:
+            build(a.build)
+        except (OSError, subprocess.CalledProcessError) as e:
+            print("suite: build failed: %s" % e, file=sys.stderr)
+            return 2
+    paths = suite_runner.Paths(a.build, SOURCE_DIR)
+    for d in ("logs", "stats", "inputs"):
+        os.makedirs(os.path.join(a.out, d), exist_ok=True)
+
+    plan, skipped = [], {}
+    for prog in a.program_list:
+        for c in a.config_list:
+            why = suite_matrix.skip_reason(suite_matrix.PROGRAMS[prog], c)
+            if why:
+                skipped[prog, c.name] = why
+            else:
+                plan.append((prog, c))
+    args_of = {p: program_args(a, p, os.path.join(a.out, "inputs")) for p in a.program_list}
+    total = len(plan) * a.repeat
+    started = datetime.datetime.now().astimezone()
+    loads = [os.getloadavg()[0]]
+    print("suite: %d programs x %d configurations x %d repeats = %d runs, sizes %s, into %s"
+          % (len(a.program_list), len(a.config_list), a.repeat, total, a.sizes, a.out), flush=True)
+    for (prog, c), why in skipped.items():
+        print("suite: %s on %s skipped: %s" % (prog, c, why), flush=True)
+
+    runs, index = [], 0
+    # Repeat i of every run before repeat i + 1 of any, so that a change of
+    # the machine's load spreads over the matrix instead of one cell.
+    for rep in range(1, a.repeat + 1):
+        for prog, c in plan:
+            index += 1
+            stem = "%s-%s-%d" % (prog, c.name, rep)
+            r = suite_runner.run_one(prog, c, args_of[prog], rep, paths, a.timeout,
+                                     os.path.join(a.out, "logs", stem + ".log"),
+                                     os.path.join(a.out, "stats", stem + ".json"))
+            runs.append(r)
+            loads.append(os.getloadavg()[0])
+            print(progress_line(index, total, r, a.repeat), flush=True)
+
+    cells = suite_results.summarize(a.program_list, a.config_list, runs, skipped)
+    meta = [
+        ("date", started.strftime("%Y-%m-%d %H:%M %Z")),
+        ("machine", "%s, %s, %d logical CPUs" % (socket.gethostname(), cpu_model(),
+                                                  os.cpu_count() or 0)),
+        ("load (1-minute average, sampled after every run)",
+         "min %.1f, median %.1f, max %.1f" % (min(loads), statistics.median(loads), max(loads))),
+        ("sizes", a.sizes),
+        ("repeats", "%d (medians)" % a.repeat),
+        ("source", git_revision()),
+        ("build", "%s (%s)" % (a.build, cache_value(a.build, "CMAKE_BUILD_TYPE") or "?")),
+        ("command", "benchmarks/suite/run " + " ".join(argv)),
+    ]
+    notes = {p: suite_matrix.PROGRAMS[p].sizes[a.sizes].note for p in a.program_list}
+    suite_results.write_cells_csv(os.path.join(a.out, "results.csv"), cells, a.sizes)
+    suite_results.write_runs_csv(os.path.join(a.out, "runs.csv"), runs, a.sizes)
+    with open(os.path.join(a.out, "results.md"), "w", encoding="utf-8") as f:
+        f.write(suite_results.markdown(cells, a.program_list, a.config_list, meta, notes))
+    svgs = suite_results.write_charts(a.out, cells, a.program_list, a.config_list)
+
+    print("suite: wrote %s" % ", ".join(os.path.join(a.out, n) for n in
+                                        ["results.csv", "runs.csv", "results.md"]
+                                        + [os.path.basename(s) for s in svgs]), flush=True)
+    bad = suite_results.failures(cells)
+    for c in bad:
+        print("suite: %s: %s on %s: %s" % (c.status.upper(), c.program, c.config.name, c.reason),
+              file=sys.stderr)
+    if bad:
+        print("suite: %d of %d cells failed" % (len(bad), len(cells)), file=sys.stderr)
+        return 1
+    print("suite: every check passed", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
