@@ -11,12 +11,14 @@ timed out (the table says which), 2 for a bad command line or a failed build.
 Usage: benchmarks/suite/run [--sizes small|default|large] [--repeat N]
          [--programs lu,fft,...] [--configs omp-1,dsm-2x1,...] [--out DIR]
          [--build DIR] [--no-build] [--timeout SECONDS]
+       benchmarks/suite/run --report-from DIR [--out DIR]
 
 Plain Python 3 (Debian's python3), no third-party modules.
 """
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import socket
@@ -57,6 +59,9 @@ def parse_args(argv):
                    help="seconds per run before it counts as a timeout (default: small %d, "
                         "default %d, large %d)" % tuple(DEFAULT_TIMEOUT[s]
                                                       for s in suite_matrix.SIZES))
+    p.add_argument("--report-from", metavar="DIR",
+                   help="run nothing: write the results again from DIR/runs.csv and DIR/stats "
+                        "of an earlier run (into --out, default DIR)")
     # For tests only: these programs get -X corrupt (their check must then fail).
     p.add_argument("--test-corrupt", default="", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -75,6 +80,9 @@ def parse_args(argv):
     if a.timeout <= 0:
         p.error("--timeout must be positive")
     a.build = os.path.abspath(a.build)
+    if a.report_from:
+        a.report_from = os.path.abspath(a.report_from)
+        a.out = os.path.abspath(a.out or a.report_from)
     a.out = os.path.abspath(a.out or os.path.join(a.build, "suite-" + a.sizes))
     return a
 
@@ -148,26 +156,25 @@ def progress_line(index, total, r, repeats):
         t(r.total_s), t(r.wall_s), what)
 
 
-def main(argv):
-    a = parse_args(argv)
-    if not a.no_build:
-        try:
-            build(a.build)
-        except (OSError, subprocess.CalledProcessError) as e:
-            print("suite: build failed: %s" % e, file=sys.stderr)
-            return 2
-    paths = suite_runner.Paths(a.build, SOURCE_DIR)
-    for d in ("logs", "stats", "inputs"):
-        os.makedirs(os.path.join(a.out, d), exist_ok=True)
-
+def plan_of(program_list, config_list):
+    """([(program, Config)] to run, {(program, config name): why not})."""
     plan, skipped = [], {}
-    for prog in a.program_list:
-        for c in a.config_list:
+    for prog in program_list:
+        for c in config_list:
             why = suite_matrix.skip_reason(suite_matrix.PROGRAMS[prog], c)
             if why:
                 skipped[prog, c.name] = why
             else:
                 plan.append((prog, c))
+    return plan, skipped
+
+
+def run_matrix(a, argv):
+    """Runs the plan with one progress line per run; returns (runs, skipped, meta)."""
+    paths = suite_runner.Paths(a.build, SOURCE_DIR)
+    for d in ("logs", "stats", "inputs"):
+        os.makedirs(os.path.join(a.out, d), exist_ok=True)
+    plan, skipped = plan_of(a.program_list, a.config_list)
     args_of = {p: program_args(a, p, os.path.join(a.out, "inputs")) for p in a.program_list}
     total = len(plan) * a.repeat
     started = datetime.datetime.now().astimezone()
@@ -190,8 +197,6 @@ def main(argv):
             runs.append(r)
             loads.append(os.getloadavg()[0])
             print(progress_line(index, total, r, a.repeat), flush=True)
-
-    cells = suite_results.summarize(a.program_list, a.config_list, runs, skipped)
     meta = [
         ("date", started.strftime("%Y-%m-%d %H:%M %Z")),
         ("machine", "%s, %s, %d logical CPUs" % (socket.gethostname(), cpu_model(),
@@ -204,7 +209,46 @@ def main(argv):
         ("build", "%s (%s)" % (a.build, cache_value(a.build, "CMAKE_BUILD_TYPE") or "?")),
         ("command", "benchmarks/suite/run " + " ".join(argv)),
     ]
+    with open(os.path.join(a.out, "meta.json"), "w", encoding="utf-8") as f:
+        json.dump({"meta": meta, "programs": a.program_list,
+                   "configs": [c.name for c in a.config_list]}, f, indent=1)
+    return runs, skipped, meta
+
+
+def load_runs(a):
+    """--report-from: (runs, skipped, meta) of an earlier run's folder; the
+    statistics come again from its stats/ files."""
+    d = a.report_from
+    a.sizes, runs = suite_results.read_runs_csv(os.path.join(d, "runs.csv"))
+    try:
+        with open(os.path.join(d, "meta.json"), encoding="utf-8") as f:
+            saved = json.load(f)
+        meta = [tuple(m) for m in saved["meta"]]
+        a.program_list = saved["programs"]
+        a.config_list = suite_matrix.parse_configs(",".join(saved["configs"]))
+    except FileNotFoundError:
+        meta = [("sizes", a.sizes)]
+        a.program_list = [p for p in suite_matrix.PROGRAMS if any(r.program == p for r in runs)]
+        seen = []
+        for r in runs:
+            if r.config not in seen:
+                seen.append(r.config)
+        a.config_list = suite_matrix.parse_configs(",".join(seen))
+    meta.append(("reported again from", d))
+    for r in runs:
+        path = os.path.join(d, "stats", "%s-%s-%d.json" % (r.program, r.config, r.repeat))
+        if r.status == "ok" and r.config.startswith("dsm-") and os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                r.stats = suite_runner.aggregate_stats(json.load(f))
+    _, skipped = plan_of(a.program_list, a.config_list)
+    return runs, skipped, meta
+
+
+def report(a, runs, skipped, meta):
+    """Writes the results and returns the exit status (1 if a cell failed)."""
+    cells = suite_results.summarize(a.program_list, a.config_list, runs, skipped)
     notes = {p: suite_matrix.PROGRAMS[p].sizes[a.sizes].note for p in a.program_list}
+    os.makedirs(a.out, exist_ok=True)
     suite_results.write_cells_csv(os.path.join(a.out, "results.csv"), cells, a.sizes)
     suite_results.write_runs_csv(os.path.join(a.out, "runs.csv"), runs, a.sizes)
     with open(os.path.join(a.out, "results.md"), "w", encoding="utf-8") as f:
@@ -223,6 +267,25 @@ def main(argv):
         return 1
     print("suite: every check passed", flush=True)
     return 0
+
+
+def main(argv):
+    a = parse_args(argv)
+    if a.report_from:
+        try:
+            runs, skipped, meta = load_runs(a)
+        except (OSError, ValueError, KeyError) as e:
+            print("suite: --report-from %s: %s" % (a.report_from, e), file=sys.stderr)
+            return 2
+        return report(a, runs, skipped, meta)
+    if not a.no_build:
+        try:
+            build(a.build)
+        except (OSError, subprocess.CalledProcessError) as e:
+            print("suite: build failed: %s" % e, file=sys.stderr)
+            return 2
+    runs, skipped, meta = run_matrix(a, argv)
+    return report(a, runs, skipped, meta)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass, field
 
 import suite_svg
-from suite_runner import STAT_KEYS
+from suite_runner import STAT_KEYS, RunResult
 
 
 @dataclass
@@ -29,6 +29,7 @@ class Cell:
     phase_min: object = None
     phase_max: object = None
     stats: dict = field(default_factory=dict)  # of the run with the median phase time
+    stats_wall_s: object = None  # that run's wall time
     speedup: object = None  # phase time of 1 OpenMP thread / this one's
     self_speedup: object = None  # phase time of this build on 1 worker / this one's
     ratio_omp: object = None  # this one's phase time / OpenMP's with as many workers
@@ -56,7 +57,8 @@ def _cell_of(program, config, runs, skipped):
     cell.total_s = statistics.median(r.total_s for r in ok)
     cell.wall_s = statistics.median(r.wall_s for r in ok)
     cell.phase_min, cell.phase_max = by_phase[0].phase_s, by_phase[-1].phase_s
-    cell.stats = dict(by_phase[(len(by_phase) - 1) // 2].stats)
+    median_run = by_phase[(len(by_phase) - 1) // 2]
+    cell.stats, cell.stats_wall_s = dict(median_run.stats), median_run.wall_s
     return cell
 
 
@@ -140,6 +142,37 @@ def write_runs_csv(path, runs, size):
                    r.phase_s, r.total_s, r.wall_s]
             row += [r.stats.get(k) if r.stats else None for k in STAT_KEYS]
             w.writerow([_csv_value(v) for v in row])
+
+
+def _parse_number(text):
+    if text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def read_runs_csv(path):
+    """(size, [RunResult]) from a file write_runs_csv wrote. Raises ValueError
+    (or OSError) when it is not one."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise ValueError("%s: no runs" % path)
+    missing = [c for c in RUN_COLUMNS[:11] if c not in rows[0]]
+    if missing:
+        raise ValueError("%s: no column %s" % (path, ", ".join(missing)))
+    runs = []
+    for row in rows:
+        stats = {k: _parse_number(row[k]) for k in STAT_KEYS if row.get(k, "") != ""}
+        runs.append(RunResult(row["program"], row["config"], int(row["repeat"]), row["status"],
+                              reason=row["reason"], exit_code=_parse_number(row["exit_code"]),
+                              threads=_parse_number(row["threads"]),
+                              phase_s=_parse_number(row["phase_s"]),
+                              total_s=_parse_number(row["total_s"]),
+                              wall_s=_parse_number(row["wall_s"]), stats=stats))
+    return rows[0]["size"], runs
 
 
 # ---- Markdown
@@ -244,7 +277,7 @@ def markdown(cells, programs, configs, meta, size_notes):
 
 # ---- charts
 
-SEGMENTS = ("compute", "fault", "lock wait", "barrier wait")
+SEGMENTS = ("compute and other", "fault", "lock wait", "barrier wait")
 
 
 def _note(cell):
@@ -252,18 +285,22 @@ def _note(cell):
 
 
 def breakdown(cell):
-    """The cell's total time per worker split into SEGMENTS (seconds), or None."""
-    if cell.status != "ok" or cell.total_s is None:
+    """The wall time of the cell's median run (the one its statistics come
+    from) split into SEGMENTS per worker (seconds), or None. The statistics
+    cover the whole job (its start, the programs' checks), so they are set
+    against the wall time; the rest is computing, starting and ending."""
+    wall = cell.stats_wall_s
+    if cell.status != "ok" or wall is None:
         return None
     s = cell.stats
     nodes = s.get("nodes") or 0
     if cell.config.kind != "dsm" or nodes == 0:
-        return [cell.total_s, 0.0, 0.0, 0.0]
+        return [wall, 0.0, 0.0, 0.0]
     fault = s.get("fault_s", 0.0) / nodes
     lock = s.get("lock_wait_s", 0.0) / nodes
     barrier = s.get("barrier_wait_s", 0.0) / nodes
-    compute = max(0.0, cell.total_s - fault - lock - barrier)
-    return [compute, fault, lock, barrier]
+    rest = max(0.0, wall - fault - lock - barrier)
+    return [rest, fault, lock, barrier]
 
 
 def charts(cells, programs, configs):
@@ -288,8 +325,8 @@ def charts(cells, programs, configs):
             [c.label for c in ratio_cfgs], ratio, "ratio", notes=rnotes, log=True, baseline=1.0,
             reference=1.0, colours=colours)
     out["breakdown"] = [
-        suite_svg.stacked_bars(p, [p], labels, SEGMENTS,
-                               [[breakdown(by[p, c.name]) for c in configs]], "seconds per worker",
+        suite_svg.stacked_bars(p + ": wall time per worker", [p], labels, SEGMENTS,
+                               [[breakdown(by[p, c.name]) for c in configs]], "seconds",
                                notes=[[_note(by[p, c.name]) for c in configs]],
                                group_labels=False)
         for p in programs]

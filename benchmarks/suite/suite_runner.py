@@ -21,7 +21,7 @@ BACKSTOP_SECONDS = 60
 
 STAT_KEYS = ("faults", "read_faults", "write_faults", "pages_fetched", "fetch_messages",
              "diffs", "diff_bytes", "messages", "message_bytes", "lock_acquires", "lock_wait_s",
-             "barriers", "barrier_wait_s", "fault_s")
+             "barriers", "barrier_wait_s", "fault_s", "nodes")
 
 
 @dataclass
@@ -79,7 +79,6 @@ def aggregate_stats(doc):
     host (times in seconds). `hosts_missing` counts hosts whose daemon wrote no
     statistics (null in the document)."""
     out = {k: 0 for k in STAT_KEYS}
-    out["nodes"] = 0
     out["hosts_missing"] = 0
     hosts = doc.get("hosts") if isinstance(doc, dict) else None
     if not isinstance(hosts, list):

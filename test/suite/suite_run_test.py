@@ -2,8 +2,9 @@
 """The SPLASH-2 suite (benchmarks/suite) run for real at the small sizes, one
 repeat, on a reduced matrix (lu and radix; OpenMP on 1 and 2 threads, 1 host
 x 2 nodes, 2 hosts x 1 node): its CSV, Markdown and SVG files must exist and be
-well-formed, with the runs' numbers and DSM statistics in them; a run whose
-result is corrupted on purpose, or that times out, must make it exit 1.
+well-formed, with the runs' numbers and DSM statistics in them, and the same
+when written again from the saved runs (--report-from); a run whose result is
+corrupted on purpose, or that times out, must make it exit 1.
 
 Usage: suite_run_test.py BUILD_DIR OUT_DIR (the programs, dsm-run and dsm-hostd
 already built in BUILD_DIR; OUT_DIR is emptied first)."""
@@ -95,6 +96,13 @@ class SuiteRunTest(unittest.TestCase):
         segments = [r for r in svg_root(os.path.join(out, "breakdown.svg")).iter(SVG + "rect")
                     if r.get("class") == "bar" and r.get("data-series") == "2 hosts x 1"]
         self.assertIn("fault", {s.get("data-segment") for s in segments})
+
+        # the same results again from the saved runs and statistics
+        again = os.path.join(OUT, "again")
+        r = subprocess.run([sys.executable, SUITE, "--report-from", out, "--out", again],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(read_csv(os.path.join(again, "results.csv")), cells)
 
     def test_corrupted_result_fails_the_suite(self):
         out = os.path.join(OUT, "corrupt")

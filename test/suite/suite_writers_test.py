@@ -209,6 +209,18 @@ class WriterTest(unittest.TestCase):
             rows = list(csv.DictReader(f))
         self.assertEqual(tuple(rows[0].keys()), suite_results.RUN_COLUMNS)
         self.assertEqual([r["status"] for r in rows], ["ok"] * 5 + ["failed"])
+        size, back = suite_results.read_runs_csv(path)
+        self.assertEqual(size, "small")
+        self.assertEqual([(r.program, r.config, r.repeat, r.status, r.reason, r.phase_s)
+                          for r in back],
+                         [(r.program, r.config, r.repeat, r.status, r.reason, r.phase_s)
+                          for r in self.runs])
+        self.assertEqual(back[2].stats["nodes"], 2)
+        self.assertAlmostEqual(back[2].stats["lock_wait_s"], 0.5)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("program,size\nlu,small\n")
+        with self.assertRaises(ValueError):
+            suite_results.read_runs_csv(path)
 
     def test_markdown_tables_are_rectangular_and_name_failures(self):
         text = suite_results.markdown(self.cells, ["lu", "radix"], self.configs,
@@ -254,14 +266,14 @@ class WriterTest(unittest.TestCase):
                          [("radix", "failed")])
         with open(os.path.join(self.dir.name, "breakdown.svg"), encoding="utf-8") as f:
             segs = {b.get("data-segment") for b in bars(f.read()) if b.get("data-group") == "lu"}
-        self.assertEqual(segs, {"compute", "lock wait", "fault", "barrier wait"})
+        self.assertEqual(segs, {"compute and other", "lock wait", "fault", "barrier wait"})
 
     def test_breakdown_per_worker(self):
         cell = [c for c in self.cells if c.config.name == "dsm-2x1" and c.program == "lu"][0]
         cell.stats.update(nodes=2, fault_s=0.2, lock_wait_s=0.4, barrier_wait_s=0.6)
         parts = suite_results.breakdown(cell)
         self.assertEqual(len(parts), 4)
-        self.assertAlmostEqual(sum(parts), cell.total_s)
+        self.assertAlmostEqual(sum(parts), cell.stats_wall_s)
         self.assertAlmostEqual(parts[1], 0.1)
         self.assertAlmostEqual(parts[3], 0.3)
 
