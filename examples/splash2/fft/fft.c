@@ -19,14 +19,14 @@
  * Plain OpenMP C: built with clang -fopenmp (reference) and with dsm-clang.
  * Options: see usage(). See README.md for what differs from the original.
  */
-#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "splash2_common.h"
 
 #define PAGE 4096
 
@@ -270,12 +270,6 @@ static void fft_rows(const struct fft_plan *p, const matrix *a, int me, int sign
   }
 }
 
-static void timed_barrier(double *wait) {
-  double t0 = omp_get_wtime();
-#pragma omp barrier
-  *wait += omp_get_wtime() - t0;
-}
-
 /* The six steps, run by every thread of the team: from matrix `in` into
  * matrix `out` (in is overwritten). sign +1 forward, -1 inverse (unscaled). */
 static void six_step(const struct fft_plan *p, const matrix *in, const matrix *out, int me,
@@ -283,19 +277,19 @@ static void six_step(const struct fft_plan *p, const matrix *in, const matrix *o
   double t0 = omp_get_wtime();
   transpose(p, out, in, me);
   st->transpose += omp_get_wtime() - t0;
-  timed_barrier(&st->barrier);
+  splash2_timed_barrier(&st->barrier);
   fft_rows(p, out, me, sign, 1, st);
-  timed_barrier(&st->barrier);
+  splash2_timed_barrier(&st->barrier);
   t0 = omp_get_wtime();
   transpose(p, in, out, me);
   st->transpose += omp_get_wtime() - t0;
-  timed_barrier(&st->barrier);
+  splash2_timed_barrier(&st->barrier);
   fft_rows(p, in, me, sign, 0, st);
-  timed_barrier(&st->barrier);
+  splash2_timed_barrier(&st->barrier);
   t0 = omp_get_wtime();
   transpose(p, out, in, me);
   st->transpose += omp_get_wtime() - t0;
-  timed_barrier(&st->barrier);
+  splash2_timed_barrier(&st->barrier);
 }
 
 /* ---- checks (serial) */
@@ -355,44 +349,22 @@ static void usage(const char *prog) {
           prog);
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
+static int even(double m) { return (long)m % 2 == 0; }
 
 int main(int argc, char **argv) {
   long m = 16, p = omp_get_max_threads(), lines = 1024, line_log = 6;
   int print_stats = 0, dft_test = 0, corrupt = 0;
-  int opt;
-  while ((opt = getopt(argc, argv, "m:p:n:l:stX:h")) != -1) {
-    switch (opt) {
-      case 'm':
-        if (parse_long(optarg, 2, 32, &m) != 0 || m % 2 != 0) goto bad;
-        break;
-      case 'p':
-        if (parse_long(optarg, 1, 1024, &p) != 0) goto bad;
-        break;
-      case 'n':
-        if (parse_long(optarg, 1, 1L << 30, &lines) != 0) goto bad;
-        break;
-      case 'l':
-        if (parse_long(optarg, 0, 12, &line_log) != 0) goto bad;
-        break;
-      case 's': print_stats = 1; break;
-      case 't': dft_test = 1; break;
-      case 'X':
-        if (strcmp(optarg, "corrupt") != 0) goto bad;
-        corrupt = 1;
-        break;
-      case 'h': usage(argv[0]); return 0;
-      default: goto bad;
-    }
-  }
-  if (optind != argc) goto bad;
+  const struct splash2_option options[] = {
+      {.letter = 'm', .integer = &m, .lo = 2, .hi = 32, .also = even},
+      {.letter = 'p', .integer = &p, .lo = 1, .hi = 1024},
+      {.letter = 'n', .integer = &lines, .lo = 1, .hi = 1L << 30},
+      {.letter = 'l', .integer = &line_log, .lo = 0, .hi = 12},
+      {.letter = 's', .flag = &print_stats},
+      {.letter = 't', .flag = &dft_test},
+      {.letter = 'X', .test_hook = &corrupt},
+  };
+  int status = splash2_parse_options(argc, argv, options, SPLASH2_COUNT(options), 0, usage);
+  if (status >= 0) return status;
 
   double t_start = omp_get_wtime(), t_begin = 0.0, t_end = 0.0;
 #pragma omp parallel num_threads((int)p)
@@ -430,8 +402,7 @@ int main(int argc, char **argv) {
     }
   }
   double phase = t_end - t_begin, total = t_end - t_start;
-  printf("  time with initialisation      %10.6f s\n", total);
-  printf("  time of the transform         %10.6f s\n", phase);
+  splash2_print_times("transform", phase, total);
   printf("  rate                          %10.1f Mflop/s\n",
          phase > 0 ? 5.0 * (double)n * (double)m / phase / 1e6 : 0.0);
 
@@ -442,10 +413,7 @@ int main(int argc, char **argv) {
     const double dft_limit = 1e-9;
     printf("  check: 16 outputs against a direct DFT, error %.3e (limit %.0e)\n", err,
            dft_limit);
-    if (!(err <= dft_limit)) {
-      printf("  FAILED: the transform differs from the direct DFT\n");
-      ok = 0;
-    }
+    ok &= splash2_check(err <= dft_limit, "the transform differs from the direct DFT");
   }
 #pragma omp parallel num_threads(plan.threads)
   {
@@ -456,15 +424,7 @@ int main(int argc, char **argv) {
   const double inverse_limit = 1e-9;
   printf("  check: inverse transform, max |x - ifft(fft(x))| %.3e (limit %.0e)\n", err,
          inverse_limit);
-  if (!(err <= inverse_limit)) {
-    printf("  FAILED: the inverse transform does not give back the input\n");
-    ok = 0;
-  }
-  printf("DSM-SUITE: program=fft threads=%d phase_s=%.6f total_s=%.6f check=%s\n",
-         plan.threads, phase, total, ok ? "ok" : "failed");
-  return ok ? 0 : 1;
-
-bad:
-  usage(argv[0]);
-  return 2;
+  ok &= splash2_check(err <= inverse_limit,
+                      "the inverse transform does not give back the input");
+  return splash2_finish("fft", plan.threads, phase, total, ok);
 }

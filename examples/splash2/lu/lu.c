@@ -17,14 +17,14 @@
  * Plain OpenMP C: built with clang -fopenmp (reference) and with dsm-clang.
  * Options: see usage(). See README.md for what differs from the original.
  */
-#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "splash2_common.h"
 
 #define PAGE 4096
 
@@ -194,12 +194,6 @@ static void initialise_own_blocks(const struct lu_matrix *m, int me) {
 
 /* ---- the factorisation, run by every thread of the team */
 
-static void timed_barrier(double *wait) {
-  double t0 = omp_get_wtime();
-#pragma omp barrier
-  *wait += omp_get_wtime() - t0;
-}
-
 static void factor(const struct lu_matrix *m, int me, struct lu_stats *st) {
   long nb = m->nb;
   double t0;
@@ -209,7 +203,7 @@ static void factor(const struct lu_matrix *m, int me, struct lu_stats *st) {
     t0 = omp_get_wtime();
     if (owner(m, K, K) == me) factor_diagonal(d, s);
     st->diag += omp_get_wtime() - t0;
-    timed_barrier(&st->barrier);
+    splash2_timed_barrier(&st->barrier);
 
     t0 = omp_get_wtime();
     for (long J = K + 1; J < nb; ++J) {
@@ -219,7 +213,7 @@ static void factor(const struct lu_matrix *m, int me, struct lu_stats *st) {
       if (owner(m, I, K) == me) divide_column_block(d, blk(m, I, K), block_edge(m, I), s);
     }
     st->perimeter += omp_get_wtime() - t0;
-    timed_barrier(&st->barrier);
+    splash2_timed_barrier(&st->barrier);
 
     t0 = omp_get_wtime();
     for (long I = K + 1; I < nb; ++I) {
@@ -342,41 +336,19 @@ static void usage(const char *prog) {
           prog);
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
 int main(int argc, char **argv) {
   long n = 512, b = 16, p = omp_get_max_threads();
   int print_stats = 0, full_test = 0, corrupt = 0;
-  int opt;
-  while ((opt = getopt(argc, argv, "n:b:p:stX:h")) != -1) {
-    switch (opt) {
-      case 'n':
-        if (parse_long(optarg, 1, 1L << 16, &n) != 0) goto bad;
-        break;
-      case 'b':
-        if (parse_long(optarg, 1, 1L << 12, &b) != 0) goto bad;
-        break;
-      case 'p':
-        if (parse_long(optarg, 1, 1024, &p) != 0) goto bad;
-        break;
-      case 's': print_stats = 1; break;
-      case 't': full_test = 1; break;
-      case 'X':
-        if (strcmp(optarg, "corrupt") != 0) goto bad;
-        corrupt = 1;
-        break;
-      case 'h': usage(argv[0]); return 0;
-      default: goto bad;
-    }
-  }
-  if (optind != argc) goto bad;
+  const struct splash2_option options[] = {
+      {.letter = 'n', .integer = &n, .lo = 1, .hi = 1L << 16},
+      {.letter = 'b', .integer = &b, .lo = 1, .hi = 1L << 12},
+      {.letter = 'p', .integer = &p, .lo = 1, .hi = 1024},
+      {.letter = 's', .flag = &print_stats},
+      {.letter = 't', .flag = &full_test},
+      {.letter = 'X', .test_hook = &corrupt},
+  };
+  int status = splash2_parse_options(argc, argv, options, SPLASH2_COUNT(options), 0, usage);
+  if (status >= 0) return status;
 
   double t_start = omp_get_wtime(), t_factor = 0.0, t_end = 0.0;
 #pragma omp parallel num_threads((int)p)
@@ -391,7 +363,7 @@ int main(int argc, char **argv) {
       double t0 = omp_get_wtime();
       if (me == 0) t_factor = t0;
       factor(&mat, me, &st);
-      timed_barrier(&st.barrier);
+      splash2_timed_barrier(&st.barrier);
       if (me == 0) t_end = omp_get_wtime();
       st.total = omp_get_wtime() - t0;
       stats[me] = st;
@@ -414,8 +386,7 @@ int main(int argc, char **argv) {
     }
   }
   double phase = t_end - t_factor, total = t_end - t_start;
-  printf("  time with initialisation      %10.6f s\n", total);
-  printf("  time of the factorisation     %10.6f s\n", phase);
+  splash2_print_times("factorisation", phase, total);
   printf("  factorisation rate            %10.1f Mflop/s\n",
          phase > 0 ? 2.0 / 3.0 * (double)n * (double)n * (double)n / phase / 1e6 : 0.0);
 
@@ -426,10 +397,7 @@ int main(int argc, char **argv) {
   const double residual_limit = 1e-12;
   printf("  check: relative residual %.3e (limit %.0e), max |x - 1| %.3e\n", residual,
          residual_limit, x_error);
-  if (!(residual <= residual_limit)) {
-    printf("  FAILED: the residual of A x = b is too large\n");
-    ok = 0;
-  }
+  ok &= splash2_check(residual <= residual_limit, "the residual of A x = b is too large");
   if (full_test) {
     double err2 = 0.0, a2 = 0.0;
     int failed = 0;
@@ -451,16 +419,7 @@ int main(int argc, char **argv) {
     double rel = failed ? INFINITY : sqrt(err2 / a2);
     const double product_limit = 1e-13;
     printf("  check: ||L*U - A|| / ||A|| = %.3e (limit %.0e)\n", rel, product_limit);
-    if (!(rel <= product_limit)) {
-      printf("  FAILED: L*U differs from A\n");
-      ok = 0;
-    }
+    ok &= splash2_check(rel <= product_limit, "L*U differs from A");
   }
-  printf("DSM-SUITE: program=lu threads=%d phase_s=%.6f total_s=%.6f check=%s\n",
-         mat.threads, phase, total, ok ? "ok" : "failed");
-  return ok ? 0 : 1;
-
-bad:
-  usage(argv[0]);
-  return 2;
+  return splash2_finish("lu", mat.threads, phase, total, ok);
 }

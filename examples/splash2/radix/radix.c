@@ -16,13 +16,13 @@
  * Plain OpenMP C: built with clang -fopenmp (reference) and with dsm-clang.
  * Options: see usage(). See README.md for what differs from the original.
  */
-#include <errno.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "splash2_common.h"
 
 #define PAGE 4096
 #define KEYS_PER_PAGE (PAGE / (long)sizeof(key_t_))
@@ -105,12 +105,6 @@ static void initialise_own_keys(const struct radix_sort *s, int me) {
   }
 }
 
-static void timed_barrier(double *wait) {
-  double t0 = omp_get_wtime();
-#pragma omp barrier
-  *wait += omp_get_wtime() - t0;
-}
-
 /* Every pass of the sort, run by every thread of the team. */
 static void sort(const struct radix_sort *s, int me, struct radix_stats *st) {
   long lo = s->first_key[me], hi = s->first_key[me + 1], radix = s->radix;
@@ -128,7 +122,7 @@ static void sort(const struct radix_sort *s, int me, struct radix_stats *st) {
     memcpy(mine, offset, (size_t)radix * sizeof *offset);
     double t1 = omp_get_wtime();
     st->histogram += t1 - t0;
-    timed_barrier(&st->barrier);
+    splash2_timed_barrier(&st->barrier);
 
     /* offset[d] = keys with a smaller digit + keys with digit d before me. */
     t0 = omp_get_wtime();
@@ -153,7 +147,7 @@ static void sort(const struct radix_sort *s, int me, struct radix_stats *st) {
     t0 = omp_get_wtime();
     st->permute += t0 - t1;
     /* Ends the pass: the permutation is complete and every histogram read. */
-    timed_barrier(&st->barrier);
+    splash2_timed_barrier(&st->barrier);
   }
 }
 
@@ -205,44 +199,25 @@ static void usage(const char *prog) {
           prog);
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
+static int power_of_two(double v) {
+  long r = (long)v;
+  return (r & (r - 1)) == 0;
 }
 
 int main(int argc, char **argv) {
   long n = 262144, radix = 1024, max_key = 524288, p = omp_get_max_threads();
   int print_stats = 0, details = 0, corrupt = 0;
-  int opt;
-  while ((opt = getopt(argc, argv, "n:r:m:p:stX:h")) != -1) {
-    switch (opt) {
-      case 'n':
-        if (parse_long(optarg, 1, 1L << 34, &n) != 0) goto bad;
-        break;
-      case 'r':
-        if (parse_long(optarg, 2, 1L << 24, &radix) != 0 || (radix & (radix - 1)) != 0) goto bad;
-        break;
-      case 'm':
-        if (parse_long(optarg, 1, 1L << 32, &max_key) != 0) goto bad;
-        break;
-      case 'p':
-        if (parse_long(optarg, 1, 1024, &p) != 0) goto bad;
-        break;
-      case 's': print_stats = 1; break;
-      case 't': details = 1; break;
-      case 'X':
-        if (strcmp(optarg, "corrupt") != 0) goto bad;
-        corrupt = 1;
-        break;
-      case 'h': usage(argv[0]); return 0;
-      default: goto bad;
-    }
-  }
-  if (optind != argc) goto bad;
+  const struct splash2_option options[] = {
+      {.letter = 'n', .integer = &n, .lo = 1, .hi = 1L << 34},
+      {.letter = 'r', .integer = &radix, .lo = 2, .hi = 1L << 24, .also = power_of_two},
+      {.letter = 'm', .integer = &max_key, .lo = 1, .hi = 1L << 32},
+      {.letter = 'p', .integer = &p, .lo = 1, .hi = 1024},
+      {.letter = 's', .flag = &print_stats},
+      {.letter = 't', .flag = &details},
+      {.letter = 'X', .test_hook = &corrupt},
+  };
+  int status = splash2_parse_options(argc, argv, options, SPLASH2_COUNT(options), 0, usage);
+  if (status >= 0) return status;
 
   double t_start = omp_get_wtime(), t_begin = 0.0, t_end = 0.0;
 #pragma omp parallel num_threads((int)p)
@@ -279,8 +254,7 @@ int main(int argc, char **argv) {
     }
   }
   double phase = t_end - t_begin, total = t_end - t_start;
-  printf("  time with initialisation      %10.6f s\n", total);
-  printf("  time of the sort              %10.6f s\n", phase);
+  splash2_print_times("sort", phase, total);
 
   key_t_ *out = job.keys[job.passes % 2];
   if (corrupt) out[n / 2] ^= 1;
@@ -301,12 +275,6 @@ int main(int argc, char **argv) {
              mismatches);
     }
   }
-  if (!ok) printf("  FAILED: the output is not a sorted permutation of the input\n");
-  printf("DSM-SUITE: program=radix threads=%d phase_s=%.6f total_s=%.6f check=%s\n",
-         job.threads, phase, total, ok ? "ok" : "failed");
-  return ok ? 0 : 1;
-
-bad:
-  usage(argv[0]);
-  return 2;
+  splash2_check(ok, "the output is not a sorted permutation of the input");
+  return splash2_finish("radix", job.threads, phase, total, ok);
 }
