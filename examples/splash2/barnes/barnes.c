@@ -30,21 +30,19 @@
  *
  * Plain OpenMP C: built with clang -fopenmp (reference) and with dsm-clang.
  */
-#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "barnes.h"
+#include "splash2_common.h"
 
 struct barnes_config cfg;
 body_t *bodies[2];
 double *red_buf[MAX_THREADS];
-static int alloc_failed;
 
 static struct thread_stats stats[MAX_THREADS];
 
@@ -59,11 +57,7 @@ static struct {
   double t_init, t_end;
 } res;
 
-void timed_barrier(ctx_t *c) {
-  double t0 = omp_get_wtime();
-#pragma omp barrier
-  c->st.wait += omp_get_wtime() - t0;
-}
+void timed_barrier(ctx_t *c) { splash2_timed_barrier(&c->st.wait); }
 
 /* Combines v[0..n) over the team in thread order (sums; mins where is_min is
  * set for the first `mins` values); one barrier. */
@@ -275,16 +269,7 @@ static void run(int *failed) {
   ctx_t c;
   memset(&c, 0, sizeof c);
   c.t = omp_get_thread_num();
-  if (allocate_own(&c) != 0) {
-#pragma omp atomic write
-    alloc_failed = 1;
-  }
-#pragma omp barrier
-  if (alloc_failed) {
-#pragma omp atomic write
-    *failed = 1;
-    return;
-  }
+  if (splash2_any_failed(allocate_own(&c) != 0, failed)) return;
   initialise(&c);
   if (compute_forces(&c) != 0) {
 #pragma omp atomic write
@@ -330,7 +315,7 @@ static void run(int *failed) {
 
 /* Reads "name value" lines ('#' starts a comment). Returns 0, or -1 with a
  * message on stderr. */
-static int read_input(FILE *in, const char *name) {
+static int read_input(struct splash2_input *in) {
   static const struct {
     const char *key;
     double *value;
@@ -341,19 +326,10 @@ static int read_input(FILE *in, const char *name) {
       {"fleaves", &cfg.fleaves, 0.01, 100.0}, {"tstop", &cfg.tstop, 0.0, 1e6},
       {"dtout", &cfg.dtout, 0.0, 1e6},
   };
-  char line[256];
-  int lineno = 0, have_nbody = 0;
-  while (fgets(line, sizeof line, in) != NULL) {
-    ++lineno;
-    char *hash = strchr(line, '#');
-    if (hash) *hash = '\0';
-    char key[64], value[128], extra[8];
-    int got = sscanf(line, "%63s %127s %7s", key, value, extra);
-    if (got <= 0) continue;
-    char *end;
-    errno = 0;
-    double v = got == 2 ? strtod(value, &end) : 0.0;
-    int ok = got == 2 && errno == 0 && end != value && *end == '\0' && isfinite(v);
+  char key[64];
+  double v;
+  int ok, have_nbody = 0;
+  while (splash2_input_next(in, key, &v, &ok)) {
     int done = 0;
     if (ok && v == floor(v) && strcmp(key, "nbody") == 0 && v >= 2 && v <= 1e8) {
       cfg.nbody = (int)v;
@@ -369,12 +345,11 @@ static int read_input(FILE *in, const char *name) {
       }
     }
     if (!done) {
-      fprintf(stderr, "%s:%d: bad line (unknown name or value out of range)\n", name, lineno);
-      return -1;
+      return splash2_input_bad_line(in);
     }
   }
   if (!have_nbody) {
-    fprintf(stderr, "%s: nbody is required\n", name);
+    fprintf(stderr, "%s: nbody is required\n", in->name);
     return -1;
   }
   cfg.nsteps = (int)nearbyint(cfg.tstop / cfg.dtime);
@@ -382,8 +357,7 @@ static int read_input(FILE *in, const char *name) {
 }
 
 static int report(double total, double phase) {
-  printf("  time with initialisation      %10.6f s\n", total);
-  printf("  time of the time steps        %10.6f s\n", phase);
+  splash2_print_times("time steps", phase, total);
   int ok = 1;
   /* The limits hold for theta <= 1 with a margin; errors grow about as
    * theta^4 beyond. */
@@ -393,63 +367,29 @@ static int report(double total, double phase) {
   const double energy_limit = 2e-3 * scale;
   printf("  check: total energy %.8f -> %.8f, relative change %.3e (limit %.1e)\n", e0, e1,
          drift, energy_limit);
-  if (!(drift <= energy_limit)) {
-    printf("  FAILED: the total energy is not conserved\n");
-    ok = 0;
-  }
+  ok &= splash2_check(drift <= energy_limit, "the total energy is not conserved");
   double dp = 0.0;
   for (int k = 0; k < 3; ++k) dp += pow(res.end.p[k] - res.start.p[k], 2);
   dp = sqrt(dp) / res.start.pabs;
   const double momentum_limit = 2e-3 * scale;
   printf("  check: total momentum changed by %.3e of sum m|v| (limit %.1e)\n", dp,
          momentum_limit);
-  if (!(dp <= momentum_limit)) {
-    printf("  FAILED: the total momentum is not conserved\n");
-    ok = 0;
-  }
+  ok &= splash2_check(dp <= momentum_limit, "the total momentum is not conserved");
   const double rms_limit = 2e-2 * scale, max_limit = 1e-1 * scale;
   printf("  check: tree accelerations of %d bodies against direct summation: relative error "
          "rms %.3e (limit %.1e), largest error %.3e of the rms acceleration (limit %.1e)\n",
          res.samples, res.err_rms, rms_limit, res.err_max, max_limit);
-  if (!(res.samples > 0 && res.err_rms <= rms_limit && res.err_max <= max_limit)) {
-    printf("  FAILED: the tree's forces are wrong\n");
-    ok = 0;
-  }
+  ok &= splash2_check(res.samples > 0 && res.err_rms <= rms_limit && res.err_max <= max_limit,
+                      "the tree's forces are wrong");
   return ok;
-}
-
-static void usage(const char *prog) {
-  fprintf(stderr,
-          "usage: %s [-p P] [-s] [-h] [INPUT]\n"
-          "  INPUT  the input file (default: standard input); see README.md\n"
-          "  -p P   threads (default omp_get_max_threads())\n"
-          "  -s     print per-thread statistics\n"
-          "  -X corrupt  (for tests) change one value of the result before the check\n",
-          prog);
 }
 
 int main(int argc, char **argv) {
   long p = omp_get_max_threads();
-  int opt;
-  while ((opt = getopt(argc, argv, "p:sX:h")) != -1) {
-    switch (opt) {
-      case 'p': {
-        char *end;
-        errno = 0;
-        p = strtol(optarg, &end, 10);
-        if (errno != 0 || end == optarg || *end != '\0' || p < 1 || p > MAX_THREADS) goto bad;
-        break;
-      }
-      case 's': cfg.print_stats = 1; break;
-      case 'X':
-        if (strcmp(optarg, "corrupt") != 0) goto bad;
-        cfg.corrupt = 1;
-        break;
-      case 'h': usage(argv[0]); return 0;
-      default: goto bad;
-    }
-  }
-  if (argc - optind > 1) goto bad;
+  const char *path;
+  int status = splash2_input_options(argc, argv, MAX_THREADS, &p, &cfg.print_stats,
+                                     &cfg.corrupt, &path);
+  if (status >= 0) return status;
   cfg.seed = 123;
   cfg.dtime = 0.025;
   cfg.eps = 0.05;
@@ -458,15 +398,7 @@ int main(int argc, char **argv) {
   cfg.fleaves = 0.5;
   cfg.tstop = 0.075;
   cfg.dtout = 0.25;
-  const char *name = optind < argc ? argv[optind] : "standard input";
-  FILE *in = optind < argc ? fopen(argv[optind], "r") : stdin;
-  if (in == NULL) {
-    fprintf(stderr, "barnes: cannot open %s: %s\n", name, strerror(errno));
-    return 2;
-  }
-  int bad_input = read_input(in, name);
-  if (in != stdin) fclose(in);
-  if (bad_input) return 2;
+  if (splash2_read_input("barnes", path, read_input) != 0) return 2;
 
   printf("Barnes-Hut: %d bodies (Plummer sphere), theta %.3f, eps %.4f, %d steps of %.4f\n",
          cfg.nbody, cfg.theta, cfg.eps, cfg.nsteps, cfg.dtime);
@@ -499,11 +431,6 @@ int main(int argc, char **argv) {
   }
   double total = res.t_end - t_start, phase = res.t_end - res.t_init;
   int ok = report(total, phase);
-  printf("DSM-SUITE: program=barnes threads=%d phase_s=%.6f total_s=%.6f check=%s\n",
-         cfg.threads, phase, total, ok ? "ok" : "failed");
-  return ok ? 0 : 1;
+  return splash2_finish("barnes", cfg.threads, phase, total, ok);
 
-bad:
-  usage(argv[0]);
-  return 2;
 }

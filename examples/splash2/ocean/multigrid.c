@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ocean.h"
+#include "splash2_common.h"
 
 /* Read by other threads: export buffers (two halves), reduction slots, and
  * the thread's part of the first whole-grid level's right-hand side. */
@@ -25,11 +26,7 @@ static double wall_factor(int l) {
   return (1.0 - d) / d;
 }
 
-void timed_barrier(ctx_t *c) {
-  double t0 = omp_get_wtime();
-#pragma omp barrier
-  c->st.wait += omp_get_wtime() - t0;
-}
+void timed_barrier(ctx_t *c) { splash2_timed_barrier(&c->st.wait); }
 
 /* ---- halo exchange and reductions */
 

@@ -32,16 +32,15 @@
  *
  * Plain OpenMP C: built with clang -fopenmp (reference) and with dsm-clang.
  */
-#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ocean.h"
+#include "splash2_common.h"
 
 /* Physical constants (SI). */
 #define F0 1.0e-4          /* Coriolis parameter */
@@ -57,7 +56,6 @@ struct ocean_config cfg;
 
 /* Each thread's final psi_1, psi_2 for -o. */
 static grid_t out_psi[MAX_THREADS][2];
-static int alloc_failed;
 
 static struct thread_stats stats[MAX_THREADS];
 
@@ -390,16 +388,7 @@ static void run(int *failed) {
   ctx_t c;
   memset(&c, 0, sizeof c);
   c.t = omp_get_thread_num();
-  if (allocate_own(&c) != 0) {
-#pragma omp atomic write
-    alloc_failed = 1;
-  }
-#pragma omp barrier
-  if (alloc_failed) {
-#pragma omp atomic write
-    *failed = 1;
-    return;
-  }
+  if (splash2_any_failed(allocate_own(&c) != 0, failed)) return;
   initialise(&c);
   double e = energy_part(&c);
   reduce(&c, &e, 1, 0);
@@ -439,36 +428,25 @@ static int report(double total, double phase) {
   int ok = 1;
   printf("  %ld multigrid solves, %d to %d V-cycles each (%.1f on average)\n", res.solves,
          res.cycles_min, res.cycles_max, res.solves ? (double)res.cycles_total / res.solves : 0.0);
-  printf("  time with initialisation      %10.6f s\n", total);
-  printf("  time of the time steps        %10.6f s\n", phase);
+  splash2_print_times("time steps", phase, total);
   printf("  check: worst relative residual of a solve %.3e (limit %.0e)\n", res.worst_rel,
          cfg.tol);
-  if (res.unconverged || !(res.worst_rel <= cfg.tol)) {
-    printf("  FAILED: %d solves did not reach the tolerance\n", res.unconverged);
-    ok = 0;
-  }
+  ok &= splash2_check(!res.unconverged && res.worst_rel <= cfg.tol,
+                      "%d solves did not reach the tolerance", res.unconverged);
   printf("  check: last solves verified again: relative residual %.3e and %.3e\n",
          res.verify_rel[0], res.verify_rel[1]);
-  if (!(res.verify_rel[0] <= cfg.tol && res.verify_rel[1] <= cfg.tol)) {
-    printf("  FAILED: the final streamfunction does not solve its equation\n");
-    ok = 0;
-  }
+  ok &= splash2_check(res.verify_rel[0] <= cfg.tol && res.verify_rel[1] <= cfg.tol,
+                      "the final streamfunction does not solve its equation");
   const double jac_limit = 1e-10;
   printf("  check: energy conservation of the advection, |sum psi J| / sum |psi J| %.3e "
          "(limit %.0e)\n", res.arakawa_worst, jac_limit);
-  if (!(res.arakawa_worst <= jac_limit)) {
-    printf("  FAILED: the Jacobian does not conserve\n");
-    ok = 0;
-  }
+  ok &= splash2_check(res.arakawa_worst <= jac_limit, "the Jacobian does not conserve");
   double mismatch = fabs(res.budget_lhs - res.budget_rhs) / (res.budget_abs + 1e-300);
   const double budget_limit = 2e-2;
   printf("  check: energy %.6e -> %.6e; budget: change %.6e, work of wind and friction "
          "%.6e, mismatch %.3e of the energy moved (limit %.0e)\n", res.e0, res.e_end,
          res.budget_lhs, res.budget_rhs, mismatch, budget_limit);
-  if (!(mismatch <= budget_limit)) {
-    printf("  FAILED: the energy budget does not close\n");
-    ok = 0;
-  }
+  ok &= splash2_check(mismatch <= budget_limit, "the energy budget does not close");
   return ok;
 }
 
@@ -487,14 +465,7 @@ static void usage(const char *prog) {
           prog);
 }
 
-static int parse_double(const char *s, double lo, double hi, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi)) return -1;
-  *out = v;
-  return 0;
-}
+static int whole(double v) { return v == floor(v); }
 
 int main(int argc, char **argv) {
   double n = 258, p = omp_get_max_threads(), steps = 6;
@@ -502,38 +473,20 @@ int main(int argc, char **argv) {
   cfg.tol = 1e-7;
   cfg.h = 20000.0;
   cfg.dt = 28800.0;
-  int opt;
-  while ((opt = getopt(argc, argv, "n:p:e:r:t:T:osX:h")) != -1) {
-    switch (opt) {
-      case 'n':
-        if (parse_double(optarg, 4, 65538, &n) != 0) goto bad;
-        break;
-      case 'p':
-        if (parse_double(optarg, 1, MAX_THREADS, &p) != 0 || p != floor(p)) goto bad;
-        break;
-      case 'e':
-        if (parse_double(optarg, 1e-15, 1.0, &cfg.tol) != 0) goto bad;
-        break;
-      case 'r':
-        if (parse_double(optarg, 1.0, 1e7, &cfg.h) != 0) goto bad;
-        break;
-      case 't':
-        if (parse_double(optarg, 1.0, 1e7, &cfg.dt) != 0) goto bad;
-        break;
-      case 'T':
-        if (parse_double(optarg, 1, 100000, &steps) != 0 || steps != floor(steps)) goto bad;
-        break;
-      case 'o': print_out = 1; break;
-      case 's': cfg.print_stats = 1; break;
-      case 'X':
-        if (strcmp(optarg, "corrupt") != 0) goto bad;
-        cfg.corrupt = 1;
-        break;
-      case 'h': usage(argv[0]); return 0;
-      default: goto bad;
-    }
-  }
-  if (optind != argc || n != floor(n)) goto bad;
+  const struct splash2_option options[] = {
+      {.letter = 'n', .number = &n, .lo = 4, .hi = 65538},
+      {.letter = 'p', .number = &p, .lo = 1, .hi = MAX_THREADS, .also = whole},
+      {.letter = 'e', .number = &cfg.tol, .lo = 1e-15, .hi = 1.0},
+      {.letter = 'r', .number = &cfg.h, .lo = 1.0, .hi = 1e7},
+      {.letter = 't', .number = &cfg.dt, .lo = 1.0, .hi = 1e7},
+      {.letter = 'T', .number = &steps, .lo = 1, .hi = 100000, .also = whole},
+      {.letter = 'o', .flag = &print_out},
+      {.letter = 's', .flag = &cfg.print_stats},
+      {.letter = 'X', .test_hook = &cfg.corrupt},
+  };
+  int status = splash2_parse_options(argc, argv, options, SPLASH2_COUNT(options), 0, usage);
+  if (status >= 0) return status;
+  if (n != floor(n)) goto bad;
   cfg.n = (int)n - 2;
   if ((cfg.n & (cfg.n - 1)) != 0) goto bad;
   cfg.steps = (int)steps;
@@ -577,9 +530,7 @@ int main(int argc, char **argv) {
   }
   double total = res.t_end - t_start, phase = res.t_end - res.t_init;
   int ok = report(total, phase);
-  printf("DSM-SUITE: program=ocean threads=%d phase_s=%.6f total_s=%.6f check=%s\n",
-         cfg.threads, phase, total, ok ? "ok" : "failed");
-  return ok ? 0 : 1;
+  return splash2_finish("ocean", cfg.threads, phase, total, ok);
 
 bad:
   usage(argv[0]);

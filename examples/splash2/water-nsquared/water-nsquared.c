@@ -26,15 +26,14 @@
  *
  * Plain OpenMP C: built with clang -fopenmp (reference) and with dsm-clang.
  */
-#include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "splash2_common.h"
 
 #define PAGE 4096
 #define MAX_THREADS 1024
@@ -80,7 +79,6 @@ static int first_mol[MAX_THREADS + 1];  /* thread t owns [first_mol[t], first_mo
 static double *pub_pos[MAX_THREADS];    /* its molecules' current positions */
 static double *partial[MAX_THREADS];    /* its partial forces on all molecules */
 static double *red_buf[MAX_THREADS];    /* its reduction slots (two halves) */
-static int alloc_failed;
 
 struct thread_stats {
   double predict, intra, inter, correct, wait;
@@ -109,11 +107,7 @@ typedef struct {
   struct thread_stats st;
 } ctx_t;
 
-static void timed_barrier(ctx_t *c) {
-  double t0 = omp_get_wtime();
-#pragma omp barrier
-  c->st.wait += omp_get_wtime() - t0;
-}
+static void timed_barrier(ctx_t *c) { splash2_timed_barrier(&c->st.wait); }
 
 /* Sums v[0..n) over the team, in thread order; one barrier. */
 static void reduce(ctx_t *c, double *v, int n) {
@@ -521,16 +515,7 @@ static void run(int *failed) {
   ctx_t c;
   memset(&c, 0, sizeof c);
   c.t = omp_get_thread_num();
-  if (allocate_own(&c) != 0) {
-#pragma omp atomic write
-    alloc_failed = 1;
-  }
-#pragma omp barrier
-  if (alloc_failed) {
-#pragma omp atomic write
-    *failed = 1;
-    return;
-  }
+  if (splash2_any_failed(allocate_own(&c) != 0, failed)) return;
   double *f = c.f;
   struct state_sums s0 = initialise(&c, f);
   bootstrap(&c, f);
@@ -563,20 +548,11 @@ static void run(int *failed) {
 
 /* Reads "name value" lines ('#' starts a comment). Returns 0, or -1 with a
  * message on stderr. */
-static int read_input(FILE *in, const char *name) {
-  char line[256];
-  int lineno = 0, have_tstep = 0, have_nmol = 0, have_nstep = 0;
-  while (fgets(line, sizeof line, in) != NULL) {
-    ++lineno;
-    char *hash = strchr(line, '#');
-    if (hash) *hash = '\0';
-    char key[64], value[128], extra[8];
-    int got = sscanf(line, "%63s %127s %7s", key, value, extra);
-    if (got <= 0) continue;
-    char *end;
-    errno = 0;
-    double v = got == 2 ? strtod(value, &end) : 0.0;
-    int ok = got == 2 && errno == 0 && end != value && *end == '\0' && isfinite(v);
+static int read_input(struct splash2_input *in) {
+  char key[64];
+  double v;
+  int ok, have_tstep = 0, have_nmol = 0, have_nstep = 0;
+  while (splash2_input_next(in, key, &v, &ok)) {
     int integral = ok && v == floor(v);
     if (ok && strcmp(key, "tstep") == 0 && v > 0 && v < 1e-13) {
       cfg.tstep = v;
@@ -600,12 +576,11 @@ static int read_input(FILE *in, const char *name) {
     } else if (integral && strcmp(key, "seed") == 0 && v >= 0 && v < 1e15) {
       cfg.seed = (unsigned long)v;
     } else {
-      fprintf(stderr, "%s:%d: bad line (unknown name or value out of range)\n", name, lineno);
-      return -1;
+      return splash2_input_bad_line(in);
     }
   }
   if (!have_tstep || !have_nmol || !have_nstep) {
-    fprintf(stderr, "%s: tstep, nmol and nstep are required\n", name);
+    fprintf(stderr, "%s: tstep, nmol and nstep are required\n", in->name);
     return -1;
   }
   cfg.h = cfg.tstep * 1e15;
@@ -615,75 +590,34 @@ static int read_input(FILE *in, const char *name) {
 static int report(double total, double phase) {
   const struct state_sums *a = &res.start, *b = &res.end;
   double e0 = a->kin + a->intra + a->inter, e1 = b->kin + b->intra + b->inter;
-  printf("  time with initialisation      %10.6f s\n", total);
-  printf("  time of the time steps        %10.6f s\n", phase);
+  splash2_print_times("time steps", phase, total);
   int ok = 1;
   /* Energy: the drift must stay a small part of the kinetic energy. */
   double drift = fabs(e1 - e0) / a->kin;
   const double energy_limit = 1e-3;
   printf("  check: total energy %.8f -> %.8f kcal/mol, drift %.3e of the kinetic energy "
          "(limit %.0e)\n", e0, e1, drift, energy_limit);
-  if (!(drift <= energy_limit)) {
-    printf("  FAILED: the total energy is not conserved\n");
-    ok = 0;
-  }
+  ok &= splash2_check(drift <= energy_limit, "the total energy is not conserved");
   double p = sqrt(b->px * b->px + b->py * b->py + b->pz * b->pz), rel = p / b->pabs;
   const double momentum_limit = 1e-10;
   printf("  check: total momentum |P| = %.3e amu A/fs, %.3e of sum m|v| (limit %.0e)\n", p, rel,
          momentum_limit);
-  if (!(rel <= momentum_limit)) {
-    printf("  FAILED: the total momentum is not conserved\n");
-    ok = 0;
-  }
+  ok &= splash2_check(rel <= momentum_limit, "the total momentum is not conserved");
   return ok;
-}
-
-static void usage(const char *prog) {
-  fprintf(stderr,
-          "usage: %s [-p P] [-s] [-h] [INPUT]\n"
-          "  INPUT  the input file (default: standard input); see README.md\n"
-          "  -p P   threads (default omp_get_max_threads())\n"
-          "  -s     print per-thread statistics\n"
-          "  -X corrupt  (for tests) change one value of the result before the check\n",
-          prog);
 }
 
 int main(int argc, char **argv) {
   long p = omp_get_max_threads();
-  int opt;
-  while ((opt = getopt(argc, argv, "p:sX:h")) != -1) {
-    switch (opt) {
-      case 'p': {
-        char *end;
-        errno = 0;
-        p = strtol(optarg, &end, 10);
-        if (errno != 0 || end == optarg || *end != '\0' || p < 1 || p > MAX_THREADS) goto bad;
-        break;
-      }
-      case 's': cfg.print_stats = 1; break;
-      case 'X':
-        if (strcmp(optarg, "corrupt") != 0) goto bad;
-        cfg.corrupt = 1;
-        break;
-      case 'h': usage(argv[0]); return 0;
-      default: goto bad;
-    }
-  }
-  if (argc - optind > 1) goto bad;
+  const char *path;
+  int status = splash2_input_options(argc, argv, MAX_THREADS, &p, &cfg.print_stats,
+                                     &cfg.corrupt, &path);
+  if (status >= 0) return status;
   cfg.norder = 6;
   cfg.nprint = 1;
   cfg.temp = 298.0;
   cfg.density = 0.997;
   cfg.seed = 1;
-  const char *name = optind < argc ? argv[optind] : "standard input";
-  FILE *in = optind < argc ? fopen(argv[optind], "r") : stdin;
-  if (in == NULL) {
-    fprintf(stderr, "water-nsquared: cannot open %s: %s\n", name, strerror(errno));
-    return 2;
-  }
-  int bad_input = read_input(in, name);
-  if (in != stdin) fclose(in);
-  if (bad_input) return 2;
+  if (splash2_read_input("water-nsquared", path, read_input) != 0) return 2;
 
   double t_start = omp_get_wtime();
   const char *error = NULL;
@@ -712,11 +646,6 @@ int main(int argc, char **argv) {
   }
   double total = res.t_end - t_start, phase = res.t_end - res.t_init;
   int ok = report(total, phase);
-  printf("DSM-SUITE: program=water-nsquared threads=%d phase_s=%.6f total_s=%.6f check=%s\n",
-         cfg.threads, phase, total, ok ? "ok" : "failed");
-  return ok ? 0 : 1;
+  return splash2_finish("water-nsquared", cfg.threads, phase, total, ok);
 
-bad:
-  usage(argv[0]);
-  return 2;
 }
