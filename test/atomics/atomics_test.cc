@@ -5,10 +5,6 @@
 // this driver wants status 0, "failures 0", no "FAIL" line and a team of 4.
 // The statistics show the two ways: on one host no lock is taken (hardware
 // atomics), on two hosts the line locks are.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -22,70 +18,18 @@
 #include <vector>
 
 #include "json_reader.h"
+#include "run_program.h"
 
 namespace {
 
-constexpr int kDeadlineSeconds = 60;
+using Output = dsm::testing::ProgramOutput;
 
-struct Output {
-  int status = -1;  // exit status; -1 if killed by a signal or the deadline
-  bool timed_out = false;
-  std::string out, err;
-};
+constexpr std::chrono::seconds kDeadline{60};
 
-// Runs argv (no DSM_* or OMP_* variables inherited) and collects its stdout
-// and stderr until both close, or kills it at the deadline.
+// Runs argv (no DSM_* or OMP_* variables inherited), or kills it at the
+// deadline.
 Output RunJob(const std::vector<std::string>& argv) {
-  Output r;
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return r;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    for (const char* v : {"DSM_SOCKET", "DSM_NODE_ID", "DSM_NUM_NODES", "OMP_NUM_THREADS"}) {
-      unsetenv(v);
-    }
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kDeadlineSeconds);
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  std::string* sinks[2] = {&r.out, &r.err};
-  for (int open_fds = 2; open_fds > 0;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) {
-      r.timed_out = true;
-      kill(pid, SIGKILL);
-      break;
-    }
-    if (poll(fds, 2, static_cast<int>(left)) < 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[4096];
-      ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(n));
-      } else {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  for (pollfd& f : fds) {
-    if (f.fd >= 0) close(f.fd);
-  }
-  int ws = 0;
-  waitpid(pid, &ws, 0);
-  if (!r.timed_out && WIFEXITED(ws)) r.status = WEXITSTATUS(ws);
-  return r;
+  return dsm::testing::RunProgram(argv, {}, kDeadline);
 }
 
 std::vector<std::string> JobCommand(const std::string& program, int hosts, int iterations,
@@ -113,7 +57,7 @@ class AtomicsProgram : public ::testing::TestWithParam<Case> {};
 TEST_P(AtomicsProgram, TotalsAreExact) {
   const Case& c = GetParam();
   Output r = RunJob(JobCommand(c.program, c.hosts, c.iterations));
-  ASSERT_FALSE(r.timed_out) << "no end within " << kDeadlineSeconds << " s\n" << r.out << r.err;
+  ASSERT_FALSE(r.timed_out) << "no end within " << kDeadline.count() << " s\n" << r.out << r.err;
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("team 4 "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("failures 0\n"), std::string::npos) << r.out << r.err;

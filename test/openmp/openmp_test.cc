@@ -6,12 +6,6 @@
 // message naming both numbers; fewer run the regions on nodes 0..n-1;
 // OMP_SCHEDULE reaches schedule(runtime) loops; dsm-run refuses a program
 // linked with libomp.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -21,71 +15,19 @@
 #include <string>
 #include <vector>
 
+#include "run_program.h"
+
 namespace {
 
-constexpr int kDeadlineSeconds = 120;
+using Output = dsm::testing::ProgramOutput;
 
-struct Output {
-  int status = -1;  // exit status, -1 if killed or timed out
-  std::string out, err;
-};
+constexpr std::chrono::seconds kDeadline{120};
 
-// Runs argv with extra environment, collecting stdout and stderr until both
-// close and the process exits, or the deadline passes (then kills it).
-Output RunProgram(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
-  Output r;
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return r;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    unsetenv("DSM_SOCKET");
-    unsetenv("DSM_NODE_ID");
-    unsetenv("OMP_NUM_THREADS");
-    unsetenv("OMP_SCHEDULE");
-    for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kDeadlineSeconds);
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  std::string* sinks[2] = {&r.out, &r.err};
-  int open_fds = 2;
-  bool timed_out = false;
-  while (open_fds > 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) {
-      timed_out = true;
-      break;
-    }
-    if (poll(fds, 2, static_cast<int>(left)) < 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[4096];
-      ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(n));
-      } else {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  if (timed_out) kill(pid, SIGKILL);
-  for (auto& f : fds)
-    if (f.fd >= 0) close(f.fd);
-  int ws = 0;
-  waitpid(pid, &ws, 0);
-  if (!timed_out && WIFEXITED(ws)) r.status = WEXITSTATUS(ws);
-  return r;
+// Runs argv with extra environment (no DSM_* or OMP_* variables inherited),
+// or kills it at the deadline.
+Output RunProgram(const std::vector<std::string>& argv,
+                  const std::map<std::string, std::string>& env) {
+  return dsm::testing::RunProgram(argv, env, kDeadline);
 }
 
 std::string Path(const std::string& kind, const std::string& program) {

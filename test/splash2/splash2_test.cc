@@ -7,12 +7,6 @@
 // time. With the hidden option -X corrupt a program changes one value of its
 // result before the check, which must then fail: exit status 1, "FAILED" and
 // check=failed.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -25,71 +19,19 @@
 #include <string>
 #include <vector>
 
+#include "run_program.h"
+
 namespace {
 
-constexpr int kDeadlineSeconds = 90;
+using Output = dsm::testing::ProgramOutput;
 
-struct Output {
-  int status = -1;  // exit status; -1 if killed by a signal or the deadline
-  bool timed_out = false;
-  std::string out, err;
-};
+constexpr std::chrono::seconds kDeadline{90};
 
-// Runs argv with `env` added (no DSM_* or OMP_* variables inherited) and
-// collects its stdout and stderr until both close, or kills it at the
-// deadline.
-Output RunProgram(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
-  Output r;
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return r;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    for (const char* v : {"DSM_SOCKET", "DSM_NODE_ID", "DSM_NUM_NODES", "OMP_NUM_THREADS"}) {
-      unsetenv(v);
-    }
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kDeadlineSeconds);
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  std::string* sinks[2] = {&r.out, &r.err};
-  for (int open_fds = 2; open_fds > 0;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) {
-      r.timed_out = true;
-      kill(pid, SIGKILL);
-      break;
-    }
-    if (poll(fds, 2, static_cast<int>(left)) < 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[4096];
-      ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(n));
-      } else {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  for (pollfd& f : fds) {
-    if (f.fd >= 0) close(f.fd);
-  }
-  int ws = 0;
-  waitpid(pid, &ws, 0);
-  if (!r.timed_out && WIFEXITED(ws)) r.status = WEXITSTATUS(ws);
-  return r;
+// Runs argv with `env` added (no DSM_* or OMP_* variables inherited), or
+// kills it at the deadline.
+Output RunProgram(const std::vector<std::string>& argv,
+                  const std::map<std::string, std::string>& env) {
+  return dsm::testing::RunProgram(argv, env, kDeadline);
 }
 
 // The key=value pairs of the DSM-SUITE line (empty if there is none).
@@ -184,7 +126,7 @@ class Splash2Program : public ::testing::TestWithParam<Case> {};
 TEST_P(Splash2Program, ChecksItsOwnResult) {
   const Case& c = GetParam();
   Output r = RunCase(c, {});
-  ASSERT_FALSE(r.timed_out) << "no end within " << kDeadlineSeconds << " s\n" << r.out << r.err;
+  ASSERT_FALSE(r.timed_out) << "no end within " << kDeadline.count() << " s\n" << r.out << r.err;
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   std::map<std::string, std::string> line = SuiteLine(r.out);
   EXPECT_EQ(line["program"], c.program.name) << r.out;
@@ -207,7 +149,7 @@ class Splash2Corrupted : public ::testing::TestWithParam<Case> {};
 TEST_P(Splash2Corrupted, CheckFails) {
   const Case& c = GetParam();
   Output r = RunCase(c, {"-X", "corrupt"});
-  ASSERT_FALSE(r.timed_out) << "no end within " << kDeadlineSeconds << " s\n" << r.out << r.err;
+  ASSERT_FALSE(r.timed_out) << "no end within " << kDeadline.count() << " s\n" << r.out << r.err;
   EXPECT_EQ(r.status, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("FAILED"), std::string::npos) << r.out;
   EXPECT_EQ(SuiteLine(r.out)["check"], "failed") << r.out;
