@@ -24,6 +24,9 @@
 #include "elf_deps.h"
 #include "file_util.h"
 #include "image.h"
+#include "vmlinux.h"
+
+#include <lzma.h>
 
 extern char** environ;
 
@@ -114,6 +117,26 @@ TEST(Sha256, MatchesTheStandardsExamples) {
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
+TEST(Vmlinux, IsTheElfFileInTheXzPayload) {
+  const std::string elf = std::string("\x7f" "ELF", 4) + std::string(100000, 'k');
+  std::string xz(elf.size() + 4096, '\0');
+  size_t xz_size = 0;
+  ASSERT_EQ(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC32, nullptr,
+                                    reinterpret_cast<const uint8_t*>(elf.data()), elf.size(),
+                                    reinterpret_cast<uint8_t*>(xz.data()), &xz_size, xz.size()),
+            LZMA_OK);
+  xz.resize(xz_size);
+  // A bzImage: a setup header before the payload, other data after it.
+  auto out = ExtractVmlinux(std::string(5000, 's') + xz + std::string(300, 't'));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(*out, elf);
+
+  EXPECT_FALSE(ExtractVmlinux(std::string(5000, 's')).ok());                   // no payload
+  EXPECT_FALSE(ExtractVmlinux(xz.substr(0, xz.size() / 2)).ok());              // cut short
+  auto not_elf = ExtractVmlinux(std::string(xz).replace(xz.size() - 1, 1, "")); // corrupt
+  EXPECT_FALSE(not_elf.ok());
+}
+
 TEST(Libraries, CollectsTheLoaderAndLibc) {
   auto libs = CollectLibraries(DSM_GUEST_PROGRAM, {{}, SystemLibraryDirs()});
   ASSERT_TRUE(libs.ok()) << libs.status().message();
@@ -184,6 +207,8 @@ TEST(Image, IsCachedByContent) {
   auto first = BuildImage(program, options);
   ASSERT_TRUE(first.ok()) << first.status().message();
   EXPECT_FALSE(first->cached);
+  // The kernel booted is the uncompressed one, extracted into the cache.
+  EXPECT_EQ(first->kernel.rfind(options.cache_dir + "/kernels/vmlinux-", 0), 0u) << first->kernel;
   struct stat st1, st2;
   ASSERT_EQ(::stat(first->initramfs.c_str(), &st1), 0);
 

@@ -15,6 +15,7 @@
 #include "cpio.h"
 #include "dsm/common/fd.h"
 #include "file_util.h"
+#include "vmlinux.h"
 
 namespace dsm::image {
 namespace {
@@ -277,9 +278,11 @@ Result<GuestImage> BuildImage(const std::string& program_arg, const BuildOptions
   }
   GuestImage image;
   image.key = h.HexDigest();
-  image.kernel = kernel->vmlinuz;
   image.program = program;
   const std::string cache = options.cache_dir.empty() ? DefaultImageCache() : options.cache_dir;
+  // The uncompressed kernel boots faster; the bzImage still boots without it.
+  auto vmlinux = CachedVmlinux(kernel->vmlinuz, cache + "/kernels");
+  image.kernel = vmlinux.ok() ? *vmlinux : kernel->vmlinuz;
   const std::string dir = cache + "/" + image.key;
   image.initramfs = dir + "/initramfs.cpio";
   if (IsReadableFile(image.initramfs)) {

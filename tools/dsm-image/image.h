@@ -56,7 +56,7 @@ struct BuildOptions {
 
 struct GuestImage {
   std::string key;        // hex SHA-256 of the inputs
-  std::string kernel;     // the kernel to boot (bzImage)
+  std::string kernel;     // the kernel to boot: CACHE/kernels/vmlinux-SHA, else the bzImage
   std::string initramfs;  // CACHE/KEY/initramfs.cpio (uncompressed newc)
   std::string program;    // the program's path, on this machine and in the guest
   bool cached = false;    // true when the image was already there
