@@ -256,6 +256,33 @@ TEST(Image, IsCachedByContent) {
   EXPECT_NE(find("lib/modules/dsm/vfio_pci_core.ko"), nullptr);
 }
 
+TEST(Image, LibrariesFromLdLibraryPathAreFoundInTheGuest) {
+  SKIP_WITHOUT_IMAGE_INPUTS();
+  TempDir dir;
+  auto system = CollectLibraries(DSM_GUEST_PROGRAM, {{}, SystemLibraryDirs()});
+  ASSERT_TRUE(system.ok());
+  for (const auto& l : *system) {
+    if (l.soname == "libc.so.6") fs::copy_file(l.path, dir.path() + "/libc.so.6");
+  }
+  BuildOptions options;
+  options.cache_dir = dir.path() + "/cache";
+  options.search.ld_library_path = {dir.path()};
+  auto image = BuildImage(DSM_GUEST_PROGRAM, options);
+  ASSERT_TRUE(image.ok()) << image.status().message();
+  auto bytes = ReadWholeFile(image->initramfs);
+  ASSERT_TRUE(bytes.ok());
+  auto entries = ReadCpio(*bytes);
+  ASSERT_TRUE(entries.ok());
+  std::string library_path = "(none)";
+  bool has_copy = false;
+  for (const auto& e : *entries) {
+    if (e.name == "etc/dsm/library-path") library_path = e.data;
+    has_copy |= "/" + e.name == dir.path() + "/libc.so.6";
+  }
+  EXPECT_EQ(library_path, dir.path() + "\n");
+  EXPECT_TRUE(has_copy);
+}
+
 TEST(Image, TheCommandPrintsThePaths) {
   SKIP_WITHOUT_IMAGE_INPUTS();
   TempDir dir;

@@ -184,13 +184,16 @@ Result<ElfInfo> ReadElf(const std::string& path) {
   return ParseElf(*bytes, path);
 }
 
+const std::vector<std::string>& LoaderBuiltinDirs() {
+  static const std::vector<std::string> kDirs = {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
+                                                 "/lib64", "/usr/lib64", "/lib", "/usr/lib"};
+  return kDirs;
+}
+
 std::vector<std::string> SystemLibraryDirs() {
   std::vector<std::string> dirs;
   ReadLdSoConf("/etc/ld.so.conf", 0, &dirs);
-  for (const char* d : {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
-                        "/lib", "/usr/lib"}) {
-    dirs.push_back(d);
-  }
+  dirs.insert(dirs.end(), LoaderBuiltinDirs().begin(), LoaderBuiltinDirs().end());
   return dirs;
 }
 

@@ -45,9 +45,11 @@ struct LibrarySearch {
   std::vector<std::string> system_dirs;      // SystemLibraryDirs() by default
 };
 
-// /etc/ld.so.conf (following "include" globs), then the loader's built-in
-// directories for x86-64 Debian.
+// /etc/ld.so.conf (following "include" globs), then LoaderBuiltinDirs().
 std::vector<std::string> SystemLibraryDirs();
+// The directories Debian's x86-64 loader searches without ld.so.cache (a
+// guest has none).
+const std::vector<std::string>& LoaderBuiltinDirs();
 
 // The program's interpreter first (if any), then its libraries in the order
 // found (breadth first), each once. Errors (ENOENT): "PROG: library libX.so.1

@@ -248,14 +248,19 @@ Result<GuestImage> BuildImage(const std::string& program_arg, const BuildOptions
     return Status::Ok();
   };
   if (Status s = add_input(program, program); !s.ok()) return s;
-  std::set<std::string> default_dirs(search.system_dirs.begin(), search.system_dirs.end());
+  // Libraries found through LD_LIBRARY_PATH or /etc/ld.so.conf: the guest has
+  // neither, so its init sets LD_LIBRARY_PATH to their directories (DT_RPATH
+  // and DT_RUNPATH travel in the files themselves).
+  std::set<std::string> needs_path(search.ld_library_path.begin(), search.ld_library_path.end());
+  needs_path.insert(search.system_dirs.begin(), search.system_dirs.end());
+  for (const auto& d : LoaderBuiltinDirs()) needs_path.erase(d);
   std::string library_path;
   std::set<std::string> extra_dirs;
   for (const Library& lib : *libs) {
     const std::string path = Absolute(lib.path);
     if (Status s = add_input(path, path); !s.ok()) return s;
-    const std::string dir = fs::path(path).parent_path();
-    if (lib.soname != lib.path && !default_dirs.count(dir) && extra_dirs.insert(dir).second) {
+    const std::string dir = fs::path(lib.path).parent_path();
+    if (lib.soname != lib.path && needs_path.count(dir) && extra_dirs.insert(dir).second) {
       library_path += (library_path.empty() ? "" : ":") + dir;
     }
   }
