@@ -42,29 +42,32 @@ def _inp(base, **changes):
     return InputFile(base, tuple(sorted(changes.items())))
 
 
-# small: seconds on 1 thread, so that the whole matrix runs in CI in a few
-# minutes; default: the SPLASH-2 default problem sizes (each program's own
-# defaults); large: the sizes the programs' READMEs give for measurements.
+# small: milliseconds to a few tenths of a second on 1 thread, so that the
+# whole matrix runs in CI in well under a minute; default: the SPLASH-2
+# default problem sizes (each program's own defaults); large: for
+# measurements, about 1 to 5 s per run on 1 thread of a current machine (the
+# programs' READMEs' medium sizes, or larger where those take well under 1 s),
+# within dsm-run's default 1 GiB shared space.
 PROGRAMS = {
     p.name: p
     for p in (
         Program("lu", {
             "small": SizeArgs(("-n", "256", "-b", "16"), note="-n 256 -b 16"),
             "default": SizeArgs(("-n", "512", "-b", "16"), note="-n 512 -b 16"),
-            "large": SizeArgs(("-n", "1024", "-b", "64"), note="-n 1024 -b 64"),
+            "large": SizeArgs(("-n", "2048", "-b", "64"), note="-n 2048 -b 64"),
         }),
         Program("fft", {
             "small": SizeArgs(("-m", "14"), note="-m 14 (16K points)"),
             "default": SizeArgs(("-m", "16"), note="-m 16 (64K points)"),
-            "large": SizeArgs(("-m", "20"), note="-m 20 (1M points)"),
+            "large": SizeArgs(("-m", "22"), note="-m 22 (4M points)"),
         }),
         Program("radix", {
             "small": SizeArgs(("-n", "200000", "-r", "256", "-m", "1000000"),
                               note="-n 200000 -r 256 -m 1000000"),
             "default": SizeArgs(("-n", "262144", "-r", "1024", "-m", "524288"),
                                 note="-n 262144 -r 1024 -m 524288"),
-            "large": SizeArgs(("-n", "4194304", "-r", "1024", "-m", "524288"),
-                              note="-n 4194304 -r 1024 -m 524288"),
+            "large": SizeArgs(("-n", "16777216", "-r", "1024", "-m", "524288"),
+                              note="-n 16777216 -r 1024 -m 524288"),
         }),
         Program("ocean", {
             "small": SizeArgs(("-n", "130"), note="-n 130"),
@@ -82,8 +85,8 @@ PROGRAMS = {
         Program("barnes", {
             "small": SizeArgs((), _inp("barnes/input.small"), note="2048 bodies, 4 steps"),
             "default": SizeArgs((), _inp("barnes/input"), note="16384 bodies, 3 steps"),
-            "large": SizeArgs((), _inp("barnes/input", tstop="0.25"),
-                              note="16384 bodies, 10 steps"),
+            "large": SizeArgs((), _inp("barnes/input", nbody="65536", tstop="0.1"),
+                              note="65536 bodies, 4 steps"),
         }),
     )
 }
