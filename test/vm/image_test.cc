@@ -150,6 +150,14 @@ TEST(Libraries, CollectsTheLoaderAndLibc) {
   EXPECT_TRUE(has_libc);
 }
 
+TEST(Libraries, AStaticProgramNeedsNone) {
+  auto busybox = FindBusybox();
+  if (!busybox.ok()) GTEST_SKIP() << busybox.status().message();
+  auto libs = CollectLibraries(*busybox, {{}, SystemLibraryDirs()});
+  ASSERT_TRUE(libs.ok()) << libs.status().message();
+  EXPECT_TRUE(libs->empty());
+}
+
 TEST(Libraries, AMissingLibraryIsNamed) {
   TempDir empty;
   auto libs = CollectLibraries(DSM_GUEST_PROGRAM, {{}, {empty.path()}});
@@ -358,12 +366,12 @@ TEST(Boot, ADynamicProgramRunsInAGuest) {
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   ASSERT_GE(pidfd, 0);
   pollfd p{pidfd, POLLIN, 0};
-  const int ready = ::poll(&p, 1, 60'000);
+  const int ready = ::poll(&p, 1, 90'000);  // generous: these machines are often loaded
   ::close(pidfd);
   if (ready != 1) ::kill(pid, SIGKILL);
   int wstatus = 0;
   ::waitpid(pid, &wstatus, 0);
-  ASSERT_EQ(ready, 1) << "the guest did not power off within 60 s";
+  ASSERT_EQ(ready, 1) << "the guest did not power off within 90 s";
   auto log = ReadWholeFile(qemu_log);
   EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << (log.ok() ? *log : "");
 
