@@ -247,6 +247,10 @@ void Runtime::Finish(int status) {
   // Past this point the daemon answers every request with kJobFinished:
   // the program's heap calls no longer reach the shared heap.
   CloseProgramHeap();
+  // Leak checkers scan the program's data segments at exit, the shared
+  // globals' window among them, whose pages the coherence client may have
+  // left inaccessible: the job is over, let them be read.
+  if (coherent_ && globals_.size() > 0) ::mprotect(globals_.begin(), globals_.size(), PROT_READ);
   trace_.Write();
   auto r = client_->Call(kFinish, {static_cast<uint64_t>(status & 0xff)});
   if (r.status != kOk && r.status != kJobFinished) {
