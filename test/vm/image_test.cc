@@ -86,10 +86,17 @@ TEST(Cpio, RoundTripsEveryKindOfEntry) {
   EXPECT_EQ(e[4].mode, S_IFCHR | 0600u);
   EXPECT_EQ(e[4].rdev_major, 5u);
   EXPECT_EQ(e[4].rdev_minor, 1u);
-  // The same entries give the same bytes.
-  CpioWriter again;
-  again.AddDirectory("/bin");
-  EXPECT_NE(again.Finish(), archive);
+  // The same entries give the same bytes (the writer starts afresh after
+  // Finish), different ones different bytes.
+  w.AddDirectory("/bin");
+  w.AddFile("/bin/hello", std::string("abc\0def", 7), 0755);
+  w.AddFile("empty", "");
+  w.AddSymlink("/bin/sh", "busybox");
+  w.AddCharDevice("/dev/console", 5, 1);
+  EXPECT_EQ(w.Finish(), archive);
+  CpioWriter other;
+  other.AddDirectory("/bin");
+  EXPECT_NE(other.Finish(), archive);
 }
 
 TEST(Cpio, RejectsCorruptArchives) {
