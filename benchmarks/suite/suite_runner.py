@@ -58,11 +58,17 @@ def parse_suite_line(text):
 
 
 def failure_message(text):
-    """The program's first `FAILED: ...` line without that word, or ''."""
-    for line in text.splitlines():
-        line = line.strip()
+    """Why a run failed, as its output says: the program's first `FAILED: ...`
+    line without that word, else dsm-run's last line (how the job ended), else
+    the last line with "error:" in it, or ''."""
+    lines = [line.strip() for line in text.splitlines()]
+    for line in lines:
         if line.startswith("FAILED"):
             return line[len("FAILED"):].lstrip(": ")[:200]
+    for prefix in ("dsm-run:", ""):
+        for line in reversed(lines):
+            if line.startswith(prefix) and (prefix or "error:" in line):
+                return line[:200]
     return ""
 
 

@@ -285,6 +285,12 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(suite_runner.parse_suite_line(out)["phase_s"], "0.25")
         self.assertIsNone(suite_runner.parse_suite_line("nothing"))
         self.assertEqual(suite_runner.failure_message("a\nFAILED: the sum is 3\n"), "the sum is 3")
+        lost = ("x: error: host 0 silent\ndsm-run: lost contact with host 0; ending the job\n"
+                "dsm-hostd[host 0]: error: node 0 left the job\n")
+        self.assertEqual(suite_runner.failure_message(lost),
+                         "dsm-run: lost contact with host 0; ending the job")
+        self.assertEqual(suite_runner.failure_message("a: error: b\nc\n"), "a: error: b")
+        self.assertEqual(suite_runner.failure_message("fine\n"), "")
 
     def _judge(self, output, exit_code, under_dsm_run=True, threads=2):
         r = suite_runner.RunResult("lu", "dsm-2x1", 1, "failed", exit_code=exit_code)
