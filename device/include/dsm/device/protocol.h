@@ -196,8 +196,11 @@ struct NodeCounters {
   uint64_t pages_dropped;   // mappings dropped by acquires (invalidations)
   uint64_t drop_all;        // acquires that fell behind the ring and dropped all
   uint64_t fault_ns;        // time in the fault handler
+  uint64_t untracked_faults;  // write faults that mapped a page homed here
+                              // writable for good (no copy elsewhere)
+  uint64_t untracked_shared;  // such pages tracked again: a copy left the host
 };
-static_assert(sizeof(NodeCounters) == 128);
+static_assert(sizeof(NodeCounters) == 144);
 
 struct RegisterFile {
   // node -> daemon
@@ -212,7 +215,7 @@ struct RegisterFile {
   uint64_t results[4];      //  80
   // node -> daemon
   NodeCounters counters;    // 112
-  uint8_t reserved[272];    // 240 .. 511
+  uint8_t reserved[256];    // 256 .. 511
   uint8_t bulk[3584];       // 512 .. 4095 page lists, notices, statistics
 };
 static_assert(sizeof(RegisterFile) == kPageSize);
@@ -255,7 +258,10 @@ constexpr uint64_t kLockWaiters = 1ULL << 16;
 //
 // PageMeta: one per data page, written by the daemon only, read by nodes in
 // their fault handler: a page whose state is kPageHome or kPageValid can be
-// mapped by a node without asking the daemon.
+// mapped by a node without asking the daemon, and a node's write to a page
+// homed here whose `copied` is 0 needs no write notice: no other host holds
+// a copy that a notice would have to invalidate (docs/design.md, "Lifecycle
+// of a write fault").
 enum PageState : uint32_t {
   kPageUntouched = 0,  // no copy here and home not known yet
   kPageHome = 1,       // this host is the page's home: the master copy
@@ -264,10 +270,18 @@ enum PageState : uint32_t {
 };
 struct PageMeta {
   uint32_t state;    // 0 PageState (load-acquire; the daemon stores it last)
-  uint32_t home;     // 4 home host (meaningful unless kPageUntouched)
+  uint16_t home;     // 4 home host (meaningful unless kPageUntouched)
+  uint16_t copied;   // 6 kPageHome only: 1 from when the daemon sends the
+                     //   page's content to another host (before the copy;
+                     //   the page goes into the invalidation ring then) to
+                     //   when it records a write notice for the page; 0
+                     //   otherwise
   uint64_t version;  // 8 the home's version this copy includes
 };
 static_assert(sizeof(PageMeta) == 16);
+static_assert(offsetof(PageMeta, home) == 4);
+static_assert(offsetof(PageMeta, copied) == 6);
+static_assert(offsetof(PageMeta, version) == 8);
 
 enum HomeMode : uint32_t { kHomeFirstTouch = 0, kHomeRoundRobin = 1 };
 
@@ -317,7 +331,12 @@ static_assert(offsetof(HomeLog, pages) == 16);
 // invalidates (ring[i % inval_entries] for i = inval_head, ...), then
 // advances inval_head. A node that acquires (lock, barrier, region start)
 // drops its mappings of every page appended since it last looked; one that
-// fell more than inval_entries behind drops all its mappings.
+// fell more than inval_entries behind drops all its mappings. The daemon
+// also appends a page homed here whose `copied` it sets (then a seq_cst
+// fence, then it copies the page out): a node that releases first issues a
+// seq_cst fence, then reads the ring from where its last release stopped,
+// and starts tracking (logging) every listed page it was writing untracked.
+// Either the copy includes the node's writes or its release sees the entry.
 constexpr uint64_t kInvalEntries = 1ULL << 20;
 
 // ---------------------------------------------------------------------------
