@@ -3,6 +3,7 @@
 #include "dsm/hostd/coherence.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cinttypes>
 
 #include "dsm/common/log.h"
@@ -197,7 +198,7 @@ void Coherence::Resume(uint32_t page) {
 void Coherence::SetHome(uint32_t page, uint32_t home) {
   PageMeta& m = meta_[page];
   if (StateOf(m) != kPageUntouched) return;
-  m.home = home;
+  m.home = static_cast<uint16_t>(home);
   StoreRelease(&m.state, home == config_.host_id ? uint32_t{kPageHome} : uint32_t{kPageInvalid});
 }
 
@@ -287,13 +288,27 @@ bool Coherence::OnFetch(uint32_t from, uint64_t request_id, std::string_view bod
   for (uint32_t& p : pages) {
     if (!r.Get(&p) || p >= data_pages_) return false;
   }
+  // Local nodes may be writing these pages untracked (see
+  // device::PageMeta::copied): mark each as copied and list the newly marked
+  // ones in the invalidation ring, then a seq_cst fence, and only then copy.
+  // A node's release starts with a seq_cst fence and reads the ring: either
+  // its release sees the entry (and from then on logs its writes to the
+  // page) or the copy below includes every write it made before that fence.
+  std::vector<bool> ours(pages.size());
+  for (size_t i = 0; i < pages.size(); ++i) {
+    ours[i] = BecomeHomeIfUntouched(pages[i]);
+    if (ours[i]) MarkCopied(pages[i]);
+  }
+  PublishInvalidations();
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   BodyWriter w;
   w.Reserve(sizeof(PageListBody) + pages.size() * (sizeof(FetchEntry) + kPageSize));
   w.Put(PageListBody{b.count, 0});
   alignas(8) uint64_t buffer[kPageSize / sizeof(uint64_t)];
-  for (uint32_t p : pages) {
+  for (size_t i = 0; i < pages.size(); ++i) {
+    const uint32_t p = pages[i];
     FetchEntry e{p, 0, 0};
-    if (!BecomeHomeIfUntouched(p)) {
+    if (!ours[i]) {
       e.status = 1;
       std::memset(buffer, 0, sizeof buffer);
     } else {
@@ -305,6 +320,25 @@ bool Coherence::OnFetch(uint32_t from, uint64_t request_id, std::string_view bod
   }
   Reply(from, kFetchReply, request_id, w.Take());
   return true;
+}
+
+void Coherence::MarkCopied(uint32_t page) {
+  PageMeta& m = meta_[page];
+  if (__atomic_load_n(&m.copied, __ATOMIC_RELAXED) != 0) return;  // no notice since the last copy
+  // Nodes read it in their fault handler; the ring's head (a release store)
+  // is published after it.
+  __atomic_store_n(&m.copied, uint16_t{1}, __ATOMIC_RELAXED);
+  fresh_invalid_.push_back(page);
+}
+
+void Coherence::RecordHomeNotice(uint32_t page) {
+  PageMeta& m = meta_[page];
+  m.version = m.version + 1;
+  own_notices_.push_back(Notice{page, config_.host_id, m.version});
+  // Every copy sent so far has an older version: this notice will make it
+  // stale wherever it is, so a write from now on needs no notice until the
+  // page is copied again.
+  __atomic_store_n(&m.copied, uint16_t{0}, __ATOMIC_RELEASE);
 }
 
 bool Coherence::OnFetchReply(uint32_t from, std::string_view body) {
@@ -380,9 +414,8 @@ bool Coherence::Release(uint32_t slot, uint32_t node, uint64_t count, NodeReply*
   for (uint32_t p : pages) {
     PageMeta& m = meta_[p];
     if (StateOf(m) == kPageHome) {
-      m.version = m.version + 1;
+      RecordHomeNotice(p);
       DSM_LOG_DEBUG("release of home page %u by node %u: version %" PRIu64, p, node, m.version);
-      own_notices_.push_back(Notice{p, config_.host_id, m.version});
       continue;
     }
     auto t = twins_.find(p);
@@ -442,6 +475,8 @@ bool Coherence::OnDiff(uint32_t from, uint64_t request_id, std::string_view body
     } else if (!ApplyDiff(space_->page(e.page), bytes)) {
       ack.status = 2;
     } else {
+      // No change to `copied`: the writer holds a copy, which this diff
+      // does not bring up to date with this host's own writes.
       PageMeta& m = meta_[e.page];
       ack.old_version = m.version;
       m.version = m.version + 1;
@@ -538,11 +573,7 @@ void Coherence::DrainHomeLogs() {
   // of a page apart (no notice left the host between them).
   std::sort(pages.begin(), pages.end());
   pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
-  for (uint32_t p : pages) {
-    PageMeta& m = meta_[p];
-    m.version = m.version + 1;
-    own_notices_.push_back(Notice{p, config_.host_id, m.version});
-  }
+  for (uint32_t p : pages) RecordHomeNotice(p);
 }
 
 std::vector<Notice> Coherence::TakeOwnNotices() {

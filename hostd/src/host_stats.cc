@@ -128,6 +128,8 @@ std::string HostCore::StatsJson() const {
            ",\"drop_all\":%" PRIu64 ",\"fault_ns\":%" PRIu64,
            c.read_faults, c.write_faults, c.daemon_faults, c.releases, c.pages_released, c.pages_dropped,
            c.drop_all, c.fault_ns);
+    Append(&out, ",\"untracked_faults\":%" PRIu64 ",\"untracked_shared\":%" PRIu64, c.untracked_faults,
+           c.untracked_shared);
     Append(&out, ",\"unlock_slow\":%" PRIu64 ",\"daemon_wait_ns\":%" PRIu64 "}", c.unlock_slow, c.wait_ns);
     first = false;
   }

@@ -4,8 +4,9 @@
 // this engine reaches through messages like every other host does.
 //
 // What it keeps, per data page of this host's shared space:
-// - PageMeta in the shared space (state, home, version), which nodes read in
-//   their fault handler to map valid pages without asking;
+// - PageMeta in the shared space (state, home, version, copied), which nodes
+//   read in their fault handler to map valid pages without asking and to
+//   write pages homed here untracked while no other host has a copy;
 // - a twin (a copy taken when a node of this host first wrote a page homed
 //   elsewhere) and the local nodes that wrote it since their last release;
 // - the newest version an acquire said this host must see (for pages
@@ -142,6 +143,13 @@ class Coherence {
   bool OnHomeReply(std::string_view body);
   bool OnFetchReply(uint32_t from, std::string_view body);
   bool OnFetch(uint32_t from, uint64_t request_id, std::string_view body);
+  // A page homed here is about to be copied to another host: sets its
+  // PageMeta::copied and, if it was clear, queues it for the invalidation
+  // ring (PublishInvalidations), where the local nodes' releases find it.
+  void MarkCopied(uint32_t page);
+  // A release of a page homed here: a new version, a write notice, and
+  // PageMeta::copied cleared (the notice makes every copy sent so far stale).
+  void RecordHomeNotice(uint32_t page);
   bool OnDiff(uint32_t from, uint64_t request_id, std::string_view body);
   bool OnDiffAck(uint64_t release_id, std::string_view body);
   void AckedDiff(uint32_t page);
