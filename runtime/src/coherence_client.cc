@@ -4,6 +4,7 @@
 #include <ucontext.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <string>
 
@@ -62,6 +63,7 @@ Status CoherenceClient::Start(DeviceClient* device, Caller* caller, NodeCounters
     return Status::FromErrno("mmap page state");
   }
   cursor_ = LoadAcquire(&header_->inval_head);
+  release_cursor_ = cursor_;
   g_client = this;
   if (!InstallFaultHandler()) return Status::FromErrno("install the fault handler");
   SetPageFaultHandler(OnPageFault);
@@ -124,8 +126,19 @@ bool CoherenceClient::OnFault(uintptr_t addr, bool write) {
       if (r.status != kOk) caller_->Fail("write fault", page, r.status);
       answer = static_cast<int64_t>(r.results[0]);
     }
-    if (!(mine & kDirty)) dirty_[dirty_count_++] = static_cast<uint32_t>(page);
-    mine = kReadable | kWritable | kDirty;
+    const bool home = st == kPageHome || answer == kPageHome;
+    if ((mine & kUntracked) ||
+        (home && !(mine & kDirty) && __atomic_load_n(&meta_[page].copied, __ATOMIC_ACQUIRE) == 0)) {
+      // Homed here and no other host has a copy that a write notice would
+      // have to make stale: writable for good, never logged, until a copy
+      // leaves (Release() finds it in the ring then).
+      ++counters_->untracked_faults;
+      if (!(mine & kUntracked)) ++untracked_count_;
+      mine = kReadable | kWritable | kUntracked;
+    } else {
+      if (!(mine & kDirty)) dirty_[dirty_count_++] = static_cast<uint32_t>(page);
+      mine = kReadable | kWritable | kDirty;
+    }
     Protect(page, 1, PROT_READ | PROT_WRITE);
   } else {
     ++counters_->read_faults;
@@ -135,7 +148,7 @@ bool CoherenceClient::OnFault(uintptr_t addr, bool write) {
       if (r.status != kOk) caller_->Fail("read fault", page, r.status);
       answer = static_cast<int64_t>(r.results[0]);
     }
-    if (mine & kDirty) {
+    if (mine & (kDirty | kUntracked)) {
       mine |= kReadable | kWritable;
       Protect(page, 1, PROT_READ | PROT_WRITE);
     } else {
@@ -164,6 +177,7 @@ bool CoherenceClient::OnFault(uintptr_t addr, bool write) {
 void CoherenceClient::ReleaseEntry() { g_client->ReleaseNow(false); }
 
 void CoherenceClient::Release() {
+  TrackCopied();
   if (dirty_count_ == 0) return;
   char probe;
   auto sp = reinterpret_cast<uintptr_t>(&probe);
@@ -255,7 +269,53 @@ void CoherenceClient::ReleaseNow(bool keep_stack) {  // From here on, writes fau
   if (run_len != 0) Protect(run_start, run_len, PROT_READ);
 }
 
+void CoherenceClient::Track(uint64_t page) {
+  state_[page] = static_cast<uint8_t>((state_[page] & ~kUntracked) | kDirty);
+  dirty_[dirty_count_++] = static_cast<uint32_t>(page);
+  --untracked_count_;
+  ++counters_->untracked_shared;
+}
+
+void CoherenceClient::TrackAll() {
+  for (uint64_t p = 0; p < pages_ && untracked_count_ > 0; ++p) {
+    if (state_[p] & kUntracked) Track(p);
+  }
+}
+
+void CoherenceClient::TrackCopied() {
+  if (untracked_count_ == 0) {
+    // Nothing to track. A page that becomes untracked later was listed
+    // here, if at all, after the daemon set its `copied` flag: the fault
+    // sees the flag (this load synchronises with the ring's head), or a
+    // notice recorded since then, which makes every copy stale anyway.
+    release_cursor_ = LoadAcquire(&header_->inval_head);
+    return;
+  }
+  // Dekker with the daemon (Coherence::OnFetch): it lists a page in the
+  // ring, fences, then copies it; this node wrote, fences, then reads the
+  // ring. Either the copy includes this interval's writes, or this release
+  // sees the entry and the page's writes are released like any other's.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const uint64_t head = LoadAcquire(&header_->inval_head);
+  const uint64_t capacity = header_->inval_entries;
+  if (head - release_cursor_ > capacity) {
+    TrackAll();  // entries were overwritten: any page may have been copied
+  } else {
+    const uint64_t mask = capacity - 1;
+    for (uint64_t i = release_cursor_; i < head && untracked_count_ > 0; ++i) {
+      uint32_t p = __atomic_load_n(&ring_[i & mask], __ATOMIC_RELAXED);
+      if (p < pages_ && (state_[p] & kUntracked)) Track(p);
+    }
+    // The daemon may have lapped us while we read.
+    if (LoadAcquire(&header_->inval_head) - release_cursor_ > capacity) TrackAll();
+  }
+  release_cursor_ = head;
+}
+
 void CoherenceClient::DropAll() {
+  // Untracked pages cannot stay untracked unmapped (their next write must
+  // not be lost to a release): they become dirty first.
+  TrackAll();
   if (::mprotect(data_, pages_ * kPageSize, PROT_NONE) != 0) caller_->Fail("mprotect", 0, -errno);
   if (alias_end_ > alias_first_ && ::mprotect(alias_, (alias_end_ - alias_first_) * kPageSize, PROT_NONE) != 0) {
     caller_->Fail("mprotect", alias_first_, -errno);
@@ -279,7 +339,10 @@ void CoherenceClient::Acquire() {
     uint32_t p = __atomic_load_n(&ring_[i & mask], __ATOMIC_RELAXED);
     if (p >= pages_) continue;  // cannot happen unless the ring was overwritten (checked below)
     uint8_t& mine = state_[p];
-    if (!(mine & kReadable)) continue;
+    if (!(mine & kReadable) || (mine & kUntracked)) continue;
+    // A page homed here was listed because the daemon copied it out (for
+    // Release()); the home's copy is never stale.
+    if (LoadAcquire(&meta_[p].state) == kPageHome) continue;
     mine &= kDirty;
     ++counters_->pages_dropped;
     if (run_len != 0 && p == run_start + run_len) {

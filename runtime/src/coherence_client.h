@@ -3,20 +3,28 @@
 // data area in its page protections:
 //   none       the page may be stale here: the first access faults;
 //   read-only  readable; the first write faults so the host can twin it;
-//   read-write written since this node's last release (dirty).
+//   read-write written since this node's last release (dirty), or a page
+//              homed on this host that no other host has a copy of
+//              (untracked: stays writable across releases, never logged).
 // and serves the faults that these protections raise:
 // - a read fault maps the page read-only at once when the host's copy is
 //   valid (PageMeta in the shared space says so); otherwise it asks the
 //   daemon (kFault), which fetches it from its home;
 // - a write fault asks the daemon for a twin unless this host is the
-//   page's home, records the page as dirty and maps it read-write.
-// Release() (before an unlock or a barrier) hands the dirty pages to the
-// daemon (kRelease: diffs to the homes, write notices) and maps them
-// read-only again. Acquire() (after a lock or a barrier) drops this node's
-// mappings of every page the daemon invalidated since the node last looked,
-// from the host's invalidation ring; a node that fell more than the ring's
-// size behind drops all its mappings (one mprotect), which costs only
-// faults that the daemon need not see.
+//   page's home, records the page as dirty and maps it read-write; a page
+//   homed here whose PageMeta::copied is clear is mapped read-write
+//   untracked instead.
+// Release() (before an unlock or a barrier) first tracks again every
+// untracked page that the daemon copied to another host since the node's
+// last release (the host's invalidation ring lists them; a seq_cst fence
+// before reading it pairs with the daemon's before its copy), then hands the
+// dirty pages to the daemon (kRelease: diffs to the homes, write notices;
+// pages homed here through the home-release log) and maps them read-only
+// again. Acquire() (after a lock or a barrier) drops this node's mappings of
+// every page the daemon invalidated since the node last looked, from the
+// same ring (pages homed here, listed there for Release, are skipped); a
+// node that fell more than the ring's size behind drops all its mappings
+// (one mprotect), which costs only faults that the daemon need not see.
 //
 // Private state: a byte of protection state per data page and the list of
 // dirty pages, both anonymous mappings sized for the whole data area (16
@@ -25,7 +33,9 @@
 // Invariant: every write to a shared page is recorded by a fault (the page
 // is read-only or unmapped until its first write in an interval), so that a
 // page without a twin or dirty mapping holds nothing unsent and may be
-// replaced whole by a fetched copy.
+// replaced whole by a fetched copy — except untracked pages, which are homed
+// here (never replaced) and need no notice as long as every other host's
+// copy of them is made stale by a notice recorded since (see Release()).
 //
 // Thread safety: the node's main thread. OnFault() is async-signal-safe
 // (atomics, mprotect, and the device request path, which the fault can never
@@ -83,6 +93,9 @@ class CoherenceClient {
   static constexpr uint8_t kReadable = 1;
   static constexpr uint8_t kWritable = 2;
   static constexpr uint8_t kDirty = 4;
+  // Homed here, mapped read-write, not in the dirty list (see the class
+  // comment). Never together with kDirty.
+  static constexpr uint8_t kUntracked = 8;
 
   void Protect(uint64_t first, uint64_t count, int prot);
   // mprotect of pages [first, first + count) where they are used (the alias
@@ -94,6 +107,13 @@ class CoherenceClient {
                          : data_ + page * device::kPageSize;
   }
   void DropAll();
+  // An untracked page becomes dirty (stays mapped as it is): this interval's
+  // writes to it are released like any other's.
+  void Track(uint64_t page);
+  void TrackAll();
+  // Release()'s first step: tracks the untracked pages that the ring lists
+  // since release_cursor_ (all of them if it fell behind).
+  void TrackCopied();
   // keep_stack: written master-stack pages stay writable and dirty (they are
   // homed here, so releasing them again costs a log entry).
   void ReleaseNow(bool keep_stack);
@@ -125,7 +145,9 @@ class CoherenceClient {
   uint32_t* spare_ = nullptr;
   uint32_t* spare_rest_ = nullptr;  // a release's pages that go to the daemon
   uint64_t dirty_count_ = 0;
-  uint64_t cursor_ = 0;  // invalidation ring entries seen
+  uint64_t cursor_ = 0;  // invalidation ring entries seen by Acquire()
+  uint64_t release_cursor_ = 0;  // and by Release()
+  uint64_t untracked_count_ = 0;  // pages with kUntracked
   // A private stack for Release() when it is called on node 0's master
   // stack, which is shared data: every write to a shared page must be seen
   // by a fault, and the release's own stack writes, made between sending the
