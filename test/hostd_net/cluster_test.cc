@@ -18,7 +18,11 @@
 //    daemons' status says which host was lost): never wrong data, never a
 //    hang.
 //  * ClusterKill: a host dies mid-job; the others end it within 3 s.
+//  * ClusterUntracked: pages homed on the writer's host that no other host
+//    has a copy of are written untracked; once a copy leaves, the writer's
+//    next release logs them.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <atomic>
 #include <cinttypes>
@@ -521,6 +525,144 @@ TEST(ClusterHomeLog, CorruptLogEndsTheJobNamingTheSlot) {
   const std::string log = ::testing::internal::GetCapturedStderr();
   EXPECT_FALSE(survived) << run.Describe();
   EXPECT_NE(log.find("node in slot 1 corrupted its home-release log"), std::string::npos) << log;
+}
+
+// ---------------------------------------------------------------------------
+// Untracked writes to pages homed on the writer's host (PageMeta::copied).
+
+// Spins (yielding) until *step reaches `want`; false after 10 s.
+bool WaitStep(const std::atomic<int>& step, int want) {
+  const uint64_t deadline = MonotonicNs() + 10'000'000'000ULL;
+  while (step.load() < want) {
+    if (MonotonicNs() > deadline) return false;
+    sched_yield();
+  }
+  return true;
+}
+
+// Host 0's node writes a page it homes untracked; host 1 reads it after a
+// lock; host 0 writes it again without a fault (still untracked) and its next
+// release must log it, or host 1 would keep its stale copy; then the page is
+// tracked, and host 1 sees a third value after the next lock. The test's
+// own atomic `step` orders the nodes without the protocol's help.
+TEST(ClusterUntracked, ACopyMakesTheNextReleaseLogTheUntrackedPage) {
+  ClusterOptions o;
+  o.placement = {{0}, {1}};
+  Cluster cluster(o);
+  ASSERT_TRUE(cluster.Start().ok());
+  std::atomic<int> step{0};
+  auto run = testing::RunNodes(cluster, [&](TestNode& n) {
+    const uint64_t page = PinnedPagesOf(&n.header()).stack_end + 7;
+    const uint64_t at = n.page_offset(page) + 24;
+    auto expect = [&](uint64_t want, const char* when) {
+      uint64_t v = 0;
+      if (n.Lock(9) && n.Get(at, &v)) {
+        n.Check(v == want, std::string(when) + ": read " + std::to_string(v) + ", expected " + std::to_string(want));
+      }
+      return n.Unlock(9);
+    };
+    auto wait = [&](int want) { return n.Check(WaitStep(step, want), "waited 10 s for step " + std::to_string(want)); };
+    if (n.id() == 0) {
+      if (!n.Put<uint64_t>(at, 1)) return;  // first touch: homed on host 0, no copy anywhere
+      n.Check(n.untracked(page), "a fresh page homed here is tracked");
+      if (!n.Barrier() || !n.Lock(9) || !n.Put<uint64_t>(at, 100) || !n.Unlock(9)) return;
+      n.Check(n.untracked(page) && n.untracked_shared() == 0, "released before any copy left: tracked");
+      step = 1;
+      if (!wait(2)) return;  // host 1 has a copy of 100
+      if (!n.Put<uint64_t>(at, 200)) return;  // no fault: still untracked
+      if (!n.Lock(9) || !n.Unlock(9)) return;  // the ring lists the page: logged
+      n.Check(!n.untracked(page) && n.untracked_shared() == 1, "the release did not track the copied page");
+      step = 3;
+      if (!wait(4)) return;  // host 1 fetched 200: the page is copied again
+      if (!n.Put<uint64_t>(at, 300)) return;
+      n.Check(!n.untracked(page), "a write to a page copied since its last notice went untracked");
+      if (!n.Lock(9) || !n.Unlock(9)) return;
+      step = 5;
+    } else {
+      if (!n.Barrier() || !wait(1) || !expect(100, "after the untracked release")) return;
+      step = 2;
+      if (!wait(3) || !expect(200, "after the write made while the copy was out")) return;
+      step = 4;
+      if (!wait(5) || !expect(300, "after the tracked write")) return;
+    }
+    FinishJob(n);
+  }, kRunTimeoutMs);
+  ExpectFinished(cluster, run);
+}
+
+// The race window: host 1 fetches a page while host 0's node keeps writing
+// it untracked. The page has two halves; in round r host 0's node writes
+// half r % 2 over and over with rising values, then under lock 9 publishes
+// the last value and hands the turn to host 1's node, which checks that half
+// exactly while host 0's node already writes the other half (no word is
+// read while written: data-race free, but the fetches copy the page while
+// it is written). Every value host 1 checks was written before a release
+// that the lock orders before its acquire.
+TEST(ClusterUntracked, FetchesWhileTheHomeKeepsWritingSeeEveryReleasedValue) {
+  ClusterOptions o;
+  o.placement = {{0}, {1}};
+  Cluster cluster(o);
+  ASSERT_TRUE(cluster.Start().ok());
+  constexpr uint64_t kRounds = 60;
+  constexpr uint64_t kHalfWords = 240;  // words [8, 248) and [264, 504)
+  std::atomic<uint64_t> untracked_faults{0}, untracked_shared{0};
+  auto run = testing::RunNodes(cluster, [&](TestNode& n) {
+    const uint64_t first = PinnedPagesOf(&n.header()).stack_end + 11;
+    const uint64_t turn = n.page_offset(first);  // uint64 turn (1: host 1's), round, value
+    const uint64_t data = n.page_offset(first + 2);
+    auto half = [&](uint64_t r) { return data + (r % 2 == 0 ? 8 : 264) * sizeof(uint64_t); };
+    std::vector<uint64_t> words(kHalfWords);
+    if (n.id() == 0) {
+      if (!n.Put<uint64_t>(turn, 0) || !n.Put<uint64_t>(data, 0)) return;  // homed on host 0
+      if (!n.Barrier()) return;
+      uint64_t v = 0;
+      for (uint64_t r = 0; r < kRounds; ++r) {
+        for (bool published = false; !published;) {
+          ++v;
+          std::fill(words.begin(), words.end(), (r << 32) | v);
+          if (!n.Write(half(r), words.data(), words.size() * sizeof(uint64_t))) return;
+          uint64_t t = 0;
+          if (!n.Lock(9) || !n.Get(turn, &t)) return;
+          if (t == 0) {
+            if (!n.Put(turn + 8, r) || !n.Put(turn + 16, (r << 32) | v) || !n.Put<uint64_t>(turn, 1)) return;
+            published = true;
+          }
+          if (!n.Unlock(9)) return;
+        }
+      }
+      untracked_faults = n.untracked_faults();
+      untracked_shared = n.untracked_shared();
+    } else {
+      if (!n.Barrier()) return;
+      for (uint64_t r = 0; r < kRounds; ++r) {
+        for (uint64_t t = 0; t != 1;) {
+          if (!n.Lock(9) || !n.Get(turn, &t)) return;
+          if (t != 1 && !n.Unlock(9)) return;
+          if (t != 1) sched_yield();
+        }
+        uint64_t round = 0, value = 0;
+        if (!n.Get(turn + 8, &round) || !n.Get(turn + 16, &value) ||
+            !n.Read(half(r), words.data(), words.size() * sizeof(uint64_t))) {
+          return;
+        }
+        n.Check(round == r, "round " + std::to_string(round) + ", expected " + std::to_string(r));
+        for (uint64_t i = 0; i < kHalfWords; ++i) {
+          if (!n.Check(words[i] == value, "round " + std::to_string(r) + ": word " + std::to_string(i) + " is " +
+                                              std::to_string(words[i]) + ", released " + std::to_string(value))) {
+            break;
+          }
+        }
+        if (!n.Put<uint64_t>(turn, 0) || !n.Unlock(9)) return;
+      }
+    }
+    FinishJob(n);
+  }, kRunTimeoutMs, TestNode::Locks::kTable);
+  ExpectFinished(cluster, run);
+  std::printf("[  info    ] host 0: %llu untracked write faults, %llu pages tracked again after a copy\n",
+              static_cast<unsigned long long>(untracked_faults.load()),
+              static_cast<unsigned long long>(untracked_shared.load()));
+  EXPECT_GE(untracked_faults.load(), 1u);
+  EXPECT_GE(untracked_shared.load(), 1u) << "no copy ever met an untracked page";
 }
 
 class ClusterFaults : public ::testing::TestWithParam<FaultCase> {};

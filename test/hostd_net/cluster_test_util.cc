@@ -185,6 +185,7 @@ Result<std::unique_ptr<TestNode>> TestNode::Attach(const std::string& socket, ui
   node->pages_ = h.data_pages;
   node->mine_.assign(node->pages_, 0);
   node->cursor_ = LoadAcquire(&h.inval_head);
+  node->release_cursor_ = node->cursor_;
   return node;
 }
 
@@ -245,18 +246,66 @@ bool TestNode::MapRead(uint64_t page) {
   if (m & kReadable) return true;
   uint32_t st = LoadAcquire(&PageMetaTable(client_->base())[page].state);
   if (st != kPageHome && st != kPageValid && !Ok(kFault, Call(kFault, {page, 0}))) return false;
-  m |= (m & kDirty) ? kReadable | kWritable : kReadable;
+  m |= (m & (kDirty | kUntracked)) ? kReadable | kWritable : kReadable;
   return true;
 }
 
 bool TestNode::MapWrite(uint64_t page) {
   uint8_t& m = mine_[page];
   if (m & kWritable) return true;
-  uint32_t st = LoadAcquire(&PageMetaTable(client_->base())[page].state);
-  if (st != kPageHome && !Ok(kFault, Call(kFault, {page, 1}))) return false;
+  PageMeta& meta = PageMetaTable(client_->base())[page];
+  uint32_t st = LoadAcquire(&meta.state);
+  if (st != kPageHome) {
+    auto r = Call(kFault, {page, 1});
+    if (!Ok(kFault, r)) return false;
+    st = static_cast<uint32_t>(r.results[0]);
+  }
+  // As the runtime does: a page homed here that no other host has a copy
+  // of is written untracked (never logged) until a copy leaves.
+  if ((m & kUntracked) || (st == kPageHome && !(m & kDirty) && __atomic_load_n(&meta.copied, __ATOMIC_ACQUIRE) == 0)) {
+    if (!(m & kUntracked)) ++untracked_count_;
+    m = kReadable | kWritable | kUntracked;
+    ++untracked_faults_;
+    return true;
+  }
   if (!(m & kDirty)) dirty_.push_back(static_cast<uint32_t>(page));
   m = kReadable | kWritable | kDirty;
   return true;
+}
+
+void TestNode::Track(uint64_t page) {
+  mine_[page] = static_cast<uint8_t>((mine_[page] & ~kUntracked) | kDirty);
+  dirty_.push_back(static_cast<uint32_t>(page));
+  --untracked_count_;
+  ++untracked_shared_;
+}
+
+void TestNode::TrackAll() {
+  for (uint64_t p = 0; p < pages_ && untracked_count_ > 0; ++p) {
+    if (mine_[p] & kUntracked) Track(p);
+  }
+}
+
+void TestNode::TrackCopied() {
+  const SpaceHeader& h = header();
+  if (untracked_count_ == 0) {
+    release_cursor_ = LoadAcquire(&h.inval_head);
+    return;
+  }
+  // The runtime's Dekker with the daemon's copy (CoherenceClient::TrackCopied).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const uint64_t head = LoadAcquire(&h.inval_head);
+  if (head - release_cursor_ > h.inval_entries) {
+    TrackAll();
+  } else {
+    const uint32_t* ring = InvalRing(client_->base());
+    for (uint64_t i = release_cursor_; i < head && untracked_count_ > 0; ++i) {
+      uint32_t p = __atomic_load_n(&ring[i & (h.inval_entries - 1)], __ATOMIC_RELAXED);
+      if (p < pages_ && (mine_[p] & kUntracked)) Track(p);
+    }
+    if (LoadAcquire(&h.inval_head) - release_cursor_ > h.inval_entries) TrackAll();
+  }
+  release_cursor_ = head;
 }
 
 bool TestNode::Read(uint64_t offset, void* out, size_t n) {
@@ -284,6 +333,7 @@ bool TestNode::Write(uint64_t offset, const void* in, size_t n) {
 }
 
 bool TestNode::Release() {
+  TrackCopied();
   if (dirty_.empty()) return true;
   std::sort(dirty_.begin(), dirty_.end());
   // As the runtime does: pages homed here go to the home-release log, the
@@ -324,12 +374,15 @@ void TestNode::Acquire() {
   const SpaceHeader& h = header();
   const uint64_t head = LoadAcquire(&h.inval_head);
   if (head - cursor_ > h.inval_entries) {
+    TrackAll();  // as the runtime's DropAll
     for (uint8_t& m : mine_) m &= kDirty;
   } else {
     const uint32_t* ring = InvalRing(client_->base());
+    const PageMeta* meta = PageMetaTable(client_->base());
     for (uint64_t i = cursor_; i < head; ++i) {
       uint32_t p = __atomic_load_n(&ring[i & (h.inval_entries - 1)], __ATOMIC_RELAXED);
-      if (p < pages_) mine_[p] &= kDirty;
+      if (p >= pages_ || (mine_[p] & kUntracked) || LoadAcquire(&meta[p].state) == kPageHome) continue;
+      mine_[p] &= kDirty;
     }
   }
   cursor_ = head;

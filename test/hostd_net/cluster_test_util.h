@@ -9,9 +9,12 @@
 // in-process node has no page protection and no fault handler, so TestNode
 // does by hand what libdsm's CoherenceClient does: kFault before the first
 // write of a page not homed here and before the first read of a page that is
-// neither home nor valid, the list of dirty pages released (kRelease) before
-// every unlock and barrier, and after every acquire the invalidation ring
-// read and the listed pages forgotten. Locks go to the daemon
+// neither home nor valid; pages homed here that no other host has a copy of
+// (PageMeta::copied) written untracked; before every unlock and barrier the
+// untracked pages listed in the invalidation ring since the last release
+// tracked again (a seq_cst fence first) and the list of dirty pages
+// released (home-release log, kRelease); and after every acquire the ring
+// read and the listed pages forgotten (except pages homed here). Locks go to the daemon
 // (kNoLockEntry) or, like dsm_lock, through the host lock table's fast path.
 //
 // RunNodes: one thread per node running a program, bounded by a deadline. A
@@ -152,6 +155,12 @@ class TestNode {
   // node goes on, so that the job still ends and every error is seen).
   bool Check(bool ok, const std::string& what);
 
+  // Write faults that left a page homed here untracked, and such pages
+  // tracked again because a copy left the host (as NodeCounters counts them).
+  [[nodiscard]] uint64_t untracked_faults() const { return untracked_faults_; }
+  [[nodiscard]] uint64_t untracked_shared() const { return untracked_shared_; }
+  [[nodiscard]] bool untracked(uint64_t data_page) const { return (mine_[data_page] & kUntracked) != 0; }
+
   // A request failed (the job ended, or the daemon refused it).
   [[nodiscard]] bool failed() const { return status_ != device::kOk; }
   [[nodiscard]] int32_t status() const { return status_; }
@@ -166,7 +175,7 @@ class TestNode {
   void set_stop_flag(const std::atomic<bool>* flag) { stop_ = flag; }
 
  private:
-  enum : uint8_t { kReadable = 1, kWritable = 2, kDirty = 4 };
+  enum : uint8_t { kReadable = 1, kWritable = 2, kDirty = 4, kUntracked = 8 };
   TestNode() = default;
   runtime::DeviceClient::Reply Call(uint32_t command, std::initializer_list<uint64_t> args);
   bool Fail(uint32_t command, const runtime::DeviceClient::Reply& r);
@@ -177,6 +186,9 @@ class TestNode {
   void Acquire();
   bool MapRead(uint64_t page);
   bool MapWrite(uint64_t page);
+  void Track(uint64_t page);
+  void TrackAll();
+  void TrackCopied();
   // The data page of a space offset; false (and a failed node) if outside.
   bool PagesOf(uint64_t offset, size_t n, uint64_t* first, uint64_t* last);
   device::LockEntry* FindLock(uint32_t id, uint64_t* index);
@@ -185,9 +197,12 @@ class TestNode {
   uint32_t id_ = 0, host_ = 0, num_nodes_ = 0;
   Locks locks_ = Locks::kDaemon;
   uint64_t pages_ = 0;
-  std::vector<uint8_t> mine_;      // per data page: kReadable | kWritable | kDirty
+  std::vector<uint8_t> mine_;      // per data page: kReadable | kWritable | kDirty | kUntracked
   std::vector<uint32_t> dirty_;    // pages written since the last release
-  uint64_t cursor_ = 0;            // invalidation ring entries seen
+  uint64_t cursor_ = 0;            // invalidation ring entries seen by Acquire
+  uint64_t release_cursor_ = 0;    // and by Release
+  uint64_t untracked_count_ = 0;
+  uint64_t untracked_faults_ = 0, untracked_shared_ = 0;
   int32_t status_ = device::kOk;
   uint64_t status_value_ = 0;
   std::string failure_;
