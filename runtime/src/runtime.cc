@@ -145,8 +145,10 @@ Status Runtime::Start() {
     return Status(EINVAL, "this program has " + std::to_string(globals_.size()) +
                               " bytes of shared globals but the job's shared space reserves " +
                               std::to_string(h->globals_size) +
-                              ": start it with dsm-run (which reads them from the program), or "
-                              "give dsm-hostd --globals " + std::to_string(globals_.size()));
+                              ": dsm-run sizes it from the program it starts; when that is a "
+                              "script (a libtool wrapper, say), give dsm-run the real executable "
+                              "(libtool --mode=execute dsm-run ...) or more --memory; dsm-hostd "
+                              "takes --globals " + std::to_string(globals_.size()));
   }
   if (globals_.size() > 0) {
     if (Status s = client_->MapAlias(globals_.begin(), h->globals_offset, globals_.size()); !s.ok()) return s;

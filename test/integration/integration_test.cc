@@ -222,6 +222,22 @@ TEST(SharedGlobals, AreOneCopyOnTwoHosts) {
       << r.out;
 }
 
+// A script that execs the program (a libtool wrapper, say): dsm-run cannot
+// read the globals' size from it and reserves room for them anyway.
+TEST(SharedGlobals, ProgramStartedThroughAScriptWorks) {
+  TempDir dir;
+  const std::string script = dir.path() + "/wrapper.sh";
+  {
+    std::ofstream out(script);
+    out << "#!/bin/sh\nexec '" << Program("globals") << "' \"$@\"\n";
+  }
+  ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+  RunResult r = RunCommand({DSM_RUN_PATH, "--hosts", "2", "-n", "4", "--timeout", "120", "--", script}, 150);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("nodes=4 ctor_node=0 total=4006 expected=4006 private_count=1"), std::string::npos)
+      << r.out;
+}
+
 // Started on its own: a one-node job whose daemon reserves the room itself.
 TEST(SharedGlobals, EmbeddedOneNodeJobWorks) {
   RunResult r = RunCommand({Program("globals")}, 60);

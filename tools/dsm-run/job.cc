@@ -55,6 +55,9 @@ int Job::Run() {
   }
   globals_size_ = image->globals_size;
   const uint64_t stack = o_.stack != 0 ? o_.stack : device::kMasterStackSize;
+  if (!image->elf && device::LayoutFits(o_.memory, stack, kUnknownProgramGlobals)) {
+    globals_size_ = kUnknownProgramGlobals;  // a script: room for the program it runs
+  }
   if (!device::LayoutFits(o_.memory, stack, globals_size_)) {
     Say("error: %s's shared globals (%llu MiB) and the master stack leave less than 16 MiB of heap in "
         "a %llu MiB shared space: use a larger --memory",

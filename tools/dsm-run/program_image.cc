@@ -30,6 +30,7 @@ Result<ProgramImage> ReadProgramImage(const std::string& path) {
   Elf64_Ehdr eh;
   ssize_t got = ::pread(fd.get(), &eh, sizeof eh, 0);
   if (got < 4 || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) return image;  // not ELF
+  image.elf = true;
   if (got != static_cast<ssize_t>(sizeof eh) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
       eh.e_ident[EI_DATA] != ELFDATA2LSB) {
     return Bad(path, "not a 64-bit little-endian ELF file");

@@ -15,11 +15,17 @@
 namespace dsm::launcher {
 
 struct ProgramImage {
+  // False for a file that is not ELF: a script (a libtool wrapper, say) that
+  // execs the real program, whose globals dsm-run cannot see.
+  bool elf = false;
   // Bytes of the globals window (a multiple of the page size); 0 when the
-  // program has none, or is not an ELF file (a script, say, which execs the
-  // real program: its nodes then check for themselves).
+  // program has none or is not an ELF file.
   uint64_t globals_size = 0;
 };
+
+// What dsm-run reserves for the globals of a program it cannot read (not an
+// ELF file): its nodes check that it is enough, and say so if not.
+constexpr uint64_t kUnknownProgramGlobals = 64ULL << 20;
 
 // Errors (EINVAL, naming the file and the problem): a truncated or malformed
 // ELF file; shared-global sections not linked as one page-aligned window
