@@ -26,6 +26,7 @@ class Cell:
     phase_s: object = None  # medians over the runs (all of them ok, or None)
     total_s: object = None
     wall_s: object = None
+    cpu_s: object = None
     phase_min: object = None
     phase_max: object = None
     stats: dict = field(default_factory=dict)  # of the run with the median phase time
@@ -56,6 +57,8 @@ def _cell_of(program, config, runs, skipped):
     cell.phase_s = statistics.median(r.phase_s for r in ok)
     cell.total_s = statistics.median(r.total_s for r in ok)
     cell.wall_s = statistics.median(r.wall_s for r in ok)
+    cpu = [r.cpu_s for r in ok if r.cpu_s is not None]
+    cell.cpu_s = statistics.median(cpu) if cpu else None
     cell.phase_min, cell.phase_max = by_phase[0].phase_s, by_phase[-1].phase_s
     median_run = by_phase[(len(by_phase) - 1) // 2]
     cell.stats, cell.stats_wall_s = dict(median_run.stats), median_run.wall_s
@@ -103,12 +106,12 @@ def failures(cells):
 # ---- CSV
 
 CELL_COLUMNS = ("program", "size", "config", "kind", "hosts", "nodes_per_host", "workers",
-                "repeats", "ok_runs", "status", "reason", "phase_s", "total_s", "wall_s",
+                "repeats", "ok_runs", "status", "reason", "phase_s", "total_s", "wall_s", "cpu_s",
                 "phase_min_s", "phase_max_s", "speedup", "self_speedup",
                 "ratio_omp") + STAT_KEYS
 
 RUN_COLUMNS = ("program", "size", "config", "repeat", "status", "reason", "exit_code", "threads",
-               "phase_s", "total_s", "wall_s") + STAT_KEYS
+               "phase_s", "total_s", "wall_s", "cpu_s", "load1") + STAT_KEYS
 
 
 def _csv_value(v):
@@ -127,7 +130,7 @@ def write_cells_csv(path, cells, size):
             cfg = c.config
             row = [c.program, size, cfg.name, cfg.kind, cfg.hosts if cfg.kind == "dsm" else "",
                    cfg.per_host if cfg.kind == "dsm" else "", cfg.workers, c.repeats, c.ok_runs,
-                   c.status, c.reason, c.phase_s, c.total_s, c.wall_s, c.phase_min, c.phase_max,
+                   c.status, c.reason, c.phase_s, c.total_s, c.wall_s, c.cpu_s, c.phase_min, c.phase_max,
                    c.speedup, c.self_speedup, c.ratio_omp]
             row += [c.stats.get(k) if c.stats else None for k in STAT_KEYS]
             w.writerow([_csv_value(v) for v in row])
@@ -139,7 +142,7 @@ def write_runs_csv(path, runs, size):
         w.writerow(RUN_COLUMNS)
         for r in runs:
             row = [r.program, size, r.config, r.repeat, r.status, r.reason, r.exit_code, r.threads,
-                   r.phase_s, r.total_s, r.wall_s]
+                   r.phase_s, r.total_s, r.wall_s, r.cpu_s, r.load1]
             row += [r.stats.get(k) if r.stats else None for k in STAT_KEYS]
             w.writerow([_csv_value(v) for v in row])
 
@@ -171,7 +174,9 @@ def read_runs_csv(path):
                               threads=_parse_number(row["threads"]),
                               phase_s=_parse_number(row["phase_s"]),
                               total_s=_parse_number(row["total_s"]),
-                              wall_s=_parse_number(row["wall_s"]), stats=stats))
+                              wall_s=_parse_number(row["wall_s"]),
+                              cpu_s=_parse_number(row.get("cpu_s", "")),
+                              load1=_parse_number(row.get("load1", "")), stats=stats))
     return rows[0]["size"], runs
 
 
@@ -245,21 +250,21 @@ def markdown(cells, programs, configs, meta, size_notes):
         rows.append(row)
     out.append(table(["program"] + [c.label for c in configs], rows))
     out += ["## Every cell", ""]
-    header = ["program", "config", "workers", "phase s", "total s", "wall s", "speedup",
+    header = ["program", "config", "workers", "phase s", "total s", "wall s", "cpu s", "speedup",
               "vs OpenMP", "faults", "pages fetched", "diffs", "diff KiB", "messages",
               "lock wait s", "barrier wait s", "status"]
     rows = []
     for c in cells:
         s = c.stats
         rows.append([c.program, c.config.label, c.config.workers, _num(c.phase_s),
-                     _num(c.total_s), _num(c.wall_s), _num(c.speedup, 2), _num(c.ratio_omp, 2),
+                     _num(c.total_s), _num(c.wall_s), _num(c.cpu_s), _num(c.speedup, 2), _num(c.ratio_omp, 2),
                      _count(s.get("faults")), _count(s.get("pages_fetched")),
                      _count(s.get("diffs")),
                      _count(s["diff_bytes"] // 1024) if "diff_bytes" in s else "",
                      _count(s.get("messages")), _num(s.get("lock_wait_s")),
                      _num(s.get("barrier_wait_s")),
                      c.status if c.status == "ok" else "%s: %s" % (c.status, c.reason)])
-    out.append(table(header, rows, ["l", "l"] + ["r"] * 13 + ["l"]))
+    out.append(table(header, rows, ["l", "l"] + ["r"] * 14 + ["l"]))
     bad = failures(cells)
     out += ["## Failures", ""]
     if bad:
@@ -270,7 +275,9 @@ def markdown(cells, programs, configs, meta, size_notes):
     out += ["- %s: `%s`" % (p, size_notes[p]) for p in programs]
     out += ["", "Times are the programs' own (`phase_s`: the parallel phase; `total_s`: with "
             "initialisation); wall is the whole process as the suite saw it (dsm-run with its "
-            "daemons). Statistics are job totals of the run with the median phase time; lock "
+            "daemons), cpu the user and system time of all its processes (more than wall: "
+            "they ran in parallel; much less: they waited, or the machine was busy). "
+            "Statistics are job totals of the run with the median phase time; lock "
             "and barrier waits are summed over the nodes."]
     return "\n".join(out) + "\n"
 

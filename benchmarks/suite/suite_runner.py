@@ -9,6 +9,7 @@ and nothing else. The parsers are pure functions. No third-party modules.
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import time
@@ -36,6 +37,8 @@ class RunResult:
     phase_s: object = None  # the program's time of its parallel phase
     total_s: object = None  # the program's time with initialisation
     wall_s: object = None  # the whole process (dsm-run with daemons), measured here
+    cpu_s: object = None  # user + system time of the process and its children
+    load1: object = None  # the machine's 1-minute load average when the run began
     stats: dict = field(default_factory=dict)  # aggregate_stats(); empty for OpenMP runs
     log: str = ""  # the file with the run's output
 
@@ -189,6 +192,8 @@ def run_one(prog_name, config, program_args, repeat, paths, timeout, log_path, s
     # OpenMP runs have only this deadline; dsm-run has its own and this one is
     # a backstop against a launcher that does not end.
     deadline = timeout if config.kind == "omp" else timeout + BACKSTOP_SECONDS
+    result.load1 = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     with open(log_path, "w", encoding="utf-8", errors="replace") as log:
         log.write("$ %s\n" % " ".join(argv))
@@ -203,6 +208,9 @@ def run_one(prog_name, config, program_args, repeat, paths, timeout, log_path, s
             out, _ = proc.communicate()
             result.exit_code = None
         result.wall_s = time.monotonic() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # dsm-run waits for its daemons and nodes, so their time is in it
+        result.cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         text = out.decode("utf-8", errors="replace")
         log.write(text)
     if result.exit_code is None:
