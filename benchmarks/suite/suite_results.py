@@ -332,8 +332,9 @@ def charts(cells, programs, configs):
             [c.label for c in ratio_cfgs], ratio, "ratio", notes=rnotes, log=True, baseline=1.0,
             reference=1.0, colours=colours)
     out["breakdown"] = [
-        suite_svg.stacked_bars(p + ": wall time per worker", [p], labels, SEGMENTS,
-                               [[breakdown(by[p, c.name]) for c in configs]], "seconds",
+        suite_svg.stacked_bars(p, [p], labels, SEGMENTS,
+                               [[breakdown(by[p, c.name]) for c in configs]],
+                               "wall time per worker, s",
                                notes=[[_note(by[p, c.name]) for c in configs]],
                                group_labels=False)
         for p in programs]
