@@ -26,11 +26,11 @@ namespace fs = std::filesystem;
 constexpr std::string_view kInit = R"(#!/bin/sh
 # dsmkit guest init (tools/dsm-image, docs/vm.md): mount, load modules, run
 # the program on ttyS1 (stdout) and ttyS2 (stderr), report its exit status on
-# the console, power off.
+# the console, power off. The root is the initramfs itself, writable (/tmp
+# included: the program may live under /tmp, at the path it had on the host).
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
 /bin/busybox mount -t devtmpfs devtmpfs /dev
-/bin/busybox mount -t tmpfs tmpfs /tmp
 /bin/busybox --install -s /bin
 export PATH=/bin
 while read -r m; do
