@@ -52,11 +52,12 @@ class TempDir {
   std::string path_;
 };
 
-// Skips the calling test when this machine lacks what an image needs.
-#define SKIP_WITHOUT_IMAGE_INPUTS()                                                     \
+// Fails the calling test when this machine lacks what an image needs (a
+// skip would count as a pass; scripts/bootstrap installs it all).
+#define REQUIRE_IMAGE_INPUTS()                                                     \
   do {                                                                                  \
     if (!FindKernel("").ok() || !FindBusybox().ok()) {                                  \
-      GTEST_SKIP() << "no guest kernel or busybox-static: run scripts/bootstrap";       \
+      FAIL() << "no guest kernel or busybox-static: run scripts/bootstrap";             \
     }                                                                                   \
   } while (0)
 
@@ -159,7 +160,7 @@ TEST(Libraries, CollectsTheLoaderAndLibc) {
 
 TEST(Libraries, AStaticProgramNeedsNone) {
   auto busybox = FindBusybox();
-  if (!busybox.ok()) GTEST_SKIP() << busybox.status().message();
+  if (!busybox.ok()) FAIL() << busybox.status().message() << " (run scripts/bootstrap)";
   auto libs = CollectLibraries(*busybox, {{}, SystemLibraryDirs()});
   ASSERT_TRUE(libs.ok()) << libs.status().message();
   EXPECT_TRUE(libs->empty());
@@ -213,7 +214,7 @@ TEST(Image, RefusesWhatCannotGoIntoAnImage) {
 }
 
 TEST(Image, IsCachedByContent) {
-  SKIP_WITHOUT_IMAGE_INPUTS();
+  REQUIRE_IMAGE_INPUTS();
   TempDir dir;
   BuildOptions options;
   options.cache_dir = dir.path() + "/cache";
@@ -272,7 +273,7 @@ TEST(Image, IsCachedByContent) {
 }
 
 TEST(Image, LibrariesFromLdLibraryPathAreFoundInTheGuest) {
-  SKIP_WITHOUT_IMAGE_INPUTS();
+  REQUIRE_IMAGE_INPUTS();
   TempDir dir;
   auto system = CollectLibraries(DSM_GUEST_PROGRAM, {{}, SystemLibraryDirs()});
   ASSERT_TRUE(system.ok());
@@ -299,7 +300,7 @@ TEST(Image, LibrariesFromLdLibraryPathAreFoundInTheGuest) {
 }
 
 TEST(Image, TheCommandPrintsThePaths) {
-  SKIP_WITHOUT_IMAGE_INPUTS();
+  REQUIRE_IMAGE_INPUTS();
   TempDir dir;
   const std::string out = dir.path() + "/out.txt";
   const std::string cmd = std::string(DSM_IMAGE_TOOL) + " build " DSM_GUEST_PROGRAM " --cache " +
@@ -344,8 +345,8 @@ bool HaveQemu() {
 }
 
 TEST(Boot, ADynamicProgramRunsInAGuest) {
-  SKIP_WITHOUT_IMAGE_INPUTS();
-  if (!HaveQemu()) GTEST_SKIP() << "no qemu-system-x86_64: run scripts/bootstrap";
+  REQUIRE_IMAGE_INPUTS();
+  if (!HaveQemu()) FAIL() << "no qemu-system-x86_64: run scripts/bootstrap";
   TempDir dir;
   BuildOptions options;
   options.cache_dir = dir.path() + "/cache";
