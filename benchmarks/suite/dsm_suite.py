@@ -41,7 +41,8 @@ def parse_args(argv):
         description="Run the SPLASH-2 programs on OpenMP and dsmkit configurations; write CSV, "
                     "Markdown and SVG results.")
     p.add_argument("--sizes", choices=suite_matrix.SIZES, default="default",
-                   help="problem sizes: small (CI, minutes), default (SPLASH-2's), large")
+                   help="problem sizes: small (CI, seconds), default (SPLASH-2's), large "
+                        "(measurements)")
     p.add_argument("--repeat", type=int, default=3, help="runs per program and configuration "
                    "(the median is reported; default 3)")
     p.add_argument("--programs", default=",".join(suite_matrix.PROGRAMS),
