@@ -42,14 +42,10 @@ Coherence::Coherence(const SharedSpace* space, const Config& config, ShmHeap* he
         pinned_);
     // Host 0 is the home of the pinned pages from the start: node 0's faults
     // there never need the daemon.
-    for (uint64_t p = 0; p < data_pages_; ++p) {
-      if (!pinned_.Contains(p)) {
-        if (p >= pinned_.stack_end) break;
-        continue;
-      }
+    pinned_.ForEach(data_pages_, [this](uint64_t p) {
       meta_[p].home = 0;
       StoreRelease(&meta_[p].state, uint32_t{kPageHome});
-    }
+    });
   }
 }
 

@@ -22,9 +22,7 @@ Manager::Manager(uint32_t num_hosts, uint64_t data_pages, device::HomeMode home_
       pinned_(pinned) {
   if (home_mode_ == device::kHomeFirstTouch) {
     directory_.assign(data_pages, 0);
-    for (uint64_t p = 0; p < data_pages && p < pinned_.stack_end; ++p) {
-      if (pinned_.Contains(p)) directory_[p] = 1;
-    }
+    pinned_.ForEach(data_pages, [this](uint64_t p) { directory_[p] = 1; });
   }
 }
 

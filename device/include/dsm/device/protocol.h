@@ -298,6 +298,12 @@ struct PinnedPages {
   constexpr bool Contains(uint64_t page) const {
     return page < control_end || (page >= stack_begin && page < stack_end);
   }
+  // Calls f(page) for every pinned page below `pages` (the data area's).
+  template <typename F>
+  void ForEach(uint64_t pages, F f) const {
+    for (uint64_t p = 0; p < control_end && p < pages; ++p) f(p);
+    for (uint64_t p = stack_begin; p < stack_end && p < pages; ++p) f(p);
+  }
 };
 inline PinnedPages PinnedPagesOf(const SpaceHeader* h) {
   return PinnedPages{(h->control_offset - h->data_offset) / kPageSize + 1,
