@@ -34,11 +34,6 @@ constexpr int kLockSpin = 100;
 
 inline void CpuRelax() { __builtin_ia32_pause(); }
 
-uint32_t MixLockId(uint32_t id) {
-  uint32_t h = id * 0x9e3779b1u;
-  return h ^ (h >> 15);
-}
-
 // Node 0's main, run on the shared stack through ucontext.
 struct MasterCall {
   MainFn main;
@@ -382,24 +377,7 @@ void Runtime::RunRegion(void (*fn)(void*), void* arg) {
 }
 
 LockEntry* Runtime::FindLock(uint32_t id, uint64_t* index) {
-  LockEntry* table = client_->lock_table();
-  const uint64_t n = client_->header()->lock_table_entries;
-  const uint64_t key = kLockKeyUsed | id;
-  uint64_t i = MixLockId(id) & (n - 1);
-  for (uint64_t probes = 0; probes < n; ++probes, i = (i + 1) & (n - 1)) {
-    uint64_t k = LoadAcquire(&table[i].key);
-    if (k == 0) {
-      uint64_t expected = 0;
-      if (CompareExchange(&table[i].key, &expected, key)) k = key;
-      else k = expected;
-    }
-    if (k == key) {
-      *index = i;
-      return &table[i];
-    }
-  }
-  *index = kNoLockEntry;
-  return nullptr;  // table full: the daemon manages this lock alone
+  return FindLockEntry(client_->base(), id, index);
 }
 
 void Runtime::Lock(uint32_t id) {

@@ -26,11 +26,6 @@ std::string UniqueSocket(uint32_t host) {
          std::to_string(host);
 }
 
-uint32_t MixLockId(uint32_t id) {  // as the runtime hashes lock ids
-  uint32_t h = id * 0x9e3779b1u;
-  return h ^ (h >> 15);
-}
-
 int RemainingMs(uint64_t deadline_ns) {
   uint64_t now = MonotonicNs();
   return now >= deadline_ns ? 0 : static_cast<int>((deadline_ns - now + 999999) / 1000000);
@@ -389,23 +384,7 @@ void TestNode::Acquire() {
 }
 
 LockEntry* TestNode::FindLock(uint32_t id, uint64_t* index) {
-  LockEntry* table = client_->lock_table();
-  const uint64_t n = header().lock_table_entries;
-  const uint64_t key = kLockKeyUsed | id;
-  uint64_t i = MixLockId(id) & (n - 1);
-  for (uint64_t probes = 0; probes < n; ++probes, i = (i + 1) & (n - 1)) {
-    uint64_t k = LoadAcquire(&table[i].key);
-    if (k == 0) {
-      uint64_t expected = 0;
-      k = CompareExchange(&table[i].key, &expected, key) ? key : expected;
-    }
-    if (k == key) {
-      *index = i;
-      return &table[i];
-    }
-  }
-  *index = kNoLockEntry;
-  return nullptr;
+  return FindLockEntry(client_->base(), id, index);
 }
 
 bool TestNode::Lock(uint32_t lock) {

@@ -477,6 +477,32 @@ inline LockEntry* LockTable(void* space) {
   return reinterpret_cast<LockEntry*>(static_cast<char*>(space) + h->lock_table_offset);
 }
 
+// A node's lookup of lock `id` in the host lock table: linear probing from a
+// hash of the id, claiming a free entry (key 0) by CAS. Every node of a host
+// must find the same entry, so this is the one definition. Returns the entry
+// and its index, or nullptr and kNoLockEntry when the table is full (the
+// daemon then manages the lock alone).
+inline LockEntry* FindLockEntry(void* space, uint32_t id, uint64_t* index) {
+  LockEntry* table = LockTable(space);
+  const uint64_t n = static_cast<SpaceHeader*>(space)->lock_table_entries;
+  const uint64_t key = kLockKeyUsed | id;
+  const uint32_t mixed = id * 0x9e3779b1u;
+  uint64_t i = (mixed ^ (mixed >> 15)) & (n - 1);
+  for (uint64_t probes = 0; probes < n; ++probes, i = (i + 1) & (n - 1)) {
+    uint64_t k = LoadAcquire(&table[i].key);
+    if (k == 0) {
+      uint64_t expected = 0;
+      k = CompareExchange(&table[i].key, &expected, key) ? key : expected;
+    }
+    if (k == key) {
+      *index = i;
+      return &table[i];
+    }
+  }
+  *index = kNoLockEntry;
+  return nullptr;
+}
+
 const char* CommandName(uint32_t command);
 const char* StatusName(int32_t status);
 
