@@ -30,8 +30,11 @@ void GlobalsWindow::Set(char* begin, char* end, char* data_end, char* any_sectio
   data_size_ = static_cast<uint64_t>(data_end - begin);
 }
 
+Status GlobalsWindow::CheckPlacement() const {
+  return error_ != nullptr ? Status(EINVAL, error_) : Status::Ok();
+}
+
 Status GlobalsWindow::Save() {
-  if (error_ != nullptr) return Status(EINVAL, error_);
   if (data_size_ == 0) return Status::Ok();
   void* p = ::mmap(nullptr, data_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return Status::FromErrno("cannot save the initial values of the shared globals");
@@ -51,11 +54,7 @@ void GlobalsWindow::Publish() {
     for (uint64_t i = 0; i < n && zero; ++i) zero = src[i] == 0;
     if (!zero) std::memcpy(begin_ + off, src, n);
   }
-  Discard();
-}
-
-void GlobalsWindow::Discard() {
-  if (saved_ != nullptr) ::munmap(saved_, data_size_);
+  ::munmap(saved_, data_size_);
   saved_ = nullptr;
 }
 

@@ -1,14 +1,14 @@
 // The program's shared globals: the sections dsm_shared_data (initialised)
 // and dsm_shared_bss (zero) that dsm-clang, `#pragma dsm shared` and the
 // DSM_SHARED macro fill, linked by dsm_globals.ld as one page-aligned window
-// among the program's data (at the same address on every node: programs are
-// not position-independent).
+// among the program's data (at the same address on every node: dsm-run
+// starts nodes without address randomisation, and the nodes check).
 //
 // The program loader maps the window as ordinary private memory and every
 // process runs its constructors on its own copy. When the node attaches,
-// the runtime saves the initialised bytes (Save), maps the space's globals
-// pages over the window (DeviceClient::MapAlias), and node 0 copies its
-// saved bytes in (Publish): node 0's values win; the other nodes drop
+// node 0 saves the initialised bytes (Save), every node maps the space's
+// globals pages over the window (DeviceClient::MapAlias), and node 0 copies
+// its saved bytes in (Publish): node 0's values win; the other nodes drop
 // theirs.
 //
 // Thread safety: the node's main thread, before and during attach only.
@@ -31,15 +31,17 @@ class GlobalsWindow {
   // Bytes in the window (a multiple of the page size); 0 if none.
   uint64_t size() const { return size_; }
 
-  // Saves the initialised bytes before the window is mapped over. Errors
-  // name the problem (linked without dsm_globals.ld, no memory).
+  // Every node, before attaching: an error naming the problem when the
+  // program was linked without dsm_globals.ld or its window is malformed.
+  Status CheckPlacement() const;
+
+  // Node 0: saves the initialised bytes before the window is mapped over
+  // (an error when there is no memory for them).
   Status Save();
 
-  // Node 0: writes the saved bytes into the (now shared) window. Faults
-  // through the coherence client in a job of several hosts.
+  // Node 0: writes the saved bytes into the (now shared) window and frees
+  // them. Faults through the coherence client in a job of several hosts.
   void Publish();
-  // Other nodes: forgets the saved bytes.
-  void Discard();
 
  private:
   char* begin_ = nullptr;

@@ -108,9 +108,7 @@ Status Runtime::Start() {
       return Status(s.code(), "cannot start the embedded daemon: " + s.message());
     }
   }
-  // The space's globals pages are mapped over the program's own copy of its
-  // shared globals, below: keep that copy's initial values.
-  if (Status s = globals_.Save(); !s.ok()) return s;
+  if (Status s = globals_.CheckPlacement(); !s.ok()) return s;
   auto client = DeviceClient::Connect(socket_path, kConnectTimeoutMs);
   if (!client.ok()) return client.status();
   client_ = std::move(client).value();
@@ -146,6 +144,11 @@ Status Runtime::Start() {
                               "takes --globals " + std::to_string(globals_.size()));
   }
   if (globals_.size() > 0) {
+    // The space's globals pages are mapped over this process's own copy:
+    // node 0 keeps its initial values first (Publish writes them in below).
+    if (node_id_ == 0) {
+      if (Status s = globals_.Save(); !s.ok()) return s;
+    }
     if (Status s = client_->MapAlias(globals_.begin(), h->globals_offset, globals_.size()); !s.ok()) return s;
     coherence_.SetAlias(globals_.begin(), (h->globals_offset - h->data_offset) / kPageSize,
                         globals_.size() / kPageSize);
@@ -165,8 +168,6 @@ Status Runtime::Start() {
   if (node_id_ == 0) {
     globals_.Publish();
     control()->globals_at = GlobalsAt();
-  } else {
-    globals_.Discard();
   }
   // Every node is present before node 0's main starts.
   SyncBarrier();
