@@ -56,10 +56,8 @@ Status CoherenceClient::Start(DeviceClient* device, Caller* caller, NodeCounters
   state_ = static_cast<uint8_t*>(MapPrivate(pages_));
   dirty_ = static_cast<uint32_t*>(MapPrivate(pages_ * sizeof(uint32_t)));
   spare_ = static_cast<uint32_t*>(MapPrivate(pages_ * sizeof(uint32_t)));
-  spare_rest_ = static_cast<uint32_t*>(MapPrivate(pages_ * sizeof(uint32_t)));
   release_stack_ = static_cast<char*>(MapPrivate(kReleaseStack));
-  if (state_ == nullptr || dirty_ == nullptr || spare_ == nullptr || spare_rest_ == nullptr ||
-      release_stack_ == nullptr) {
+  if (state_ == nullptr || dirty_ == nullptr || spare_ == nullptr || release_stack_ == nullptr) {
     return Status::FromErrno("mmap page state");
   }
   cursor_ = LoadAcquire(&header_->inval_head);
@@ -214,29 +212,30 @@ void CoherenceClient::ReleaseNow(bool keep_stack) {  // From here on, writes fau
   std::sort(list, list + count);
   // Pages homed on this host go to the home-release log (no request; the
   // daemon drains the log before any notice leaves the host); the rest, and
-  // home pages that do not fit in the log, to the daemon.
+  // home pages that do not fit in the log, into the page list, which goes to
+  // the daemon (kRelease) whenever it is full, and at the end.
+  const uint64_t start = trace_ != nullptr ? MonotonicNs() : 0;
   uint64_t head = home_log_->head;
   const uint64_t limit = LoadAcquire(&home_log_->tail) + kHomeLogEntries;
-  uint32_t* rest = spare_rest_;
-  uint64_t rest_count = 0;
+  uint64_t listed = 0;
+  auto send_list = [&] {
+    if (head != home_log_->head) StoreRelease(&home_log_->head, head);
+    auto r = caller_->CallDaemon(kRelease, {listed});
+    if (r.status != kOk) caller_->Fail("release", list_[0], r.status);
+    listed = 0;
+  };
   for (uint64_t i = 0; i < count; ++i) {
     const uint32_t p = list[i];
     if (head < limit && LoadAcquire(&meta_[p].state) == kPageHome) {
       __atomic_store_n(&home_log_->pages[head % kHomeLogEntries], p, __ATOMIC_RELAXED);
       ++head;
-    } else {
-      rest[rest_count++] = p;
+      continue;
     }
+    __atomic_store_n(&list_[listed++], p, __ATOMIC_RELAXED);
+    if (listed == kListEntries) send_list();
   }
-  const uint64_t start = trace_ != nullptr ? MonotonicNs() : 0;
+  if (listed != 0) send_list();
   if (head != home_log_->head) StoreRelease(&home_log_->head, head);
-  for (uint64_t done = 0; done < rest_count;) {
-    uint64_t n = std::min<uint64_t>(kListEntries, rest_count - done);
-    for (uint64_t i = 0; i < n; ++i) __atomic_store_n(&list_[i], rest[done + i], __ATOMIC_RELAXED);
-    auto r = caller_->CallDaemon(kRelease, {n});
-    if (r.status != kOk) caller_->Fail("release", rest[done], r.status);
-    done += n;
-  }
   if (trace_ != nullptr) trace_->AddRelease(start, MonotonicNs(), count);
   ++counters_->releases;
   counters_->pages_released += count;

@@ -143,7 +143,6 @@ class CoherenceClient {
   // so its own stack writes fault and must land in a fresh list.
   uint32_t* dirty_ = nullptr;
   uint32_t* spare_ = nullptr;
-  uint32_t* spare_rest_ = nullptr;  // a release's pages that go to the daemon
   uint64_t dirty_count_ = 0;
   uint64_t cursor_ = 0;  // invalidation ring entries seen by Acquire()
   uint64_t release_cursor_ = 0;  // and by Release()
