@@ -9,7 +9,8 @@
 //
 // The plugin and the runtime are found relative to the driver's own location:
 // <prefix>/bin/dsm-clang uses <prefix>/lib (the build tree and an installed
-// tree share that layout). DSM_CLANG_EXE overrides the underlying compiler.
+// tree share that layout; an installed tree keeps the plugin in
+// <prefix>/lib/dsmkit). DSM_CLANG_EXE overrides the underlying compiler.
 // Single-threaded; owns nothing beyond the argument vector it execs.
 #include <unistd.h>
 
@@ -55,7 +56,8 @@ void PrintHelp(const char* name, const std::string& clang) {
          "    -Wl,-rpath,<lib>, and not libomp; before libdsm_main.a, unless\n"
          "    -fno-dsm-shared-heap: <lib>/libdsm_heap.a -Wl,--wrap=malloc,... (the malloc\n"
          "    family, and with C++ operator new/delete, over the shared heap).\n"
-         "<lib> is the lib directory next to this program's bin directory.\n",
+         "<lib> is the lib directory next to this program's bin directory (an installed\n"
+         "tree keeps the plugin in <lib>/dsmkit).\n",
          name, clang.c_str(), clang.c_str(), name, dsm::compiler::kPluginName,
          dsm::compiler::kPluginName);
   fflush(stdout);
@@ -88,6 +90,9 @@ int main(int argc, char** argv) {
   paths.clang = cxx ? "/usr/bin/clang++-14" : "/usr/bin/clang-14";
   if (const char* over = getenv("DSM_CLANG_EXE"); over && *over) paths.clang = over;
   paths.libdir = ParentDir(ExecutableDir()) + "/lib";
+  // The plugin: the installed tree's lib/dsmkit/, else the build tree's lib/.
+  paths.plugin = paths.libdir + "/dsmkit/" + kPluginName;
+  if (access(paths.plugin.c_str(), R_OK) != 0) paths.plugin = paths.libdir + "/" + kPluginName;
   // <dsm/dsm.h>: the installed tree's include/, else the source tree's.
   paths.incdir = ParentDir(paths.libdir) + "/include";
   if (access((paths.incdir + "/dsm/dsm.h").c_str(), R_OK) != 0)

@@ -166,9 +166,9 @@ std::vector<std::string> BuildClangCommand(const DriverPaths& paths, const Comma
                                            const std::vector<std::string>& given) {
   std::vector<std::string> args = {paths.clang};
   if (mode.compiles_source) {
-    args.push_back("-fplugin=" + paths.libdir + "/" + kPluginName);
+    args.push_back("-fplugin=" + paths.plugin);
     // The same module holds the atomics pass (compiler-plugin/pass).
-    args.push_back("-fpass-plugin=" + paths.libdir + "/" + kPluginName);
+    args.push_back("-fpass-plugin=" + paths.plugin);
     args.insert(args.end(), {"-idirafter", paths.incdir});
     if (!mode.auto_shared) args.push_back("-fplugin-arg-dsm-no-auto-shared");
     // The plugin takes them without the dash: -fplugin-arg-dsm-Wno-dsm-private-global.

@@ -39,8 +39,11 @@ std::vector<std::string> PassThrough(const std::vector<std::string>& given,
 // Where the underlying compiler, the plugin and libdsm are.
 struct DriverPaths {
   std::string clang;   // /usr/bin/clang-14 or clang++-14
-  std::string libdir;  // holds dsm-clang-plugin.so, libdsm.so, libdsm_main.a, libdsm_heap.a
+  std::string libdir;  // holds libdsm.so, libdsm_main.a, libdsm_heap.a
   std::string incdir;  // holds dsm/dsm.h
+  // dsm-clang-plugin.so: in <libdir>/dsmkit/ in an installed tree (a loadable
+  // module, kept out of the library directory), in <libdir>/ in the build tree.
+  std::string plugin;
 };
 
 // The arguments with every @file replaced by its words (nested too; a file

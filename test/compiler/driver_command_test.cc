@@ -88,8 +88,17 @@ TEST(ExpandArguments, ReadsResponseFilesWithQuotesAndNesting) {
   EXPECT_FALSE(mode.links);
 }
 
+TEST(BuildClangCommand, PluginPathWhenGiven) {
+  DriverPaths paths{"/usr/bin/clang-14", "/usr/lib", "/usr/include",
+                    "/usr/lib/dsmkit/dsm-clang-plugin.so"};
+  Args cmd = BuildClangCommand(paths, ClassifyCommand({"a.c"}), {"a.c"});
+  EXPECT_TRUE(Contains(cmd, "-fplugin=/usr/lib/dsmkit/dsm-clang-plugin.so"));
+  EXPECT_TRUE(Contains(cmd, "-fpass-plugin=/usr/lib/dsmkit/dsm-clang-plugin.so"));
+  EXPECT_TRUE(Contains(cmd, "-L/usr/lib"));
+}
+
 TEST(BuildClangCommand, CompilePassesArgumentsAndAddsPluginAndOpenMP) {
-  DriverPaths paths{"/usr/bin/clang-14", "/p/lib", "/p/include"};
+  DriverPaths paths{"/usr/bin/clang-14", "/p/lib", "/p/include", "/p/lib/dsm-clang-plugin.so"};
   Args given = {"-c", "@rsp", "a.c", "-o", "a.o"};
   Args cmd = BuildClangCommand(paths, ClassifyCommand({"-c", "a.c", "-o", "a.o"}), given);
   EXPECT_EQ(cmd.front(), "/usr/bin/clang-14");
@@ -103,7 +112,7 @@ TEST(BuildClangCommand, CompilePassesArgumentsAndAddsPluginAndOpenMP) {
 }
 
 TEST(BuildClangCommand, PrivateGlobalWarningFlagsGoToThePluginInOrder) {
-  DriverPaths paths{"/usr/bin/clang-14", "/p/lib", "/p/include"};
+  DriverPaths paths{"/usr/bin/clang-14", "/p/lib", "/p/include", "/p/lib/dsm-clang-plugin.so"};
   Args expanded = {"-c", "a.c", "-Werror", "-Werror=dsm-private-global", "-Wall",
                    "-Wno-dsm-private-global", "-Wno-error=dsm-private-global",
                    "-Wdsm-private-global"};
@@ -123,14 +132,14 @@ TEST(BuildClangCommand, PrivateGlobalWarningFlagsGoToThePluginInOrder) {
 }
 
 TEST(BuildClangCommand, LinkingObjectsLoadsNoPlugin) {
-  DriverPaths paths{"/usr/bin/clang-14", "/p/lib", "/p/include"};
+  DriverPaths paths{"/usr/bin/clang-14", "/p/lib", "/p/include", "/p/lib/dsm-clang-plugin.so"};
   Args given = {"a.o", "-o", "prog"};
   Args cmd = BuildClangCommand(paths, ClassifyCommand(given), given);
   for (const std::string& a : cmd) EXPECT_EQ(a.find("plugin"), std::string::npos) << a;
 }
 
 TEST(BuildClangCommand, LinkAddsLibdsmAfterInputsAndNeverLibomp) {
-  DriverPaths paths{"/usr/bin/clang-14", "/p/lib", "/p/include"};
+  DriverPaths paths{"/usr/bin/clang-14", "/p/lib", "/p/include", "/p/lib/dsm-clang-plugin.so"};
   Args given = {"a.c", "-o", "prog"};
   Args cmd = BuildClangCommand(paths, ClassifyCommand(given), given);
   EXPECT_FALSE(Contains(cmd, "-fopenmp=libomp"));
@@ -146,7 +155,7 @@ TEST(BuildClangCommand, LinkAddsLibdsmAfterInputsAndNeverLibomp) {
 }
 
 TEST(BuildClangCommand, NoSharedHeapLinksNoHeapWrappers) {
-  DriverPaths paths{"/usr/bin/clang++-14", "/p/lib", "/p/include"};
+  DriverPaths paths{"/usr/bin/clang++-14", "/p/lib", "/p/include", "/p/lib/dsm-clang-plugin.so"};
   Args expanded = {"a.o", "-fno-dsm-shared-heap", "-o", "prog"};
   Args cmd = BuildClangCommand(paths, ClassifyCommand(expanded), PassThrough(expanded, expanded));
   for (const std::string& a : cmd) {
@@ -166,9 +175,9 @@ TEST(BuildClangCommand, NoSharedHeapLinksNoHeapWrappers) {
 TEST(BuildClangCommand, CxxLinksAlwaysTakeOperatorNew) {
   Args given = {"a.o", "-o", "prog"};
   const std::string marker = "-Wl,--undefined=__dsm_heap_cxx";
-  DriverPaths c{"/usr/bin/clang-14", "/p/lib", "/p/include"};
+  DriverPaths c{"/usr/bin/clang-14", "/p/lib", "/p/include", "/p/lib/dsm-clang-plugin.so"};
   EXPECT_FALSE(Contains(BuildClangCommand(c, ClassifyCommand(given), given), marker));
-  DriverPaths cxx{"/usr/bin/clang++-14", "/p/lib", "/p/include"};
+  DriverPaths cxx{"/usr/bin/clang++-14", "/p/lib", "/p/include", "/p/lib/dsm-clang-plugin.so"};
   Args cmd = BuildClangCommand(cxx, ClassifyCommand(given), given);
   ASSERT_TRUE(Contains(cmd, marker));
   // Right after the archive and its wraps, before libdsm.
