@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+#include <ctime>
 
 #include "dsm/common/clock.h"
 #include "dsm/common/exit_status.h"
@@ -89,16 +91,51 @@ Result<std::unique_ptr<DeviceClient>> DeviceClient::Connect(const std::string& s
   }
   c->map_ = Mapping(addr, size);
   c->shm_ = std::move(shm);
-  if (Status s = CheckHeader(c->header(), size); !s.ok()) return s;
-  c->regs_ = RegisterPage(addr, static_cast<uint32_t>(c->peer_id_));
-  c->seq_ = LoadAcquire(&c->regs_->seq);
+  if (Status s = c->Finish(); !s.ok()) return s;
   return c;
+}
+
+Result<std::unique_ptr<DeviceClient>> DeviceClient::ConnectGuest(const std::string& bdf, GuestWait wait) {
+  auto dev = GuestDevice::Open(bdf, wait);
+  if (!dev.ok()) return Status(dev.status().code(), "ivshmem device " + bdf + ": " + dev.status().message());
+  std::unique_ptr<DeviceClient> c(new DeviceClient());
+  c->guest_ = std::make_unique<GuestDevice>(std::move(dev).value());
+  const GuestDevice& g = *c->guest_;
+  uint64_t size = g.space_size();
+  if (!IsPowerOfTwo(size) || size < kMinSpaceSize || size > kMaxSpaceSize) {
+    return Status(EPROTO, "the ivshmem device's shared memory has size " + std::to_string(size));
+  }
+  auto peer = g.PeerId();
+  if (!peer.ok()) return peer.status();
+  if (*peer == 0 || *peer >= kMaxSlots) {
+    return Status(EPROTO, "the ivshmem device's IVPosition is " + std::to_string(*peer) + ", outside 1.." +
+                              std::to_string(kMaxSlots - 1) + " (is QEMU attached to a dsm-hostd socket?)");
+  }
+  c->peer_id_ = *peer;
+  auto addr = g.Map(reinterpret_cast<char*>(kFixedBase), 0, size, true);
+  if (!addr.ok()) return addr.status();
+  c->map_ = Mapping(*addr, size);
+  if (Status s = c->Finish(); !s.ok()) return s;
+  c->doorbell_ = std::make_unique<GuestDoorbell>(c->guest_.get(), c->header());
+  c->spin_ = false;
+  return c;
+}
+
+Status DeviceClient::Finish() {
+  if (Status s = CheckHeader(header(), map_.size()); !s.ok()) return s;
+  regs_ = RegisterPage(base(), static_cast<uint32_t>(peer_id_));
+  seq_ = LoadAcquire(&regs_->seq);
+  return Status::Ok();
 }
 
 Status DeviceClient::MapAlias(char* addr, uint64_t offset, uint64_t len) {
   if (reinterpret_cast<uintptr_t>(addr) % kPageSize != 0 || offset % kPageSize != 0 ||
       len % kPageSize != 0 || offset > space_size() || len > space_size() - offset) {
     return Status(EINVAL, "bad alias mapping of the shared space");
+  }
+  if (guest_) {
+    auto p = guest_->Map(addr, offset, len, false);
+    return p.ok() ? Status::Ok() : Status(p.status().code(), "cannot map the shared globals: " + p.status().message());
   }
   void* p = ::mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE, shm_.get(),
                    static_cast<off_t>(offset));
@@ -147,7 +184,7 @@ bool DeviceClient::Wait(uint64_t seq, uint64_t spin_ns) {
   if (LoadAcquire(&r->done_seq) == seq) return true;
   uint64_t start = MonotonicNs();
   int cpu = sched_getcpu();
-  if (cpu < 0 || static_cast<uint32_t>(cpu) != __atomic_load_n(&header()->daemon_cpu, __ATOMIC_RELAXED)) {
+  if (spin_ && (cpu < 0 || static_cast<uint32_t>(cpu) != __atomic_load_n(&header()->daemon_cpu, __ATOMIC_RELAXED))) {
     for (uint32_t i = 1;; ++i) {
       if (LoadAcquire(&r->done_seq) == seq) {
         __atomic_fetch_add(&r->counters.wait_ns, MonotonicNs() - start, __ATOMIC_RELAXED);
@@ -158,7 +195,8 @@ bool DeviceClient::Wait(uint64_t seq, uint64_t spin_ns) {
     }
   }
   bool ok = true;
-  StoreSeqCst(&r->node_flags, kNodeWaiting);
+  const bool ring_me = doorbell_->WantsRing();
+  if (ring_me) StoreSeqCst(&r->node_flags, kNodeWaiting);
   while (LoadSeqCst(&r->done_seq) != seq) {
     if (!doorbell_->Sleep()) {
       // The daemon may have answered just before going away.
@@ -166,7 +204,7 @@ bool DeviceClient::Wait(uint64_t seq, uint64_t spin_ns) {
       break;
     }
   }
-  StoreSeqCst(&r->node_flags, 0u);
+  if (ring_me) StoreSeqCst(&r->node_flags, 0u);
   __atomic_fetch_add(&r->counters.wait_ns, MonotonicNs() - start, __ATOMIC_RELAXED);
   return ok;
 }
@@ -188,6 +226,45 @@ bool EventfdDoorbell::Sleep() {
     (void)got;
   }
   if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) return DrainSocket();
+  return true;
+}
+
+GuestDoorbell::GuestDoorbell(const GuestDevice* device, const SpaceHeader* header)
+    : device_(device), header_(header) {
+  last_beat_ = __atomic_load_n(&header_->heartbeat, __ATOMIC_RELAXED);
+  beat_seen_ns_ = MonotonicNs();
+}
+
+bool GuestDoorbell::Ring() { return device_->Ring(0, 0); }
+
+bool GuestDoorbell::DaemonAlive() {
+  uint64_t beat = __atomic_load_n(&header_->heartbeat, __ATOMIC_RELAXED);
+  uint64_t now = MonotonicNs();
+  if (beat != last_beat_) {
+    last_beat_ = beat;
+    beat_seen_ns_ = now;
+    return true;
+  }
+  return now - beat_seen_ns_ < kHeartbeatDeadMs * 1000000;
+}
+
+bool GuestDoorbell::Sleep() {
+  if (device_->wait() == GuestWait::kPoll) {
+    // Bounded polling: the caller re-reads the register page after each nap.
+    poll_ns_ = poll_ns_ == 0 ? 20000 : std::min<uint64_t>(poll_ns_ * 2, 1000000);
+    timespec ts{0, static_cast<long>(poll_ns_)};
+    ::nanosleep(&ts, nullptr);
+    if (poll_ns_ >= 1000000) return DaemonAlive();
+    return true;
+  }
+  poll_ns_ = 0;
+  pollfd pfd{device_->irq_fd(), POLLIN, 0};
+  int n = ::poll(&pfd, 1, kHeartbeatCheckMs);
+  if (n < 0) return errno == EINTR;
+  if (n == 0) return DaemonAlive();
+  uint64_t v;
+  ssize_t got = ::read(pfd.fd, &v, sizeof v);
+  (void)got;
   return true;
 }
 

@@ -3,8 +3,8 @@
 // register page and doorbells.
 //
 // Native nodes reach the device this way (the daemon's UNIX socket); a
-// guest will reach the same register page through the PCI BARs, with only
-// the ring and wait steps different.
+// guest reaches the same register page through the ivshmem PCI device's BARs
+// (guest_device.h), with only the ring and wait steps different.
 //
 // Thread safety: one request at a time (the node's main thread). Not
 // async-signal-safe.
@@ -19,6 +19,7 @@
 #include "dsm/common/ivshmem.h"
 #include "dsm/common/status.h"
 #include "dsm/device/protocol.h"
+#include "guest_device.h"
 
 namespace dsm::runtime {
 
@@ -38,6 +39,9 @@ class Doorbell {
   // are allowed (the caller re-checks done_seq). False when the daemon is
   // gone.
   virtual bool Sleep() = 0;
+  // Whether Sleep needs the daemon to ring (kNodeWaiting); a polling guest
+  // does not.
+  [[nodiscard]] virtual bool WantsRing() const { return true; }
 };
 
 // A native node's doorbell: the eventfds from the ivshmem handshake, plus the
@@ -56,6 +60,27 @@ class EventfdDoorbell : public Doorbell {
   int wait_fd_ = -1;  // our own vector 0
 };
 
+// A guest node's doorbell: the Doorbell register in BAR0, and MSI-X vector 0
+// on an eventfd (GuestWait::kInterrupt) or bounded sleeps between looks at
+// the register page (kPoll). The daemon counts as gone when its heartbeat
+// stands still for kHeartbeatDeadMs.
+class GuestDoorbell : public Doorbell {
+ public:
+  GuestDoorbell(const GuestDevice* device, const device::SpaceHeader* header);
+  bool Ring() override;
+  bool Sleep() override;
+  [[nodiscard]] bool WantsRing() const override { return device_->wait() == GuestWait::kInterrupt; }
+
+ private:
+  bool DaemonAlive();
+
+  const GuestDevice* device_;
+  const device::SpaceHeader* header_;
+  uint64_t last_beat_ = 0;
+  uint64_t beat_seen_ns_ = 0;  // when last_beat_ was first seen
+  uint64_t poll_ns_ = 0;       // kPoll: the next sleep
+};
+
 class DeviceClient {
  public:
   struct Reply {
@@ -72,6 +97,11 @@ class DeviceClient {
   // with a message naming the problem (no daemon, version, address in use).
   static Result<std::unique_ptr<DeviceClient>> Connect(const std::string& socket_path, int timeout_ms,
                                                        Placement placement = Placement::kFixed);
+
+  // Inside a QEMU guest: opens the ivshmem PCI device at bdf (see
+  // FindIvshmemDevice) through VFIO and maps its shared memory at the fixed
+  // address. Errors name what the guest lacks.
+  static Result<std::unique_ptr<DeviceClient>> ConnectGuest(const std::string& bdf, GuestWait wait);
 
   // One request; returns when the daemon completed it, or with kDaemonGone.
   Reply Call(uint32_t command, std::initializer_list<uint64_t> args);
@@ -98,10 +128,14 @@ class DeviceClient {
   // daemon went away.
   bool Wait(uint64_t seq, uint64_t spin_ns);
   Reply CallOnce(uint32_t command, std::initializer_list<uint64_t> args);
+  // Checks the header of the space mapped at map_ and finds the register page.
+  Status Finish();
 
   std::unique_ptr<Doorbell> doorbell_;
   Mapping map_;
-  UniqueFd shm_;  // the space's fd, for MapAlias
+  UniqueFd shm_;  // the space's fd, for MapAlias (native nodes)
+  std::unique_ptr<GuestDevice> guest_;  // guests: the device, for MapAlias
+  bool spin_ = true;  // guests never spin: the daemon is at least 40 us away
   int64_t peer_id_ = -1;
   device::RegisterFile* regs_ = nullptr;
   uint64_t seq_ = 0;

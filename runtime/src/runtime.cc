@@ -95,9 +95,9 @@ Status Runtime::Start() {
   started_ = true;
   std::string socket_path;
   uint64_t wanted = kAnyNode;
-  const char* env_socket = std::getenv("DSM_SOCKET");
-  if (env_socket != nullptr && *env_socket != '\0') {
-    socket_path = env_socket;
+  const Attach how = HowToAttach();
+  if (how != Attach::kEmbedded) {
+    if (how == Attach::kSocket) socket_path = std::getenv("DSM_SOCKET");
     if (const char* id = std::getenv("DSM_NODE_ID")) {
       auto v = ParseUint(id);
       if (!v || *v >= kMaxNodes) return Status(EINVAL, std::string("DSM_NODE_ID='") + id + "' is not a node id");
@@ -109,7 +109,14 @@ Status Runtime::Start() {
     }
   }
   if (Status s = globals_.CheckPlacement(); !s.ok()) return s;
-  auto client = DeviceClient::Connect(socket_path, kConnectTimeoutMs);
+  Result<std::unique_ptr<DeviceClient>> client = Status(EINVAL, "");
+  if (how == Attach::kGuest) {
+    auto wait = GuestWaitFromEnv();
+    if (!wait.ok()) return wait.status();
+    client = DeviceClient::ConnectGuest(*guest_device_, *wait);
+  } else {
+    client = DeviceClient::Connect(socket_path, kConnectTimeoutMs);
+  }
   if (!client.ok()) return client.status();
   client_ = std::move(client).value();
   counters_ = &client_->regs()->counters;
@@ -194,18 +201,23 @@ void Runtime::SetGlobals(char* begin, char* end, char* data_end, char* any_secti
   if (!started_) globals_.Set(begin, end, data_end, any_section);
 }
 
+Runtime::Attach Runtime::HowToAttach() {
+  if (const char* s = std::getenv("DSM_SOCKET"); s != nullptr && *s != '\0') return Attach::kSocket;
+  // Inside a QEMU guest (no daemon socket, an ivshmem device): the device.
+  if (!guest_device_) guest_device_ = FindIvshmemDevice();
+  return guest_device_ ? Attach::kGuest : Attach::kEmbedded;
+}
+
 void Runtime::EarlyStart() {
   if (started_) return;
-  const char* socket = std::getenv("DSM_SOCKET");
   const char* id = std::getenv("DSM_NODE_ID");
-  const bool embedded = socket == nullptr || *socket == '\0';
-  if (!embedded && (id == nullptr || std::strcmp(id, "0") != 0)) return;
+  if (HowToAttach() != Attach::kEmbedded && (id == nullptr || std::strcmp(id, "0") != 0)) return;
   if (Status s = Start(); !s.ok()) Fatal("%s", s.message().c_str());
 }
 
 void Runtime::EnsureStarted() {
   if (started_) return;
-  if (const char* s = std::getenv("DSM_SOCKET"); s != nullptr && *s != '\0') {
+  if (HowToAttach() != Attach::kEmbedded) {
     Fatal("this program was linked without libdsm's link options (-Wl,--wrap=main): link it "
           "through the CMake target dsm::dsm, 'pkg-config --libs dsm', or dsm-clang");
   }

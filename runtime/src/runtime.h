@@ -10,6 +10,8 @@
 #include <cstdarg>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "arena.h"
@@ -78,7 +80,13 @@ class Runtime : private ChunkSource, private CoherenceClient::Caller {
   void Finish(int status);
 
  private:
+  // How this node reaches its daemon: DSM_SOCKET (a native node of a job),
+  // the ivshmem PCI device (a node inside a QEMU guest), or an embedded
+  // daemon of its own (a lone program).
+  enum class Attach { kSocket, kGuest, kEmbedded };
+
   Runtime() = default;
+  Attach HowToAttach();
   Status Start();
   Status StartEmbeddedDaemon(std::string* socket_path);
   DeviceClient::Reply Call(uint32_t command, std::initializer_list<uint64_t> args);
@@ -107,6 +115,7 @@ class Runtime : private ChunkSource, private CoherenceClient::Caller {
   }
 
   std::unique_ptr<DeviceClient> client_;
+  std::optional<std::string> guest_device_;  // HowToAttach found this ivshmem device
   std::unique_ptr<hostd::Daemon> embedded_;
   std::thread embedded_thread_;
   Arena arena_{this};

@@ -24,6 +24,7 @@
 #include "elf_deps.h"
 #include "file_util.h"
 #include "image.h"
+#include "qemu.h"
 #include "vmlinux.h"
 
 #include <lzma.h>

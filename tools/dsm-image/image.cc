@@ -25,9 +25,10 @@ namespace fs = std::filesystem;
 // The init, run by busybox's shell as PID 1. Its bytes are part of the key.
 constexpr std::string_view kInit = R"(#!/bin/sh
 # dsmkit guest init (tools/dsm-image, docs/vm.md): mount, load modules, run
-# the program on ttyS1 (stdout) and ttyS2 (stderr), report its exit status on
-# the console, power off. The root is the initramfs itself, writable (/tmp
-# included: the program may live under /tmp, at the path it had on the host).
+# the program on ttyS1 (stdout; node 0's stdin) and ttyS2 (stderr), report its
+# exit status on the console, power off. The root is the initramfs itself,
+# writable (/tmp included: the program may live under /tmp, at the path it
+# had on the host).
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
 /bin/busybox mount -t devtmpfs devtmpfs /dev
@@ -36,7 +37,7 @@ export PATH=/bin
 while read -r m; do
   insmod "/lib/modules/dsm/$m.ko" || echo "dsm-init: cannot load module $m"
 done </etc/dsm/modules
-exec 3>/dev/ttyS1 4>/dev/ttyS2
+exec 3<>/dev/ttyS1 4>/dev/ttyS2
 stty -F /dev/ttyS1 raw -echo
 stty -F /dev/ttyS2 raw -echo
 if [ -s /etc/dsm/library-path ]; then
@@ -44,9 +45,30 @@ if [ -s /etc/dsm/library-path ]; then
   export LD_LIBRARY_PATH
 fi
 prog=$(cat /etc/dsm/program)
-"$prog" "$@" </dev/null >&3 2>&4 3>&- 4>&-
+dsm_dir=/
+dsm_stdin=null
+# A node of a job: its environment, arguments, directory and standard input
+# come from dsm-run through QEMU's fw_cfg (qemu.h, GuestJobScript).
+job=/sys/firmware/qemu_fw_cfg/by_name/opt/dsmkit/job/raw
+if [ -r $job ]; then
+  . $job
+fi
+stdin=/dev/null
+if [ "$dsm_stdin" = port ]; then
+  # Canonical input with only ^D (end of file) and ^V (literal next) special:
+  # the encoding StdinEncoder writes.
+  stty -F /dev/ttyS1 icanon iexten -isig -echo eof ^D lnext ^V erase undef kill undef werase undef \
+    rprnt undef eol undef eol2 undef intr undef quit undef susp undef start undef stop undef -ixon
+  stdin=/dev/ttyS1
+fi
+mkdir -p "$dsm_dir" && cd "$dsm_dir" || echo "dsm-init: cannot enter $dsm_dir" >&4
+"$prog" "$@" <$stdin >&3 2>&4 3>&- 4>&-
 status=$?
 exec 3>&- 4>&-
+if [ -n "$dsm_trace" ]; then
+  stty -F /dev/ttyS3 raw -echo
+  cat /tmp/dsm-trace.node*.json >/dev/ttyS3 2>/dev/null
+fi
 echo "dsm-guest-exit $status"
 poweroff -f
 )";
@@ -207,7 +229,7 @@ Result<std::string> FindBusybox() {
 }
 
 const std::vector<std::string>& GuestModules() {
-  static const std::vector<std::string> kModules = {"vfio_iommu_type1", "vfio_pci"};
+  static const std::vector<std::string> kModules = {"qemu_fw_cfg", "vfio_iommu_type1", "vfio_pci"};
   return kModules;
 }
 
@@ -344,56 +366,6 @@ Result<GuestImage> BuildImage(const std::string& program_arg, const BuildOptions
     return Status::FromErrno("cannot move the image to " + dir, err);
   }
   return image;
-}
-
-Result<std::vector<std::string>> QemuCommand(const GuestImage& image, const BootOptions& o) {
-  std::string append = "console=ttyS0 panic=-1 rdinit=/init";
-  append += o.kernel_messages ? " loglevel=7" : " quiet loglevel=0";
-  append += " --";
-  for (const auto& a : o.args) {
-    if (a.empty()) return Status(EINVAL, "an empty argument cannot be passed to a guest");
-    for (unsigned char c : a) {
-      if (c == '"' || c < 0x20 || c == 0x7f) {
-        return Status(EINVAL, "argument '" + a + "' cannot be passed to a guest (a quote or a control character)");
-      }
-    }
-    append += a.find(' ') != std::string::npos ? " \"" + a + "\"" : " " + a;
-  }
-  if (append.size() >= 2048) {
-    return Status(EINVAL, "the program's arguments are too long for a guest's kernel command line");
-  }
-  auto chardev = [](const std::string& id, const std::string& path) {
-    std::string escaped;
-    for (char c : path) {
-      escaped += c;
-      if (c == ',') escaped += ',';
-    }
-    return "file,id=" + id + ",path=" + escaped;
-  };
-  return std::vector<std::string>{
-      o.qemu, "-accel", "tcg", "-M", "pc", "-m", std::to_string(o.memory_mb), "-smp",
-      std::to_string(o.cpus), "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-      "-kernel", image.kernel, "-initrd", image.initramfs, "-append", append,
-      "-chardev", chardev("con", o.console_path), "-serial", "chardev:con",
-      "-chardev", chardev("out", o.stdout_path), "-serial", "chardev:out",
-      "-chardev", chardev("err", o.stderr_path), "-serial", "chardev:err"};
-}
-
-std::optional<int> ParseExitStatus(std::string_view console) {
-  size_t at = 0;
-  while ((at = console.find(kExitLine, at)) != std::string_view::npos) {
-    if (at == 0 || console[at - 1] == '\n') {
-      int v = 0;
-      size_t i = at + kExitLine.size();
-      const size_t start = i;
-      while (i < console.size() && console[i] >= '0' && console[i] <= '9' && v < 1000) {
-        v = v * 10 + (console[i++] - '0');
-      }
-      if (i > start && i < console.size() && (console[i] == '\r' || console[i] == '\n')) return v;
-    }
-    at += kExitLine.size();
-  }
-  return std::nullopt;
 }
 
 }  // namespace dsm::image

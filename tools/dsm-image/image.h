@@ -8,8 +8,7 @@
 // the module files, so an unchanged program gets the same image back without
 // rebuilding it, and any change gives a new one.
 //
-// Also the QEMU command line that boots an image (used by the tests now and
-// by `dsm-run --vm` later), and the guest's exit-status line.
+// How QEMU boots an image is in qemu.h.
 //
 // Functions only; thread-safe except that two processes building the same
 // key race harmlessly (each renames a whole image into place; the loser's is
@@ -67,31 +66,5 @@ std::string DefaultImageCache();
 // Errors, all before anything is written: no kernel, no busybox, a program
 // that is not a 64-bit x86-64 ELF file, a missing library or module.
 Result<GuestImage> BuildImage(const std::string& program, const BuildOptions& options);
-
-// The guest's serial ports: ttyS0 is the kernel console and carries the init's
-// exit line (kernel messages too, when asked for); ttyS1 is the program's
-// stdout and ttyS2 its stderr, both in raw mode (bytes pass unchanged).
-struct BootOptions {
-  std::string qemu = "qemu-system-x86_64";
-  unsigned memory_mb = 256;
-  unsigned cpus = 1;
-  std::vector<std::string> args;  // the program's arguments (after argv[0])
-  std::string console_path;       // files QEMU writes each port to
-  std::string stdout_path;
-  std::string stderr_path;
-  bool kernel_messages = false;  // print the kernel's messages on the console
-};
-
-// Errors (EINVAL): an argument the kernel command line cannot carry (empty,
-// or holding a double quote or a control character), or a command line
-// longer than the kernel's 2048 bytes.
-Result<std::vector<std::string>> QemuCommand(const GuestImage& image, const BootOptions& options);
-
-// The init writes "dsm-guest-exit STATUS" on a line of its own on the
-// console after the program has ended and its output has drained.
-inline constexpr std::string_view kExitLine = "dsm-guest-exit ";
-// The program's exit status from the console's bytes; nullopt when the line
-// is missing (the guest died first: a panic, QEMU killed).
-std::optional<int> ParseExitStatus(std::string_view console);
 
 }  // namespace dsm::image

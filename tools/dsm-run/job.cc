@@ -65,6 +65,12 @@ int Job::Run() {
         static_cast<unsigned long long>(o_.memory >> 20));
     return kExitUsage;
   }
+  if (o_.vm) {
+    if (Status s = PrepareVms(); !s.ok()) {
+      Say("error: %s", s.message().c_str());
+      return kExitFailure;
+    }
+  }
   if (Status s = OpenOutputFiles(); !s.ok()) {
     Say("error: %s", s.message().c_str());
     return kExitUsage;
@@ -82,7 +88,7 @@ int Job::Run() {
 }
 
 void Job::Loop() {
-  enum class Kind { kSignal, kTimer, kStatus, kChild, kStream };
+  enum class Kind { kSignal, kTimer, kStatus, kChild, kStream, kConsole, kStdin };
   std::vector<pollfd> fds;
   std::vector<std::pair<Kind, size_t>> tags;
   std::vector<size_t> exits;
@@ -93,8 +99,8 @@ void Job::Loop() {
 
     fds.clear();
     tags.clear();
-    auto add = [&](int fd, Kind kind, size_t index) {
-      fds.push_back(pollfd{fd, POLLIN, 0});
+    auto add = [&](int fd, Kind kind, size_t index, short events = POLLIN) {
+      fds.push_back(pollfd{fd, events, 0});
       tags.emplace_back(kind, index);
     };
     add(sigfd_.get(), Kind::kSignal, 0);
@@ -107,6 +113,14 @@ void Job::Loop() {
     }
     for (size_t i = 0; i < output_.size(); ++i) {
       if (output_.fd(i) >= 0) add(output_.fd(i), Kind::kStream, i);
+    }
+    for (size_t i = 0; i < vms_.size(); ++i) {
+      if (vms_[i].console) add(vms_[i].console.get(), Kind::kConsole, i);
+    }
+    if (stdin_port_ && !stdin_pending_.empty()) {
+      add(stdin_port_.get(), Kind::kStdin, 0, POLLOUT);
+    } else if (stdin_port_ && !stdin_done_) {
+      add(STDIN_FILENO, Kind::kStdin, 0);
     }
 
     int timeout = -1;
@@ -137,6 +151,8 @@ void Job::Loop() {
         case Kind::kSignal: HandleSignals(); break;
         case Kind::kTimer: HandleTimer(); break;
         case Kind::kChild: exits.push_back(tags[i].second); break;
+        case Kind::kConsole: ReadConsole(tags[i].second); break;
+        case Kind::kStdin: RelayStdin(); break;
         case Kind::kStatus:
         case Kind::kStream: break;
       }
@@ -208,7 +224,8 @@ void Job::HandleExits(const std::vector<size_t>& ready) {
     c.exited = true;
     c.pidfd.reset();
     c.exit = exit;
-    DSM_LOG_DEBUG("%s (pid %d) %s", c.label.c_str(), c.pid, Describe(c.exit).c_str());
+    if (c.vm >= 0) EndOfGuest(c);
+    DSM_LOG_DEBUG("%s (pid %d) %s", c.label.c_str(), c.pid, HowEnded(c).c_str());
     exited.push_back(i);
   }
 
@@ -362,7 +379,7 @@ void Job::StartFailed(uint32_t host, const std::string& why) {
 
 void Job::Fail(size_t index) {
   const Child& c = children_[index];
-  std::string what = c.exit.signaled ? Describe(c.exit) : Describe(c.exit) + " before the job finished";
+  std::string what = c.exit.signaled || c.vm >= 0 ? HowEnded(c) : HowEnded(c) + " before the job finished";
   Say("%s (pid %d) %s; ending the job", c.label.c_str(), c.pid, what.c_str());
   exit_code_ = FailureExitCode(c.exit);
   BeginEnding();
@@ -372,7 +389,7 @@ void Job::NotADsmProgram(size_t index) {
   const Child& c = children_[index];
   Say("%s (pid %d) %s without joining the job: is %s linked with libdsm (CMake target dsm::dsm, "
       "'pkg-config --libs dsm', or dsm-clang)?",
-      c.label.c_str(), c.pid, Describe(c.exit).c_str(), o_.program.c_str());
+      c.label.c_str(), c.pid, HowEnded(c).c_str(), o_.program.c_str());
   exit_code_ = c.exit.value != 0 ? c.exit.value : kExitFailure;
   BeginEnding();
 }

@@ -22,9 +22,15 @@
 // failure names the node or host that was lost rather than one that stopped
 // because of it (blame.h has the rules for exits no daemon explained).
 //
+// With --vm every node is a QEMU guest on its host's daemon socket
+// (job_vm.cc, vm.h): the guest's console tells the program's exit status,
+// and a guest that dies without one (a panic, QEMU killed) is named with what
+// happened; node 0's standard input is relayed to its guest.
+//
 // The pieces live in job.cc (the loop, exits, deadlines, how the job ends),
-// job_start.cc (setting up, starting the daemons and the nodes, tearing down)
-// and job_lines.cc (what the daemons' status lines mean for the job).
+// job_start.cc (setting up, starting the daemons and the nodes, tearing down),
+// job_vm.cc (VM nodes) and job_lines.cc (what the daemons' status lines mean
+// for the job).
 //
 // Nothing here throws. Run() changes process-wide state (the signal mask,
 // SIGPIPE's and SIGCHLD's dispositions, RLIMIT_NOFILE) for its duration and
@@ -33,6 +39,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,11 +47,13 @@
 
 #include "blame.h"
 #include "dsm/common/fd.h"
+#include "qemu.h"
 #include "netns.h"
 #include "options.h"
 #include "output.h"
 #include "spawn.h"
 #include "status_reader.h"
+#include "vm.h"
 
 namespace dsm::launcher {
 
@@ -81,6 +90,17 @@ class Job {
     UniqueFd pidfd;  // reset once the exit status is collected
     bool exited = false;
     ExitInfo exit;
+    std::string how;  // a VM node: how its guest ended (else Describe(exit))
+    int vm = -1;      // a VM node: its index in vms_
+  };
+
+  // A node's guest (--vm).
+  struct Vm {
+    size_t child = 0;
+    UniqueFd console;  // our end of the console port's socket
+    std::unique_ptr<GuestConsole> reader;
+    std::string job_file;     // what fw_cfg hands the init (private)
+    std::string qemu_stderr;  // QEMU's own messages
   };
 
   // A daemon and what it said on its status pipe.
@@ -104,6 +124,16 @@ class Job {
   void Teardown();
   void WriteStats();
   std::string TracePrefix() const;
+
+  // job_vm.cc
+  Status PrepareVms();
+  void StartVmNode(uint32_t k, const std::vector<std::string>& env, UniqueFd* out_r, UniqueFd* err_r,
+                   const std::function<void(const std::string&)>& cannot_start);
+  void ReadConsole(size_t vm);
+  void EndOfGuest(Child& c);
+  void RelayStdin();
+  void RemoveVmFiles();
+  std::string HowEnded(const Child& c) const { return c.how.empty() ? Describe(c.exit) : c.how; }
 
   // job_lines.cc
   void OnStatusEvent(size_t daemon, const StatusEvent& event);
@@ -168,6 +198,15 @@ class Job {
   std::vector<Daemon> daemons_;  // per host
   std::vector<size_t> node_child_;
   TaggedOutput output_;
+
+  // --vm
+  image::GuestImage image_;
+  std::string qemu_;
+  std::vector<Vm> vms_;
+  UniqueFd stdin_port_;  // node 0's port (a dup), written with its stdin
+  image::StdinEncoder stdin_encoder_;
+  std::string stdin_pending_;  // encoded, not yet taken by the port
+  bool stdin_done_ = true;     // nothing (more) to read from our stdin
 
   // What the daemons said.
   bool finished_ = false;            // "finished": workers may exit with status 0

@@ -223,7 +223,7 @@ void Job::StartDaemon(uint32_t host) {
   if (job_pgid_ <= 0) job_pgid_ = r->pid;
   d.child = children_.size();
   d.started = true;
-  children_.push_back(Child{label, -1, host, r->pid, std::move(r->pidfd), false, {}});
+  children_.push_back(Child{label, -1, host, r->pid, std::move(r->pidfd), false, {}, {}, -1});
   DSM_LOG_DEBUG("started %s, pid %d, socket %s", label.c_str(), r->pid, d.socket.c_str());
   if (r->exec_errno != 0) {
     return StartFailed(host, "cannot execute " + hostd_path_ + ": " + std::strerror(r->exec_errno));
@@ -266,6 +266,17 @@ void Job::StartNodes() {
     };
 
     UniqueFd out_r, out_w, err_r, err_w;
+    if (o_.vm) {
+      StartVmNode(k, env, &out_r, &err_r, cannot_start);
+      if (phase_ == Phase::kEnding) return;
+      // A guest's output always comes through dsm-run: as whole lines after
+      // the tag, or as it arrives without one.
+      std::string prefix;
+      if (o_.tag_output) prefix = "[node " + std::to_string(k) + (multi_host ? "@h" + std::to_string(host) : "") + "] ";
+      output_.Add(std::move(out_r), STDOUT_FILENO, prefix);
+      output_.Add(std::move(err_r), STDERR_FILENO, prefix);
+      continue;
+    }
     if (o_.tag_output) {
       int a[2], b[2];
       if (::pipe2(a, O_CLOEXEC) != 0) return cannot_start(std::string("pipe2: ") + std::strerror(errno));
@@ -295,7 +306,7 @@ void Job::StartNodes() {
     if (!r.ok()) return cannot_start(r.status().message());
     DSM_LOG_DEBUG("started %s, pid %d", label.c_str(), r->pid);
     node_child_.push_back(children_.size());
-    children_.push_back(Child{label, static_cast<int>(k), host, r->pid, std::move(r->pidfd), false, {}});
+    children_.push_back(Child{label, static_cast<int>(k), host, r->pid, std::move(r->pidfd), false, {}, {}, -1});
     if (o_.tag_output) {
       std::string prefix = "[node " + std::to_string(k) + (multi_host ? "@h" + std::to_string(host) : "") + "] ";
       output_.Add(std::move(out_r), STDOUT_FILENO, prefix);
@@ -326,6 +337,7 @@ void Job::Teardown() {
   }
   children_.clear();
   output_.FlushAll();
+  RemoveVmFiles();
   for (Daemon& d : daemons_) d.status = StatusReader();
   timer_.reset();
   devnull_.reset();

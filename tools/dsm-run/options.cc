@@ -202,6 +202,51 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       } else {
         o.hostd = *v;
       }
+    } else if (name == "--vm") {
+      flag();
+      o.vm = true;
+    } else if (name == "--vm-memory") {
+      auto v = value();
+      if (!v) continue;
+      auto n = ParseSize(*v);
+      std::string what = "invalid value " + Quote(*v) + " for --vm-memory: ";
+      if (!n) {
+        fail(what + "not a size (examples: 256M, 1G)");
+      } else if (*n < kMinVmMemory || *n > kMaxVmMemory) {
+        fail(what + "each guest needs 128M to 64G");
+      } else if (*n % (1 << 20) != 0) {
+        fail(what + "not a whole number of MiB");
+      } else {
+        o.vm_memory = *n;
+      }
+    } else if (name == "--vm-cpus") {
+      auto v = value();
+      if (!v) continue;
+      auto n = ParseUint(*v);
+      if (!n || *n < 1 || *n > kMaxVmCpus) {
+        fail("invalid value " + Quote(*v) + " for --vm-cpus: must be 1 to " + std::to_string(kMaxVmCpus));
+      } else {
+        o.vm_cpus = static_cast<uint32_t>(*n);
+      }
+    } else if (name == "--accel") {
+      auto v = value();
+      if (!v) continue;
+      if (*v == "tcg" || *v == "kvm") {
+        o.accel = *v;
+      } else {
+        fail("invalid value " + Quote(*v) + " for --accel: must be tcg or kvm");
+      }
+    } else if (name == "--vm-console") {
+      flag();
+      o.vm_console = true;
+    } else if (name == "--qemu") {
+      auto v = value();
+      if (!v) continue;
+      if (v->empty()) {
+        fail("invalid value '' for --qemu: empty path");
+      } else {
+        o.qemu = *v;
+      }
     } else {
       fail("unknown option " + Quote(name));
     }
@@ -219,6 +264,15 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
     fail("invalid value for --stack: " + std::to_string(o.stack) +
          " bytes must be between 64K and 4G and leave 16M of heap in the " + std::to_string(o.memory >> 20) +
          "M shared space (--memory)");
+  }
+  if (!error && !o.vm) {
+    for (const char* vm_only : {"--vm-memory", "--vm-cpus", "--accel", "--vm-console", "--qemu"}) {
+      for (size_t k = 0; k < i && k < args.size(); ++k) {
+        if (args[k] == vm_only || args[k].starts_with(std::string(vm_only) + "=")) {
+          fail(std::string("option '") + vm_only + "' needs --vm");
+        }
+      }
+    }
   }
   if (error) return *error;
   if (!have_nodes) return UsageErr("missing option -n/--nodes (the number of nodes)");
@@ -281,6 +335,19 @@ options:
                      on 127.0.0.1
   --hostd PATH       the daemon to run (default: dsm-hostd in the directory
                      of the dsm-run executable)
+  --vm               run every node in a QEMU virtual machine of its own,
+                     attached to its host's daemon through QEMU's stock
+                     ivshmem-doorbell device; the guest boots an image that
+                     dsm-image builds from PROGRAM (cached by content, see
+                     docs/vm.md). Everything above holds for VM nodes; the
+                     guest's exit status is the node's
+  --vm-memory SIZE   each guest's RAM (default 256M; 128M..64G)
+  --vm-cpus N        each guest's virtual CPUs (default 1)
+  --accel A          tcg (default: software emulation, works everywhere) or
+                     kvm (only where /dev/kvm really works)
+  --vm-console       print the guests' kernel messages on stderr, as lines
+                     "[node K console] ..."
+  --qemu PATH        the QEMU to run (default: qemu-system-x86_64 on PATH)
   -h, --help         print this help and exit
   --version          print the version and exit
 
@@ -291,6 +358,10 @@ Each node runs PROGRAM with dsm-run's environment plus:
   DSM_NUM_NODES=N    the number of nodes
   DSM_HOST_ID=H      the node's host, 0..H-1 (only with --hosts above 1)
 Node 0 reads dsm-run's standard input; the other nodes read /dev/null.
+A VM node gets the same environment (without DSM_SOCKET, PATH, HOME, TMPDIR
+and the library paths, which mean nothing in a guest) and works in a
+directory of dsm-run's name, made in the guest; files of this machine are
+not there. Its standard input (node 0) is read by dsm-run as it arrives.
 dsm-run itself reads TMPDIR, and DSM_LOG (DSM_LOG=debug traces what it does).
 
 Each daemon has 10 seconds to report that it is ready. With several hosts,

@@ -24,6 +24,10 @@ inline constexpr uint64_t kMaxMemory = device::kMaxSpaceSize;
 inline constexpr uint64_t kDefaultMemory = device::kDefaultSpaceSize;
 inline constexpr double kMaxTimeoutSeconds = 1e9;
 inline constexpr uint32_t kMaxHosts = 64;
+inline constexpr uint64_t kDefaultVmMemory = 256ULL << 20;
+inline constexpr uint64_t kMinVmMemory = 128ULL << 20;
+inline constexpr uint64_t kMaxVmMemory = 64ULL << 30;
+inline constexpr uint32_t kMaxVmCpus = 64;
 
 // Exit statuses of dsm-run besides node 0's own.
 inline constexpr int kExitFailure = 1;       // the job or dsm-run itself failed
@@ -52,6 +56,13 @@ struct Options {
   std::optional<HomePolicy> home;  // --home; unset: the daemons' default (first-touch)
   bool netns = false;              // --netns: a network namespace per host
   std::string stats_json;          // --stats-json FILE: the daemons' statistics, merged
+  // --vm: every node runs in a QEMU guest (vm.h).
+  bool vm = false;
+  uint64_t vm_memory = kDefaultVmMemory;  // --vm-memory: each guest's RAM
+  uint32_t vm_cpus = 1;                   // --vm-cpus
+  std::string accel = "tcg";              // --accel tcg|kvm
+  bool vm_console = false;                // --vm-console: the guests' kernel messages on stderr
+  std::string qemu;                       // --qemu; empty: qemu-system-x86_64 on PATH
   std::string program;
   std::vector<std::string> args;  // the program's arguments, untouched
 };

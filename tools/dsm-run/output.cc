@@ -72,6 +72,12 @@ void TaggedOutput::FlushAll() {
 }
 
 void TaggedOutput::Emit(Stream& s, bool eof) {
+  if (s.prefix.empty()) {
+    // Untagged: bytes pass as they come, partial lines included.
+    if (!s.partial.empty()) Write(s.dest, s.partial);
+    s.partial.clear();
+    return;
+  }
   std::string out;
   size_t start = 0;
   for (;;) {

@@ -29,7 +29,8 @@ class TaggedOutput {
   TaggedOutput& operator=(const TaggedOutput&) = delete;
 
   // Takes the read end of a pipe (made non-blocking here) whose lines go to
-  // dest (STDOUT_FILENO or STDERR_FILENO) after prefix. Returns its index.
+  // dest (STDOUT_FILENO or STDERR_FILENO) after prefix; with an empty
+  // prefix, bytes go on as they arrive. Returns its index.
   size_t Add(UniqueFd fd, int dest, std::string prefix);
 
   size_t size() const { return streams_.size(); }

@@ -39,6 +39,10 @@ namespace {
       err = errno;
     }
   }
+  for (int fd : s.keep_fds) {
+    if (err == 0 && ::fcntl(fd, F_SETFD, 0) != 0) err = errno;
+  }
+  if (err == 0 && s.nice != 0 && ::setpriority(PRIO_PROCESS, 0, s.nice) != 0) err = errno;
   if (err == 0 && s.netns_fd >= 0 && ::setns(s.netns_fd, CLONE_NEWNET) != 0) err = errno;
   if (err == 0 && s.same_addresses) {
     int persona = ::personality(0xffffffff);

@@ -48,6 +48,10 @@ struct SpawnSpec {
   // position-independent program is at the same addresses on every node
   // (its shared globals, and the functions parallel regions name).
   bool same_addresses = false;
+  // Descriptors (above kStatusFdInChild, close-on-exec here) the child keeps
+  // under the same numbers: a guest's serial ports.
+  std::vector<int> keep_fds;
+  int nice = 0;  // > 0: the child runs at this lower priority
   const ChildRestore* restore = nullptr;  // required
 };
 

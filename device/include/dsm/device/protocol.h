@@ -24,8 +24,10 @@ namespace dsm::device {
 
 // "DSMSPACE" read as a little-endian integer.
 constexpr uint64_t kMagic = 0x45434150534d5344ULL;
-constexpr uint32_t kVersion = 3;
+constexpr uint32_t kVersion = 4;
 constexpr uint64_t kPageSize = 4096;
+// SpaceHeader::heartbeat advances this often while the daemon lives.
+constexpr int64_t kHeartbeatPeriodMs = 250;
 
 // Register pages: one per ivshmem peer id. Peer 0 is the daemon itself, so
 // page 0 is unused and node peers are 1 .. kMaxSlots-1.
@@ -87,7 +89,10 @@ struct SpaceHeader {
                                 //     kGlobalsOffset (fixed, see below)
   uint64_t globals_size;        // 208 bytes reserved for them (may be 0)
   uint64_t home_log_offset;     // 216 per-slot home-release logs (HomeLog)
-  uint64_t reserved[36];        // 224 .. 511, zero
+  uint64_t heartbeat;           // 224 bumped by the daemon every
+                                //     kHeartbeatPeriodMs: a guest, which
+                                //     sees no socket close, watches it
+  uint64_t reserved[35];        // 232 .. 511, zero
 };
 static_assert(sizeof(SpaceHeader) == 512);
 static_assert(offsetof(SpaceHeader, version) == 8);
@@ -110,6 +115,7 @@ static_assert(offsetof(SpaceHeader, data_pages) == 192);
 static_assert(offsetof(SpaceHeader, globals_offset) == 200);
 static_assert(offsetof(SpaceHeader, globals_size) == 208);
 static_assert(offsetof(SpaceHeader, home_log_offset) == 216);
+static_assert(offsetof(SpaceHeader, heartbeat) == 224);
 
 // ---------------------------------------------------------------------------
 // Register file: one 4 KiB page per slot.
