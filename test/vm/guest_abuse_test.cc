@@ -1,0 +1,257 @@
+// A hostile guest against the real daemon: guest_abuse.cc runs inside a QEMU
+// guest (TCG) on a real dsm-hostd's ivshmem-doorbell device and writes
+// garbage commands, jumped, stale and duplicate sequence numbers, doorbells
+// to a peer and vectors that do not exist, garbage attach requests and, once
+// attached, arguments out of range; then it finishes the one-node job. The test checks every step's
+// line from the guest, the guest's exit status, that the daemon ended the job
+// normally (exit 0, "finished 0"), and that its log shows what it saw.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "file_util.h"
+#include "image.h"
+#include "qemu.h"
+
+extern char** environ;
+
+namespace dsm::image {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "dsm-vm-abuse.XXXXXX").string();
+    EXPECT_NE(::mkdtemp(t.data()), nullptr);
+    path_ = t;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A child process this test started; killed and reaped if the test ends
+// before it exited.
+class Child {
+ public:
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    if (pidfd_ >= 0) ::close(pidfd_);
+  }
+
+  // posix_spawnp; false (errno set) on failure.
+  bool Spawn(const std::vector<std::string>& args, posix_spawn_file_actions_t* actions, char** env) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    int rc = ::posix_spawnp(&pid_, argv[0], actions, nullptr, argv.data(), env);
+    if (rc != 0) {
+      pid_ = -1;
+      errno = rc;
+      return false;
+    }
+    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    return pidfd_ >= 0;
+  }
+
+  // The wait status once the process exited, nullopt if it is still running
+  // at the deadline.
+  std::optional<int> WaitUntil(Clock::time_point deadline) {
+    pollfd p{pidfd_, POLLIN, 0};
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0)));
+      if (r == 1) break;
+      if (r == 0 || errno != EINTR) return std::nullopt;
+    }
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    ::close(pidfd_);
+    pidfd_ = -1;
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+};
+
+// Reads fd until `want` has arrived, it reaches end of file, or the deadline.
+std::string ReadUntil(int fd, const std::string& want, Clock::time_point deadline) {
+  std::string got;
+  while (want.empty() || got.find(want) == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r != 1) break;
+    char buf[512];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+// A file's bytes, "" when it cannot be read (the checks then say what is missing).
+std::string Slurp(const std::string& path) {
+  auto r = ReadWholeFile(path);
+  return r.ok() ? *r : std::string();
+}
+
+bool HaveQemu() { return ::system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0; }
+
+// Every check guest_abuse.cc makes, in its order.
+// clang-format off
+const char* const kSteps[] = {
+    "setup", "fresh-page",
+    // (a) .. (e): before attaching
+    "unknown-command", "command-none", "command-past-the-last", "finish-before-attach",
+    "lock-before-attach", "jumped-sequence", "stale-sequence", "duplicate-sequence",
+    "doorbell-no-peer", "doorbell-no-vector", "doorbell-last-vector", "doorbell-last-peer",
+    "doorbell-self", "still-served", "attach-out-of-range", "attach-garbage-node-id",
+    "attach-bad-version",
+    // attached
+    "attach", "alloc-zero-bytes", "alloc-bad-alignment", "free-garbage-offset",
+    "lock-id-too-large", "lock-no-such-entry", "alloc-too-large", "unlock-not-held",
+    "attach-twice", "finish",
+};
+// clang-format on
+
+TEST(GuestAbuse, TheDaemonsValidationHoldsAgainstAHostileGuest) {
+  // Fail, not skip, without the inputs: a skipped test would count as a pass.
+  if (!FindKernel("").ok() || !FindBusybox().ok())
+    FAIL() << "no guest kernel or busybox-static: run scripts/bootstrap";
+  if (!HaveQemu()) FAIL() << "no qemu-system-x86_64: run scripts/bootstrap";
+  TempDir dir;
+  BuildOptions options;
+  options.cache_dir = dir.path() + "/cache";
+  auto image = BuildImage(DSM_GUEST_ABUSE, options);
+  ASSERT_TRUE(image.ok()) << image.status().message();
+
+  // The daemon: one node, debug logging (the stale sequence is a debug line).
+  const std::string socket = dir.path() + "/h.sock";
+  const std::string daemon_log = dir.path() + "/hostd.log";
+  int ready[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  std::vector<std::string> env_s = {"DSM_LOG=debug"};
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "DSM_LOG=", 8) != 0) env_s.emplace_back(*e);
+  }
+  std::vector<char*> env;
+  for (auto& e : env_s) env.push_back(e.data());
+  env.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, daemon_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 2, 1);
+  posix_spawn_file_actions_adddup2(&actions, ready[1], 3);
+  Child daemon;
+  const bool daemon_started = daemon.Spawn({DSM_HOSTD_PATH, "--socket", socket, "--nodes", "1", "--memory",
+                                            "64M", "--ready-fd", "3", "--exit-when-done"},
+                                           &actions, env.data());
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(ready[1]);
+  const int ready_fd = ready[0];
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { ::close(fd); }
+  } close_ready{ready_fd};
+  ASSERT_TRUE(daemon_started) << "cannot start " << DSM_HOSTD_PATH << ": " << std::strerror(errno);
+  const std::string started = ReadUntil(ready_fd, "ready\n", Clock::now() + std::chrono::seconds(10));
+  ASSERT_EQ(started, "ready\n") << "dsm-hostd did not become ready; its log:\n" << Slurp(daemon_log);
+
+  // The guest.
+  BootOptions boot;
+  boot.ivshmem_socket = socket;
+  boot.console_path = dir.path() + "/console";
+  boot.stdout_path = dir.path() + "/stdout";
+  boot.stderr_path = dir.path() + "/stderr";
+  auto cmd = QemuCommand(*image, boot);
+  ASSERT_TRUE(cmd.ok()) << cmd.status().message();
+  const std::string qemu_log = dir.path() + "/qemu.log";
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, qemu_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  Child qemu;
+  const bool qemu_started = qemu.Spawn(*cmd, &actions, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ASSERT_TRUE(qemu_started) << "cannot start QEMU: " << std::strerror(errno);
+
+  // The guest powers off after the program; the daemon exits once the job
+  // ended and its one peer (QEMU) left. Generous deadlines: TCG on a loaded
+  // machine is slow, and they only matter when something hangs.
+  auto qemu_status = qemu.WaitUntil(Clock::now() + std::chrono::seconds(90));
+  const std::string out = Slurp(boot.stdout_path);
+  const std::string err = Slurp(boot.stderr_path);
+  const std::string console = Slurp(boot.console_path);
+  ASSERT_TRUE(qemu_status.has_value()) << "the guest did not power off within 90 s; its output so far:\n"
+                                       << out << err << "\nthe daemon's log:\n"
+                                       << Slurp(daemon_log);
+  auto daemon_status = daemon.WaitUntil(Clock::now() + std::chrono::seconds(15));
+  const std::string status_lines = ReadUntil(ready_fd, "", Clock::now() + std::chrono::seconds(1));
+  const std::string log = Slurp(daemon_log);
+  RecordProperty("guest_stdout", out);
+  std::printf("the guest's output:\n%s%s", out.c_str(), err.c_str());
+
+  EXPECT_TRUE(WIFEXITED(*qemu_status) && WEXITSTATUS(*qemu_status) == 0)
+      << "QEMU's wait status " << *qemu_status << "; its output:\n"
+      << Slurp(qemu_log);
+  // Every check held, in the guest.
+  for (const char* step : kSteps) {
+    EXPECT_NE(out.find(std::string("ok: ") + step + ": "), std::string::npos)
+        << "no ok line for " << step << " in:\n"
+        << out << err;
+  }
+  EXPECT_EQ(out.find("FAILED"), std::string::npos) << out;
+  EXPECT_NE(out.find("guest_abuse: all "), std::string::npos) << out;
+  EXPECT_EQ(err, "");
+  EXPECT_EQ(ParseExitStatus(console), 0) << console;
+
+  // The daemon ended the job normally: node 0 attached and finished with 0.
+  ASSERT_TRUE(daemon_status.has_value()) << "the daemon did not exit after the guest left; its log:\n" << log;
+  EXPECT_TRUE(WIFEXITED(*daemon_status) && WEXITSTATUS(*daemon_status) == 0)
+      << "dsm-hostd's wait status " << *daemon_status << "; its log:\n"
+      << log;
+  EXPECT_EQ(status_lines, "attached 0\nfinished 0\n");
+  // What it saw: the jump (5 served requests, then 1005), the stale number
+  // (505), the refused attach requests.
+  EXPECT_NE(log.find("sequence jumped from 5 to 1005"), std::string::npos) << log;
+  EXPECT_NE(log.find("stale sequence 505 (last 1005) ignored"), std::string::npos) << log;
+  EXPECT_NE(log.find("asked for node id 1, which is out of range"), std::string::npos) << log;
+  EXPECT_NE(log.find("speaks protocol version"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace dsm::image
