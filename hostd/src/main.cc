@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <string_view>
 
 #include "dsm/common/fd.h"
+#include "dsm/common/job_keys.h"
 #include "dsm/common/log.h"
 #include "dsm/common/parse.h"
 #include "dsm/hostd/daemon.h"
@@ -58,6 +60,16 @@ a job of several hosts (one daemon per host; dsm-run --hosts starts them):
   --job-id N         the job's id, the same for every daemon (decimal);
                      daemons of other jobs are refused
   --home MODE        where pages live: first-touch (default) or round-robin
+  --keys-fd FD       read the job's CURVE key pair from FD (to its end; then
+                     FD is closed): two lines, "curve-public <key>" and
+                     "curve-secret <key>", each key 40 characters of Z85
+                     (a pipe, or a file only its owner may read).
+                     Every daemon of the job gets the same pair (dsm-run
+                     makes one per job); a daemon accepts connections only
+                     from clients with the job's key and refuses the rest
+  --insecure         run without keys: any process that reaches --listen
+                     can take part in the job (one of --keys-fd and
+                     --insecure is required with --hosts)
 
 Exit status: 0 when the job finished (or the daemon was stopped by SIGTERM
 or SIGINT), 1 when a node left before the job finished, 2 on bad arguments
@@ -80,6 +92,8 @@ int main(int argc, char** argv) {
   std::optional<uint64_t> host_id;
   std::string local_nodes, listen, join;
   std::optional<uint64_t> job_id;
+  long keys_fd = -1;
+  bool insecure = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&](const char*) -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -158,6 +172,13 @@ int main(int argc, char** argv) {
       const char* v = value("--job-id");
       job_id = v ? dsm::ParseUint(v) : std::nullopt;
       if (!job_id || *job_id == 0) return UsageError("--job-id needs a non-zero decimal number");
+    } else if (arg == "--keys-fd") {
+      const char* v = value("--keys-fd");
+      auto n = v ? dsm::ParseUint(v) : std::nullopt;
+      if (!n || *n > 1 << 20) return UsageError("--keys-fd needs a file descriptor number");
+      keys_fd = static_cast<long>(*n);
+    } else if (arg == "--insecure") {
+      insecure = true;
     } else if (arg == "--home") {
       const char* v = value("--home");
       std::string_view mode = v ? v : "";
@@ -196,8 +217,34 @@ int main(int argc, char** argv) {
     config.space.host_id = static_cast<uint32_t>(*host_id);
     config.space.num_hosts = static_cast<uint32_t>(hosts);
     config.local_nodes = *ids;
-  } else if (host_id.value_or(0) != 0 || !listen.empty() || !join.empty() || !local_nodes.empty()) {
-    return UsageError("--host-id, --local-nodes, --listen and --join need --hosts 2 or more");
+    if (keys_fd < 0 && !insecure) {
+      return UsageError("--keys-fd is required with --hosts (the job's key pair; --insecure runs without)");
+    }
+    if (keys_fd >= 0 && insecure) return UsageError("--keys-fd and --insecure exclude each other");
+    if (keys_fd >= 0 && keys_fd == ready_fd) return UsageError("--keys-fd and --ready-fd must differ");
+  } else if (host_id.value_or(0) != 0 || !listen.empty() || !join.empty() || !local_nodes.empty() ||
+             keys_fd >= 0 || insecure) {
+    return UsageError("--host-id, --local-nodes, --listen, --join, --keys-fd and --insecure need --hosts 2 or more");
+  }
+  std::optional<dsm::jobkeys::Keys> keys;
+  if (keys_fd >= 0) {
+    // Read before anything else starts: the launcher wrote the block and
+    // closed its end, so this does not wait for anyone.
+    dsm::UniqueFd fd(static_cast<int>(keys_fd));
+    if (::fcntl(fd.get(), F_GETFD) < 0) {
+      (void)fd.release();
+      return UsageError("--keys-fd " + std::to_string(keys_fd) + " is not an open file descriptor");
+    }
+    // A file others may read is no place for a secret.
+    struct stat st {};
+    if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+      return UsageError("--keys-fd " + std::to_string(keys_fd) + " is a file that others may read or write (mode " +
+                        std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
+                        std::to_string(st.st_mode & 7) + "): make it readable by its owner only");
+    }
+    auto read = dsm::jobkeys::Read(fd.get());
+    if (!read.ok()) return UsageError("--keys-fd " + std::to_string(keys_fd) + ": " + read.status().message());
+    keys = std::move(read).value();
   }
 
   ::signal(SIGPIPE, SIG_IGN);
@@ -230,7 +277,10 @@ int main(int argc, char** argv) {
     tc.job_id = config.space.job_id;
     tc.listen = listen;
     tc.join = join;
+    tc.curve = std::move(keys);
+    if (!tc.curve) DSM_LOG_WARN("--insecure: any process that reaches %s can take part in this job", listen.c_str());
     auto transport = dsm::hostd::ZmqTransport::Create(tc);
+    tc.curve.reset();
     if (!transport.ok()) {
       DSM_LOG_ERROR("cannot start: %s", transport.status().message().c_str());
       return 2;

@@ -6,7 +6,7 @@
 #             [--stats-json FILE]
 #   and for a host of a multi-host job also
 #             --host-id K --hosts H --local-nodes LIST --listen ENDPOINT
-#             [--join ENDPOINT] --job-id J
+#             [--join ENDPOINT] --job-id J --keys-fd FD2
 # and the lines it writes on FD ("listening tcp://127.0.0.1:1" first when it
 # is host 0 of several, "ready", "attached <node>" for every node of its
 # host, then "finished <status>", "lost <node>" or "lost-host <host>" when the
@@ -38,6 +38,7 @@
 #   FAKE_HOSTD_PIDFILE  write our pid there (atomically, via a rename); host
 #                         K of several writes to FAKE_HOSTD_PIDFILE.hK
 #   FAKE_HOSTD_ARGS     write our arguments there, one per line (.hK likewise)
+#   FAKE_HOSTD_KEYS     copy what --keys-fd gives there (.hK likewise)
 #   FAKE_HOSTD_LOG      append "host K start" and "host K ready" there as
 #                         they happen
 set -u
@@ -49,6 +50,7 @@ host=0
 hosts=1
 local_nodes=
 stats_json=
+keys_fd=
 saved_args=$(printf '%s\n' "$@")
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -59,6 +61,7 @@ while [ $# -gt 0 ]; do
     --hosts) hosts=$2; shift 2 ;;
     --local-nodes) local_nodes=$2; shift 2 ;;
     --stats-json) stats_json=$2; shift 2 ;;
+    --keys-fd) keys_fd=$2; shift 2 ;;
     --memory|--stack|--home|--listen|--join|--job-id) shift 2 ;;
     *) shift ;;
   esac
@@ -77,6 +80,10 @@ suffix=
 if [ -n "${FAKE_HOSTD_ARGS:-}" ]; then
   f=$FAKE_HOSTD_ARGS$suffix
   printf '%s\n' "$saved_args" > "$f.tmp" && mv "$f.tmp" "$f"
+fi
+if [ -n "${FAKE_HOSTD_KEYS:-}" ] && [ -n "$keys_fd" ]; then
+  f=$FAKE_HOSTD_KEYS$suffix
+  eval "cat <&$keys_fd" > "$f.tmp" && mv "$f.tmp" "$f"
 fi
 if [ -n "${FAKE_HOSTD_PIDFILE:-}" ]; then
   f=$FAKE_HOSTD_PIDFILE$suffix

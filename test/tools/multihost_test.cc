@@ -23,14 +23,22 @@ TEST_F(MultiHostJob, DaemonCommandLinesAndNodeEnvironmentWithBlockPlacement) {
   EXPECT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(o.err, "");
   std::vector<std::string> a0 = DaemonArgs(0), a1 = DaemonArgs(1);
-  ASSERT_EQ(a0.size(), 24u) << ::testing::PrintToString(a0);
-  ASSERT_EQ(a1.size(), 26u) << ::testing::PrintToString(a1);
+  ASSERT_EQ(a0.size(), 26u) << ::testing::PrintToString(a0);
+  ASSERT_EQ(a1.size(), 28u) << ::testing::PrintToString(a1);
   std::string s0 = a0[1], s1 = a1[1], job = a0[13];
-  EXPECT_EQ(a0, (std::vector<std::string>{
-                    "--socket",         s0,        "--nodes",       "5",           "--host-id",  "0",
-                    "--hosts",          "2",       "--local-nodes", "0-2",         "--listen",   "tcp://127.0.0.1:0",
-                    "--job-id",         job,       "--home",        "round-robin", "--ready-fd", "3",
-                    "--exit-when-done", "--stats", "--memory",      "268435456",   "--stack",    "33554432"}));
+  EXPECT_EQ(a0, (std::vector<std::string>{"--socket",         s0,
+                                          "--nodes",          "5",
+                                          "--host-id",        "0",
+                                          "--hosts",          "2",
+                                          "--local-nodes",    "0-2",
+                                          "--listen",         "tcp://127.0.0.1:0",
+                                          "--job-id",         job,
+                                          "--home",           "round-robin",
+                                          "--ready-fd",       "3",
+                                          "--keys-fd",        "4",
+                                          "--exit-when-done", "--stats",
+                                          "--memory",         "268435456",
+                                          "--stack",          "33554432"}));
   EXPECT_EQ(a1, (std::vector<std::string>{"--socket",         s1,
                                           "--nodes",          "5",
                                           "--host-id",        "1",
@@ -41,6 +49,7 @@ TEST_F(MultiHostJob, DaemonCommandLinesAndNodeEnvironmentWithBlockPlacement) {
                                           "--job-id",         job,
                                           "--home",           "round-robin",
                                           "--ready-fd",       "3",
+                                          "--keys-fd",        "4",
                                           "--exit-when-done", "--stats",
                                           "--memory",         "268435456",
                                           "--stack",          "33554432"}));
@@ -55,6 +64,38 @@ TEST_F(MultiHostJob, DaemonCommandLinesAndNodeEnvironmentWithBlockPlacement) {
     EXPECT_EQ(ReadFile(Path("env." + std::to_string(k))),
               (host == 0 ? s0 : s1) + " " + std::to_string(k) + " 5 " + std::to_string(host) + "\n");
   }
+  ExpectJobGone();
+}
+
+TEST_F(MultiHostJob, EveryDaemonReadsTheJobsKeyPairFromADescriptorAFreshOnePerJob) {
+  auto run = [&] {
+    Outcome o = Run(MultiJob(3, 3, {}, "exit 0"),
+                    {kFinished, "FAKE_HOSTD_ARGS=" + Path("hostd.args"), "FAKE_HOSTD_KEYS=" + Path("keys")});
+    EXPECT_EQ(o.status, 0) << o.err;
+    std::vector<std::string> blocks;
+    for (int h = 0; h < 3; ++h) blocks.push_back(ReadFile(Path("keys.h" + std::to_string(h))));
+    return blocks;
+  };
+  std::vector<std::string> first = run();
+  // Two lines, two different keys of 40 characters; the same for every host.
+  ASSERT_EQ(first[0].size(), 2 * (13 + 40 + 1)) << first[0];
+  EXPECT_EQ(first[0].rfind("curve-public ", 0), 0u) << first[0];
+  EXPECT_EQ(first[0].substr(54, 13), "curve-secret ") << first[0];
+  EXPECT_NE(first[0].substr(13, 40), first[0].substr(67, 40));
+  EXPECT_EQ(first[1], first[0]);
+  EXPECT_EQ(first[2], first[0]);
+  // Neither key is on a command line.
+  for (int h = 0; h < 3; ++h) {
+    for (const std::string& arg : DaemonArgs(h)) {
+      EXPECT_EQ(arg.find(first[0].substr(13, 40)), std::string::npos) << arg;
+      EXPECT_EQ(arg.find(first[0].substr(67, 40)), std::string::npos) << arg;
+    }
+  }
+  ExpectJobGone();
+  ForgetPids();
+  std::vector<std::string> second = run();
+  EXPECT_NE(second[0], first[0]) << "every job gets its own key pair";
+  EXPECT_EQ(second[1], second[0]);
   ExpectJobGone();
 }
 

@@ -190,6 +190,7 @@ class Job {
   std::string dir_;  // the job's private temporary directory
   pid_t job_pgid_ = -1;
   uint64_t job_id_ = 0;        // shared by the daemons of a multi-host job
+  std::string keys_block_;     // and their CURVE key pair (dsm/common/job_keys.h) until the last started
   std::string join_endpoint_;  // host 0's "listening" endpoint
   std::vector<uint32_t> host_of_node_;
   std::unique_ptr<HostNetwork> network_;  // --netns

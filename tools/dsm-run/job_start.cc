@@ -23,6 +23,9 @@
 #include <sstream>
 #include <string_view>
 
+#include <zmq.h>
+
+#include "dsm/common/job_keys.h"
 #include "dsm/common/log.h"
 #include "job.h"
 #include "placement.h"
@@ -50,6 +53,29 @@ uint64_t RandomJobId() {
     id = static_cast<uint64_t>(NowNs()) * 0x9e3779b97f4a7c15u ^ static_cast<uint64_t>(::getpid());
   }
   return id != 0 ? id : 1;  // 0 is no id
+}
+
+// A fresh CURVE key pair as a key block (dsm/common/job_keys.h).
+Result<std::string> MakeKeyBlock() {
+  char pub[jobkeys::kZ85KeyLength + 1], sec[jobkeys::kZ85KeyLength + 1];
+  if (zmq_curve_keypair(pub, sec) != 0) {
+    return Status::FromErrno("cannot make the job's CURVE key pair (has libzmq no CURVE support?)");
+  }
+  auto block = jobkeys::Format(jobkeys::Keys(pub, sec));
+  explicit_bzero(sec, sizeof sec);
+  return block;
+}
+
+// A pipe that holds the block, its write end closed: the daemon's --keys-fd.
+Result<UniqueFd> KeysPipe(const std::string& block) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return Status::FromErrno("pipe2");
+  UniqueFd r(p[0]), w(p[1]);
+  // A hundred bytes into an empty pipe: never blocks, never partial.
+  if (::write(w.get(), block.data(), block.size()) != static_cast<ssize_t>(block.size())) {
+    return Status::FromErrno("cannot write the job's keys into a pipe");
+  }
+  return r;
 }
 
 }  // namespace
@@ -168,8 +194,8 @@ Status Job::Setup() {
 // --ready-fd --exit-when-done [--stats] [--stack] [--home] [--stats-json], as
 // before multi-host jobs existed. Several: --socket, --nodes, --host-id,
 // --hosts, --local-nodes, --listen, [--join] (all but host 0), --job-id,
-// --home, --ready-fd, --exit-when-done, [--stats], --memory, [--stack],
-// [--stats-json]; then [--globals] in both cases.
+// --home, --ready-fd, --keys-fd, --exit-when-done, [--stats], --memory,
+// [--stack], [--stats-json]; then [--globals] in both cases.
 std::vector<std::string> Job::DaemonArgs(uint32_t host) const {
   std::vector<std::string> a = {hostd_path_, "--socket", daemons_[host].socket, "--nodes", std::to_string(o_.nodes)};
   if (o_.hosts == 1) {
@@ -185,7 +211,8 @@ std::vector<std::string> Job::DaemonArgs(uint32_t host) const {
     if (host != 0) a.insert(a.end(), {"--join", join_endpoint_});
     a.insert(a.end(),
              {"--job-id", std::to_string(job_id_), "--home", HomePolicyName(o_.home.value_or(HomePolicy::kFirstTouch)),
-              "--ready-fd", std::to_string(kStatusFdInChild), "--exit-when-done"});
+              "--ready-fd", std::to_string(kStatusFdInChild), "--keys-fd", std::to_string(kKeysFdInChild),
+              "--exit-when-done"});
     if (o_.stats) a.emplace_back("--stats");
     a.insert(a.end(), {"--memory", std::to_string(o_.memory)});
     if (o_.stack != 0) a.insert(a.end(), {"--stack", std::to_string(o_.stack)});
@@ -197,6 +224,19 @@ std::vector<std::string> Job::DaemonArgs(uint32_t host) const {
 
 void Job::StartDaemon(uint32_t host) {
   Daemon& d = daemons_[host];
+  // Several hosts: one key pair for the job, the same block for every daemon.
+  UniqueFd keys_r;
+  if (o_.hosts > 1) {
+    if (keys_block_.empty()) {
+      auto block = MakeKeyBlock();
+      if (!block.ok()) return StartFailed(host, block.status().message());
+      keys_block_ = std::move(block).value();
+    }
+    auto keys = KeysPipe(keys_block_);
+    if (host + 1 == o_.hosts) jobkeys::Wipe(keys_block_);  // the last daemon has it
+    if (!keys.ok()) return StartFailed(host, keys.status().message());
+    keys_r = std::move(keys).value();
+  }
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return StartFailed(host, std::string("pipe2: ") + std::strerror(errno));
   d.status = StatusReader(UniqueFd(p[0]));
@@ -209,12 +249,14 @@ void Job::StartDaemon(uint32_t host) {
   spec.envp = environ;
   spec.stdin_fd = devnull_.get();
   spec.status_fd = status_w.get();
+  spec.keys_fd = keys_r.get();
   // The first daemon leads the job's process group; everything else joins.
   spec.pgid = job_pgid_ > 0 ? job_pgid_ : 0;
   spec.netns_fd = network_ ? network_->fd(host) : -1;
   spec.restore = &restore_;
   auto r = Spawn(spec);
   status_w.reset();
+  keys_r.reset();
   std::string label = DaemonLabel(host);
   if (!r.ok()) {
     d.status = StatusReader();  // nobody writes to it

@@ -24,7 +24,7 @@ namespace {
 // Between fork and exec: system calls only (the parent may have been in the
 // middle of anything).
 [[noreturn]] void ExecChild(const SpawnSpec& s, pid_t parent, int err_fd) {
-  if (err_fd <= kStatusFdInChild) err_fd = ::fcntl(err_fd, F_DUPFD_CLOEXEC, kStatusFdInChild + 1);
+  if (err_fd <= kKeysFdInChild) err_fd = ::fcntl(err_fd, F_DUPFD_CLOEXEC, kKeysFdInChild + 1);
   if (s.pgid >= 0) ::setpgid(0, s.pgid);
   // Die with dsm-run; if it is already gone, the signal will never come.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(kExitFailure);
@@ -32,10 +32,22 @@ namespace {
   if (s.stdin_fd >= 0 && ::dup2(s.stdin_fd, STDIN_FILENO) < 0) err = errno;
   if (s.stdout_fd >= 0 && ::dup2(s.stdout_fd, STDOUT_FILENO) < 0) err = errno;
   if (s.stderr_fd >= 0 && ::dup2(s.stderr_fd, STDERR_FILENO) < 0) err = errno;
+  // A key pipe where the status pipe goes moves out of its way first.
+  int keys_fd = s.keys_fd;
+  if (keys_fd == kStatusFdInChild && (keys_fd = ::fcntl(keys_fd, F_DUPFD_CLOEXEC, kKeysFdInChild + 1)) < 0) {
+    err = errno;
+  }
   if (s.status_fd >= 0) {
     if (s.status_fd == kStatusFdInChild) {
       if (::fcntl(kStatusFdInChild, F_SETFD, 0) != 0) err = errno;
     } else if (::dup2(s.status_fd, kStatusFdInChild) < 0) {
+      err = errno;
+    }
+  }
+  if (keys_fd >= 0) {
+    if (keys_fd == kKeysFdInChild) {
+      if (::fcntl(kKeysFdInChild, F_SETFD, 0) != 0) err = errno;
+    } else if (::dup2(keys_fd, kKeysFdInChild) < 0) {
       err = errno;
     }
   }

@@ -1,7 +1,8 @@
 // Starting and watching dsm-run's children: fork + exec with a pidfd, a
-// process group, redirections, the daemon's status pipe as fd 3, a network
-// namespace, and death with dsm-run (PR_SET_PDEATHSIG); helper tools run to
-// completion; how a child ended, in words.
+// process group, redirections, the daemon's status pipe as fd 3 and its key
+// pipe as fd 4, a network namespace, and death with dsm-run
+// (PR_SET_PDEATHSIG); helper tools run to completion; how a child ended, in
+// words.
 //
 // A child is never reaped behind the caller's back (the caller keeps SIGCHLD
 // at SIG_DFL), so its pid stays valid until the caller waits for it; PeekExit
@@ -24,6 +25,8 @@ namespace dsm::launcher {
 
 // The daemon's status pipe (--ready-fd) is this descriptor in the child.
 inline constexpr int kStatusFdInChild = 3;
+// The pipe with the job's key pair (a daemon of several hosts, --keys-fd).
+inline constexpr int kKeysFdInChild = 4;
 
 // Process-wide state that dsm-run changes for itself and that its children
 // get back between fork and exec, as dsm-run's own caller had it.
@@ -42,6 +45,7 @@ struct SpawnSpec {
   int stdout_fd = -1;
   int stderr_fd = -1;
   int status_fd = -1;                     // given to the child as kStatusFdInChild
+  int keys_fd = -1;                       // given to the child as kKeysFdInChild
   pid_t pgid = -1;                        // -1: stay in dsm-run's group, 0: lead a new group, >0: join it
   int netns_fd = -1;                      // >= 0: enter this network namespace (setns) before exec
   // Load the program without address-space randomisation, so that a
