@@ -48,17 +48,38 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
 
 Cluster::~Cluster() { Stop(); }
 
+Result<std::unique_ptr<PeerMesh>> Cluster::CreateTransport(uint32_t h) {
+  if (!options_.zmq) {
+    auto t = net_->CreateTransport(h);
+    if (!t.ok()) return t.status();
+    return std::unique_ptr<PeerMesh>(std::move(t).value());
+  }
+  ZmqTransportConfig c;
+  c.host_id = h;
+  c.num_hosts = hosts();
+  c.job_id = options_.job_id;
+  c.listen = "tcp://127.0.0.1:0";
+  if (h != 0) c.join = hosts_.at(0)->endpoint;
+  c.timing = options_.timing;
+  c.curve = options_.curve;
+  auto t = ZmqTransport::Create(c);
+  if (!t.ok()) return t.status();
+  return std::unique_ptr<PeerMesh>(std::move(t).value());
+}
+
 Status Cluster::Start() {
-  net_ = std::make_unique<InProcNetwork>(hosts(), options_.job_id, options_.timing);
+  if (!options_.zmq) net_ = std::make_unique<InProcNetwork>(hosts(), options_.job_id, options_.timing);
   for (uint32_t h = 0; h < hosts(); ++h) {
     auto host = std::make_unique<Host>();
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return Status::FromErrno("pipe");
     host->status_read = UniqueFd(fds[0]);
     host->status_write = UniqueFd(fds[1]);
-    auto t = net_->CreateTransport(h);
-    if (!t.ok()) return t.status();
+    auto t = CreateTransport(h);
+    if (!t.ok()) return Status(t.status().code(), "host " + std::to_string(h) + ": " + t.status().message());
     host->transport = t.value().get();
+    host->zmq = dynamic_cast<ZmqTransport*>(host->transport);
+    host->endpoint = t.value()->endpoint();
     DaemonConfig cfg;
     cfg.socket_path = UniqueSocket(h);
     cfg.space.size = kMinSpaceSize;
@@ -100,6 +121,7 @@ void Cluster::Stop() {
   // returns kDaemonGone.
   for (auto& host : hosts_) {
     host->transport = nullptr;
+    host->zmq = nullptr;
     host->daemon.reset();
   }
 }
@@ -145,14 +167,16 @@ std::optional<HostView> Cluster::View(uint32_t host, int timeout_ms) {
   auto promise = std::make_shared<std::promise<HostView>>();
   std::future<HostView> future = promise->get_future();
   Daemon* d = h.daemon.get();
-  InProcTransport* t = h.transport;
+  PeerMesh* t = h.transport;
+  ZmqTransport* zmq = h.zmq;
   const uint32_t n = hosts();
-  d->loop().Post([promise, d, t, n] {
+  d->loop().Post([promise, d, t, zmq, n] {
     HostView v;
     v.state = d->core().state();
     v.lost_host = d->core().lost_host();
     v.lost_node = d->core().lost_node();
     v.mesh = t->stats();
+    if (zmq != nullptr) v.security = zmq->security_stats();
     for (uint32_t p = 0; p < n; ++p) {
       if (t->peer_state(p) == PeerMesh::PeerState::kLost) v.lost_reasons.push_back(t->lost_reason(p));
     }

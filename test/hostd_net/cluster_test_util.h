@@ -1,8 +1,10 @@
 // A job of several hosts inside one test process, for cluster_test.cc.
 //
 // Cluster: one real Daemon per host (space.num_hosts > 1, its local nodes,
-// an InProcTransport from one InProcNetwork), each serving on its own
-// thread, with a pipe as its status fd ("ready", "lost-host 2", ...).
+// an InProcTransport from one InProcNetwork, or with ClusterOptions::zmq a
+// ZmqTransport on 127.0.0.1 as in dsm-hostd, CURVE keys included), each
+// serving on its own thread, with a pipe as its status fd ("ready",
+// "lost-host 2", ...).
 //
 // TestNode: a node driven by a test thread through the real register
 // protocol (DeviceClient over the daemon's socket, mapped anywhere). An
@@ -41,6 +43,7 @@
 #include "dsm/device/protocol.h"
 #include "dsm/hostd/daemon.h"
 #include "dsm/hostd/inproc_transport.h"
+#include "dsm/hostd/zmq_transport.h"
 
 namespace dsm::hostd::testing {
 
@@ -50,6 +53,10 @@ struct ClusterOptions {
   PeerTiming timing;
   uint32_t home_mode = device::kHomeFirstTouch;
   uint64_t job_id = 4242;
+  // The daemons talk over ZeroMQ on 127.0.0.1 instead of an InProcNetwork
+  // (network() is then unavailable), authenticated when `curve` is set.
+  bool zmq = false;
+  std::optional<jobkeys::Keys> curve;
 };
 
 // What a host's daemon says about itself, read on its loop thread.
@@ -59,6 +66,7 @@ struct HostView {
   std::optional<uint32_t> lost_node;
   PeerMesh::Stats mesh;
   std::vector<std::string> lost_reasons;  // the transport's, one per lost peer
+  ZmqTransport::SecurityStats security;   // ClusterOptions::zmq only
 };
 
 class Cluster {
@@ -80,6 +88,8 @@ class Cluster {
   [[nodiscard]] uint32_t nodes() const { return num_nodes_; }
   [[nodiscard]] uint32_t host_of(uint32_t node) const { return host_of_[node]; }
   [[nodiscard]] const std::string& socket(uint32_t host) const { return hosts_[host]->socket; }
+  // ClusterOptions::zmq: where host h's daemon listens.
+  [[nodiscard]] const std::string& endpoint(uint32_t host) const { return hosts_[host]->endpoint; }
 
   // Waits up to timeout_ms for host h's daemon to write a status line that
   // starts with `prefix`; returns it, or "" on timeout.
@@ -94,13 +104,16 @@ class Cluster {
   struct Host {
     std::string socket;
     std::unique_ptr<Daemon> daemon;
-    InProcTransport* transport = nullptr;  // owned by the daemon
+    PeerMesh* transport = nullptr;  // owned by the daemon
+    ZmqTransport* zmq = nullptr;    // the same, ClusterOptions::zmq only
+    std::string endpoint;
     std::thread thread;
     UniqueFd status_read, status_write;
     std::string pending;               // a partial status line
     std::vector<std::string> lines;    // complete ones
   };
   void ReadStatus(Host& h, int timeout_ms);
+  Result<std::unique_ptr<PeerMesh>> CreateTransport(uint32_t host);
 
   ClusterOptions options_;
   uint32_t num_nodes_ = 0;
