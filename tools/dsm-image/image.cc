@@ -60,6 +60,9 @@ if [ "$dsm_stdin" = port ]; then
   stty -F /dev/ttyS1 icanon iexten -isig -echo eof ^D lnext ^V erase undef kill undef werase undef \
     rprnt undef eol undef eol2 undef intr undef quit undef susp undef start undef stop undef -ixon
   stdin=/dev/ttyS1
+  # The host sends nothing before this line: earlier bytes would be lost or
+  # echoed.
+  echo "dsm-stdin-ready"
 fi
 mkdir -p "$dsm_dir" && cd "$dsm_dir" || echo "dsm-init: cannot enter $dsm_dir" >&4
 "$prog" "$@" <$stdin >&3 2>&4 3>&- 4>&-

@@ -86,6 +86,9 @@ class StdinEncoder {
 // The init writes "dsm-guest-exit STATUS" on a line of its own on the
 // console after the program has ended and its output has drained.
 inline constexpr std::string_view kExitLine = "dsm-guest-exit ";
+// With the program's stdin on ttyS1, the init says this on the console once
+// the port is in the mode StdinEncoder writes for; nothing may come before.
+inline constexpr std::string_view kStdinReadyLine = "dsm-stdin-ready";
 // The program's exit status from the console's bytes; nullopt when the line
 // is missing (the guest died first: a panic, QEMU killed).
 std::optional<int> ParseExitStatus(std::string_view console);

@@ -119,7 +119,7 @@ void Job::Loop() {
     }
     if (stdin_port_ && !stdin_pending_.empty()) {
       add(stdin_port_.get(), Kind::kStdin, 0, POLLOUT);
-    } else if (stdin_port_ && !stdin_done_) {
+    } else if (stdin_port_ && !stdin_done_ && vms_[0].reader->stdin_ready()) {
       add(STDIN_FILENO, Kind::kStdin, 0);
     }
 

@@ -144,6 +144,10 @@ void GuestConsole::Line(std::string line) {
       return;
     }
   }
+  if (line == image::kStdinReadyLine) {
+    stdin_ready_ = true;
+    return;
+  }
   std::string text = WithoutTimestamp(line);
   if (!panic_ && text.starts_with(kPanic)) panic_ = text;
   if (forward_kernel_ || text.starts_with(kInitSays)) {

@@ -55,6 +55,8 @@ class GuestConsole {
   [[nodiscard]] std::optional<int> exit_status() const { return exit_status_; }
   // "Kernel panic - not syncing: ..." if the kernel said so.
   [[nodiscard]] std::optional<std::string> panic() const { return panic_; }
+  // The guest's init is ready for node 0's standard input (kStdinReadyLine).
+  [[nodiscard]] bool stdin_ready() const { return stdin_ready_; }
 
  private:
   void Line(std::string line);
@@ -64,6 +66,7 @@ class GuestConsole {
   std::string partial_;
   std::optional<int> exit_status_;
   std::optional<std::string> panic_;
+  bool stdin_ready_ = false;
 };
 
 // How a guest ended, for messages and for the job: what its console said,
