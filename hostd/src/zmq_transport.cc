@@ -123,6 +123,7 @@ Status ZmqTransport::DecodeKeys() {
   bool decoded = zmq_z85_decode(reinterpret_cast<uint8_t*>(keys.public_key.data()), k.public_z85.c_str()) &&
                  zmq_z85_decode(reinterpret_cast<uint8_t*>(keys.secret_key.data()), k.secret_z85.c_str());
   bool matches = decoded && zmq_curve_public(derived, k.secret_z85.c_str()) == 0 && k.public_z85 == derived;
+  config_.curve.reset();  // the decoded keys are all we keep (Keys overwrites its secret)
   if (!decoded) return Status(EINVAL, "a CURVE key is not valid Z85");
   if (!matches) return Status(EINVAL, "the CURVE public key is not the secret key's");
   return Status::Ok();
@@ -365,7 +366,6 @@ void ZmqTransport::DrainSecurity(size_t slot) {
     if (frames.empty()) return;
     if (slot == zap_slot()) {
       AnswerZap(frames);
-      for (std::string& f : frames) jobkeys::Wipe(f);
     } else {
       OnMonitorEvent(frames);
     }
