@@ -56,7 +56,10 @@ constexpr std::array<std::string_view, 9> kHostOnly = {"PATH",   "HOME",        
 
 Result<std::vector<std::string>> QemuCommand(const GuestImage& image, const BootOptions& o) {
   const bool node = !o.ivshmem_socket.empty();
-  std::string append = "console=ttyS0 panic=-1 rdinit=/init";
+  // no_timer_check: a guest slowed down by a loaded host otherwise may find
+  // its timer interrupt late at boot and panic ("timer doesn't work through
+  // Interrupt-remapped IO-APIC").
+  std::string append = "console=ttyS0 panic=-1 rdinit=/init no_timer_check";
   // loglevel=1 still shows a panic (KERN_EMERG), which names why a guest died.
   append += o.kernel_messages ? " loglevel=7" : " quiet loglevel=1";
   if (node) append += " intel_iommu=on";
@@ -75,8 +78,14 @@ Result<std::vector<std::string>> QemuCommand(const GuestImage& image, const Boot
   if (append.size() >= 2048) {
     return Status(EINVAL, "the program's arguments are too long for a guest's kernel command line");
   }
+  // TCG makes a guest's atomic instructions real host atomics only when the
+  // guest may have several CPUs; with one it emits plain loads and stores,
+  // which other QEMUs sharing the ivshmem memory would race with (a lock
+  // word taken twice). maxcpus=2 keeps them atomic at no cost.
+  std::string smp = std::to_string(o.cpus);
+  if (node && o.cpus < 2) smp += ",maxcpus=2";
   std::vector<std::string> cmd = {o.qemu, "-accel", o.accel, "-M", node ? "q35" : "pc", "-m",
-                                  std::to_string(o.memory_mb), "-smp", std::to_string(o.cpus), "-nodefaults",
+                                  std::to_string(o.memory_mb), "-smp", smp, "-nodefaults",
                                   "-no-user-config", "-display", "none", "-no-reboot"};
   if (node) {
     // The IOMMU comes before the device it translates for. Interrupt
