@@ -1,6 +1,7 @@
 // dsm-run --vm end to end, with real QEMU (TCG) guests on real daemons: the
 // examples and the consistency programs on two VMs on one host, on two hosts
-// of one VM and on two hosts of two VMs; node 0's standard input, its
+// of one VM and on two hosts of two VMs, and with a native node and a VM in
+// one job (--vm-nodes); node 0's standard input, its
 // environment and directory; exit statuses; a guest whose program crashes,
 // whose kernel panics, or whose QEMU is killed; and the errors found before
 // anything boots. Guests boot in seconds under TCG, so each job is bounded
@@ -108,6 +109,7 @@ struct Case {
   std::string program;
   std::vector<std::string> args;
   std::string expect;  // a piece of stdout proving the result was checked
+  std::vector<std::string> options = {};
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -116,7 +118,8 @@ class VmJob : public ::testing::TestWithParam<Case> {};
 
 TEST_P(VmJob, ComputesTheVerifiedResult) {
   const Case& c = GetParam();
-  std::vector<std::string> rest = {"--", Program(c.program)};
+  std::vector<std::string> rest = c.options;
+  rest.insert(rest.end(), {"--", Program(c.program)});
   rest.insert(rest.end(), c.args.begin(), c.args.end());
   auto argv = VmRun(c.hosts, c.nodes, rest);
   TempDir tmp;
@@ -149,6 +152,11 @@ std::vector<Case> Cases() {
       all.push_back({p.name + "_LitmusLock", p.hosts, p.nodes, "dsm_cons_litmus", {"lock", "8"}, "litmus lock: OK"});
     }
   }
+  // Native and VM nodes in one job: node 0 a process, node 1 a guest.
+  all.push_back({"NativeAndVmOnOneHost_LockCounter", 1, 2, "dsm_test_counter", {"500"},
+                 "counter=1000 expected=1000", {"--vm-nodes", "1"}});
+  all.push_back({"NativeHostAndVmHost_LitmusLock", 2, 2, "dsm_cons_litmus", {"lock", "8"}, "litmus lock: OK",
+                 {"--vm-nodes", "1"}});
   return all;
 }
 
@@ -162,6 +170,18 @@ TEST(DsmRunVm, PiExampleOnTwoVirtualMachines) {
   EXPECT_EQ(r.status, 0) << Describe(r);
   EXPECT_NE(r.out.find("on 2 nodes"), std::string::npos) << Describe(r);
   EXPECT_NE(r.out.find("pi: OK"), std::string::npos) << Describe(r);
+}
+
+// examples/heat: unmodified OpenMP built by dsm-clang (shared globals, the
+// shared heap), on two VM hosts: the same result as one process.
+TEST(DsmRunVm, OpenMpProgramOnTwoVmHostsMatchesOneProcess) {
+  ProgramOutput alone = RunProgram({DSM_HEAT_EXAMPLE, "64", "50"}, {}, kDeadline);
+  ASSERT_EQ(alone.status, 0) << Describe(alone);
+  std::string line = alone.out.substr(0, alone.out.find('\n') + 1);
+  ASSERT_NE(line.find("mean temperature"), std::string::npos) << Describe(alone);
+  ProgramOutput r = RunProgram(VmRun(2, 2, {DSM_HEAT_EXAMPLE, "64", "50"}), {}, kDeadline);
+  EXPECT_EQ(r.status, 0) << Describe(r);
+  EXPECT_NE(r.out.find(line), std::string::npos) << "expected " << line << Describe(r);
 }
 
 TEST(DsmRunVm, StaticallyLinkedProgram) {

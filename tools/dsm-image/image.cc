@@ -34,6 +34,10 @@ constexpr std::string_view kInit = R"(#!/bin/sh
 /bin/busybox mount -t devtmpfs devtmpfs /dev
 /bin/busybox --install -s /bin
 export PATH=/bin
+# Every node's program at the same addresses (dsm-run starts native nodes the
+# same way): pointers into a position-independent program's shared globals
+# and functions mean the same on every node.
+echo 0 >/proc/sys/kernel/randomize_va_space
 while read -r m; do
   insmod "/lib/modules/dsm/$m.ko" || echo "dsm-init: cannot load module $m"
 done </etc/dsm/modules

@@ -308,7 +308,7 @@ void Job::StartNodes() {
     };
 
     UniqueFd out_r, out_w, err_r, err_w;
-    if (o_.vm) {
+    if (IsVmNode(o_, k)) {
       StartVmNode(k, env, &out_r, &err_r, cannot_start);
       if (phase_ == Phase::kEnding) return;
       // A guest's output always comes through dsm-run: as whole lines after

@@ -76,7 +76,9 @@ Status Job::PrepareVms() {
   if (o_.accel == "kvm" && ::access("/dev/kvm", R_OK | W_OK) != 0) {
     return Status(ENODEV, std::string("--accel kvm: cannot use /dev/kvm (") + std::strerror(errno) + ")");
   }
-  if (Status s = CheckHostMemory(o_.nodes, o_.vm_memory); !s.ok()) return s;
+  uint32_t guests = 0;
+  for (uint32_t k = 0; k < o_.nodes; ++k) guests += IsVmNode(o_, k) ? 1 : 0;
+  if (Status s = CheckHostMemory(guests, o_.vm_memory); !s.ok()) return s;
   if (Status s = CheckLinkedWithLibdsm(program_path_); !s.ok()) return s;
   image::BuildOptions bo;
   if (const char* lp = std::getenv("LD_LIBRARY_PATH")) {

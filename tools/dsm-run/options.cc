@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string_view>
@@ -34,6 +35,13 @@ std::optional<double> ParseSeconds(std::string_view text) {
 }
 
 }  // namespace
+
+bool IsVmNode(const Options& o, uint32_t k) {
+  if (!o.vm) return false;
+  if (o.vm_nodes.empty()) return true;
+  auto ids = ParseIdList(o.vm_nodes, o.nodes);
+  return ids && std::find(ids->begin(), ids->end(), k) != ids->end();
+}
 
 const char* HomePolicyName(HomePolicy home) { return home == HomePolicy::kRoundRobin ? "round-robin" : "first-touch"; }
 
@@ -205,6 +213,11 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
     } else if (name == "--vm") {
       flag();
       o.vm = true;
+    } else if (name == "--vm-nodes") {
+      auto v = value();
+      if (!v) continue;
+      o.vm = true;
+      o.vm_nodes = *v;
     } else if (name == "--vm-memory") {
       auto v = value();
       if (!v) continue;
@@ -280,6 +293,10 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
     return UsageErr("--hosts " + std::to_string(o.hosts) + " needs at least as many nodes (-n " +
                     std::to_string(o.nodes) + "): every host runs at least one node");
   }
+  if (!o.vm_nodes.empty() && !ParseIdList(o.vm_nodes, o.nodes)) {
+    return UsageErr("invalid value " + Quote(o.vm_nodes) + " for --vm-nodes: node ids below " +
+                    std::to_string(o.nodes) + " and ranges, like 1,3 or 2-5");
+  }
   if (i >= args.size()) return UsageErr("missing program to run");
   o.program = args[i];
   o.args.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
@@ -341,6 +358,9 @@ options:
                      dsm-image builds from PROGRAM (cached by content, see
                      docs/vm.md). Everything above holds for VM nodes; the
                      guest's exit status is the node's
+  --vm-nodes LIST    run only these nodes in guests (implies --vm), the
+                     others as processes in the same job: node ids and
+                     ranges, like 1,3 or 2-5
   --vm-memory SIZE   each guest's RAM (default 256M; 128M..64G)
   --vm-cpus N        each guest's virtual CPUs (default 1)
   --accel A          tcg (default: software emulation, works everywhere) or

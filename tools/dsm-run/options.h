@@ -58,6 +58,7 @@ struct Options {
   std::string stats_json;          // --stats-json FILE: the daemons' statistics, merged
   // --vm: every node runs in a QEMU guest (vm.h).
   bool vm = false;
+  std::string vm_nodes;  // --vm-nodes LIST: only these nodes in guests; empty: all (with --vm)
   uint64_t vm_memory = kDefaultVmMemory;  // --vm-memory: each guest's RAM
   uint32_t vm_cpus = 1;                   // --vm-cpus
   std::string accel = "tcg";              // --accel tcg|kvm
@@ -66,6 +67,9 @@ struct Options {
   std::string program;
   std::vector<std::string> args;  // the program's arguments, untouched
 };
+
+// Whether node k runs in a guest.
+bool IsVmNode(const Options& o, uint32_t k);
 
 // Parses the arguments after argv[0]. Options end at "--" or at the first
 // argument that is not an option (the program); all later arguments belong
