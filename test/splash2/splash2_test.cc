@@ -1,6 +1,8 @@
 // SPLASH-2 programs (examples/splash2) at small sizes, end to end: the libomp
 // build with OMP_NUM_THREADS=4, and the dsm-clang build under dsm-run on
-// 1 host x 4 nodes and on 2 hosts x 2 nodes. Each program checks its own
+// 1 host x 4 nodes, on 2 hosts x 2 nodes, and in QEMU guests on 2 hosts x 1
+// VM (Water and Barnes read their input from node 0's stdin there: a guest
+// has no host files). Each program checks its own
 // result and prints one machine-readable line
 //   DSM-SUITE: program=<name> threads=<n> phase_s=<s> total_s=<s> check=ok|failed
 // which this driver parses: exit status 0, check=ok, a team of 4, a phase
@@ -26,6 +28,7 @@ namespace {
 using Output = dsm::testing::ProgramOutput;
 
 constexpr std::chrono::seconds kDeadline{90};
+constexpr std::chrono::seconds kVmDeadline{180};  // guests boot in seconds under TCG
 
 // Runs argv with `env` added (no DSM_* or OMP_* variables inherited), or
 // kills it at the deadline.
@@ -67,13 +70,14 @@ const Program kPrograms[] = {
     {"barnes", {DSM_SPLASH2_SOURCE_DIR "/barnes/input.small"}},
 };
 
-enum class Placement { kOpenMp4, kOneHost4, kTwoHosts2x2 };
+enum class Placement { kOpenMp4, kOneHost4, kTwoHosts2x2, kVmTwoHosts2x1 };
 
 const char* PlacementName(Placement p) {
   switch (p) {
     case Placement::kOpenMp4: return "libomp_4threads";
     case Placement::kOneHost4: return "dsm_1host_4nodes";
     case Placement::kTwoHosts2x2: return "dsm_2hosts_2nodes";
+    case Placement::kVmTwoHosts2x1: return "dsm_vm_2hosts_1vm";
   }
   return "?";
 }
@@ -94,6 +98,21 @@ Output RunCase(const Case& c, const std::vector<std::string>& extra) {
   if (c.placement == Placement::kOpenMp4) {
     argv = {dir + "/" + c.program.name + "_omp"};
     env["OMP_NUM_THREADS"] = "4";
+  } else if (c.placement == Placement::kVmTwoHosts2x1) {
+    // A guest sees no host files: an input file becomes node 0's stdin.
+    std::string cmd = std::string("exec '") + DSM_RUN_PATH + "' --vm --timeout 150 --hosts 2 -n 2 '" + dir + "/" +
+                      c.program.name + "_dsm'";
+    std::string input;
+    for (const std::string& a : c.program.args) {
+      if (a.ends_with(".small")) {
+        input = a;
+      } else {
+        cmd += " '" + a + "'";
+      }
+    }
+    for (const std::string& a : extra) cmd += " '" + a + "'";
+    if (!input.empty()) cmd += " < '" + input + "'";
+    return dsm::testing::RunProgram({"/bin/sh", "-c", cmd}, env, kVmDeadline);
   } else {
     argv = {DSM_RUN_PATH, "-n", "4"};
     if (c.placement == Placement::kTwoHosts2x2) argv.insert(argv.end(), {"--hosts", "2"});
@@ -130,7 +149,7 @@ TEST_P(Splash2Program, ChecksItsOwnResult) {
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   std::map<std::string, std::string> line = SuiteLine(r.out);
   EXPECT_EQ(line["program"], c.program.name) << r.out;
-  EXPECT_EQ(line["threads"], "4") << r.out;
+  EXPECT_EQ(line["threads"], c.placement == Placement::kVmTwoHosts2x1 ? "2" : "4") << r.out;
   EXPECT_EQ(line["check"], "ok") << r.out << r.err;
   EXPECT_GT(std::strtod(line["phase_s"].c_str(), nullptr), 0.0) << r.out;
   EXPECT_GE(std::strtod(line["total_s"].c_str(), nullptr),
@@ -141,7 +160,7 @@ TEST_P(Splash2Program, ChecksItsOwnResult) {
 
 INSTANTIATE_TEST_SUITE_P(All, Splash2Program,
                          ::testing::ValuesIn(Cases({Placement::kOpenMp4, Placement::kOneHost4,
-                                                    Placement::kTwoHosts2x2})),
+                                                    Placement::kTwoHosts2x2, Placement::kVmTwoHosts2x1})),
                          CaseName);
 
 class Splash2Corrupted : public ::testing::TestWithParam<Case> {};
