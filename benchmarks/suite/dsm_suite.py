@@ -48,8 +48,8 @@ def parse_args(argv):
     p.add_argument("--programs", default=",".join(suite_matrix.PROGRAMS),
                    help="comma-separated (default: all: %(default)s)")
     p.add_argument("--configs", default=",".join(suite_matrix.DEFAULT_CONFIGS),
-                   help="comma-separated omp-T (T OpenMP threads) and dsm-HxK (H hosts of K "
-                        "nodes) (default: %(default)s)")
+                   help="comma-separated omp-T (T OpenMP threads), dsm-HxK (H hosts of K "
+                        "nodes) and vm-HxK (the same in QEMU guests) (default: %(default)s)")
     p.add_argument("--out", help="output folder (default: BUILD/suite-SIZES)")
     p.add_argument("--build", default=os.path.join(SOURCE_DIR, "build-release"),
                    help="build folder; configured as Release if it is not configured yet "

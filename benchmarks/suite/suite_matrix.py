@@ -96,13 +96,14 @@ PROGRAMS = {
 class Config:
     """Where a program runs. kind "omp": the clang -fopenmp build with `threads`
     libomp threads; kind "dsm": the dsm-clang build under dsm-run on `hosts`
-    simulated hosts of `per_host` nodes each."""
+    simulated hosts of `per_host` nodes each, processes or (vm) QEMU guests."""
 
     name: str
     kind: str
     threads: int = 0
     hosts: int = 0
     per_host: int = 0
+    vm: bool = False
 
     @property
     def workers(self):
@@ -112,30 +113,32 @@ class Config:
     def label(self):
         if self.kind == "omp":
             return "OpenMP %d" % self.threads
-        return "%d host%s x %d" % (self.hosts, "" if self.hosts == 1 else "s", self.per_host)
+        return "%d host%s x %d%s" % (self.hosts, "" if self.hosts == 1 else "s", self.per_host,
+                                     " VM" if self.vm else "")
 
 
 DEFAULT_CONFIGS = ("omp-1", "omp-2", "dsm-1x1", "dsm-1x2", "dsm-1x4", "dsm-2x1", "dsm-2x2",
                    "dsm-3x1")
 
-_CONFIG_RE = re.compile(r"^(?:omp-(\d+)|dsm-(\d+)x(\d+))$")
+_CONFIG_RE = re.compile(r"^(?:omp-(\d+)|(dsm|vm)-(\d+)x(\d+))$")
 
 
 def parse_config(name):
-    """omp-T (T libomp threads) or dsm-HxK (H hosts of K nodes). Raises ValueError."""
+    """omp-T (T libomp threads), dsm-HxK (H hosts of K nodes) or vm-HxK (the same
+    with every node a QEMU guest). Raises ValueError."""
     m = _CONFIG_RE.match(name)
     if not m:
-        raise ValueError("unknown configuration %r (expected omp-T or dsm-HxK, e.g. dsm-2x1)"
-                         % name)
+        raise ValueError("unknown configuration %r (expected omp-T, dsm-HxK or vm-HxK, e.g. "
+                         "dsm-2x1)" % name)
     if m.group(1):
         t = int(m.group(1))
         if not 1 <= t <= 256:
             raise ValueError("%s: threads must be 1 to 256" % name)
         return Config(name, "omp", threads=t)
-    h, k = int(m.group(2)), int(m.group(3))
+    h, k = int(m.group(3)), int(m.group(4))
     if not 1 <= h <= 64 or not 1 <= k <= 64:
         raise ValueError("%s: hosts and nodes per host must be 1 to 64" % name)
-    return Config(name, "dsm", hosts=h, per_host=k)
+    return Config(name, "dsm", hosts=h, per_host=k, vm=m.group(2) == "vm")
 
 
 def parse_list(text, known, what):

@@ -141,8 +141,24 @@ def command(prog_name, config, program_args, paths, timeout, stats_json):
         return [exe] + args, {"OMP_NUM_THREADS": str(config.threads)}
     exe = os.path.join(paths.programs, prog_name + "_dsm")
     argv = [paths.dsm_run, "-n", str(config.workers), "--hosts", str(config.hosts),
-            "--timeout", "%g" % timeout, "--stats-json", stats_json, "--", exe]
-    return argv + args, {}
+            "--timeout", "%g" % timeout, "--stats-json", stats_json]
+    if config.vm:
+        # A guest has no host files: the input file goes to node 0's stdin
+        # (see stdin_of), and the programs read their standard input then.
+        argv.append("--vm")
+        if stdin_of(config, args) is not None:
+            args = args[:-1]
+    return argv + ["--", exe] + args, {}
+
+
+def stdin_of(config, program_args):
+    """The file a run reads as its standard input: a VM run's input file (the
+    last argument, an absolute path), else None."""
+    if config.kind == "dsm" and config.vm and program_args:
+        last = program_args[-1]
+        if os.path.isabs(last) and os.path.isfile(last):
+            return last
+    return None
 
 
 def judge(result, output, expected_threads, under_dsm_run):
@@ -198,8 +214,14 @@ def run_one(prog_name, config, program_args, repeat, paths, timeout, log_path, s
     with open(log_path, "w", encoding="utf-8", errors="replace") as log:
         log.write("$ %s\n" % " ".join(argv))
         log.flush()
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env=env, start_new_session=True)
+        stdin_path = stdin_of(config, program_args)
+        stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+        try:
+            proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        finally:
+            if stdin_path:
+                stdin.close()
         try:
             out, _ = proc.communicate(timeout=deadline)
             result.exit_code = proc.returncode

@@ -342,6 +342,16 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(argv, ["/b/bin/dsm-run", "-n", "6", "--hosts", "3", "--timeout", "2.5",
                                 "--stats-json", "/x.json", "--", "/b/examples/splash2/fft_dsm",
                                 "-p", "6", "in"])
+        # In guests an input file (an absolute path that exists) becomes stdin.
+        with tempfile.NamedTemporaryFile() as f:
+            vm = suite_matrix.parse_config("vm-2x1")
+            argv, env = suite_runner.command("barnes", vm, [f.name], paths, 10, "/x.json")
+            self.assertEqual(argv, ["/b/bin/dsm-run", "-n", "2", "--hosts", "2", "--timeout", "10",
+                                    "--stats-json", "/x.json", "--vm", "--",
+                                    "/b/examples/splash2/barnes_dsm", "-p", "2"])
+            self.assertEqual(suite_runner.stdin_of(vm, [f.name]), f.name)
+            self.assertIsNone(suite_runner.stdin_of(suite_matrix.parse_config("dsm-2x1"), [f.name]))
+            self.assertIsNone(suite_runner.stdin_of(vm, ["-n", "200"]))
 
 
 class MatrixTest(unittest.TestCase):
@@ -349,6 +359,9 @@ class MatrixTest(unittest.TestCase):
         c = suite_matrix.parse_config("dsm-2x4")
         self.assertEqual((c.kind, c.hosts, c.per_host, c.workers, c.label),
                          ("dsm", 2, 4, 8, "2 hosts x 4"))
+        v = suite_matrix.parse_config("vm-1x2")
+        self.assertEqual((v.kind, v.vm, v.workers, v.label), ("dsm", True, 2, "1 host x 2 VM"))
+        self.assertFalse(c.vm)
         self.assertEqual(suite_matrix.parse_config("omp-3").workers, 3)
         for bad in ("omp-0", "dsm-2", "dsm-0x1", "mpi-2", "omp-2 "):
             with self.assertRaises(ValueError):
