@@ -330,6 +330,30 @@ TEST(DsmRunVm, ProgramNotLinkedWithLibdsmIsRefusedBeforeBooting) {
   EXPECT_NE(r.err.find("/bin/true is not linked with libdsm"), std::string::npos) << Describe(r);
 }
 
+TEST(DsmRunVm, MissingGuestKernelIsNamedBeforeBooting) {
+  TempDir empty;
+  ProgramOutput r = RunProgram(VmRun(1, 2, {DSM_PI_EXAMPLE}), {{"DSM_GUEST_KERNEL", empty.path()}}, 30s);
+  EXPECT_EQ(r.status, 1) << Describe(r);
+  EXPECT_NE(r.err.find("no guest kernel"), std::string::npos) << Describe(r);
+  EXPECT_NE(r.err.find("scripts/bootstrap"), std::string::npos) << Describe(r);
+}
+
+// A program whose library is gone cannot go into an image: named, nothing boots.
+TEST(DsmRunVm, MissingLibraryIsNamedBeforeBooting) {
+  TempDir dir;
+  const std::string d = dir.path();
+  std::ofstream(d + "/dep.c") << "int vm_test_dep(void) { return 42; }\n";
+  std::ofstream(d + "/prog.c") << "int vm_test_dep(void);\nint main(void) { return vm_test_dep() == 42 ? 0 : 1; }\n";
+  std::string build = "cd '" + d + "' && '" DSM_C_COMPILER "' -shared -fPIC -o libvmtestdep.so dep.c && '" DSM_CLANG_PATH
+                      "' -o prog prog.c -L. -lvmtestdep -Wl,-rpath,'" + d + "' && rm libvmtestdep.so";
+  ProgramOutput b = RunProgram({"/bin/sh", "-c", build}, {}, 120s);
+  ASSERT_EQ(b.status, 0) << Describe(b);
+  ProgramOutput r = RunProgram(VmRun(1, 2, {d + "/prog"}), {}, 30s);
+  EXPECT_EQ(r.status, 1) << Describe(r);
+  EXPECT_NE(r.err.find("libvmtestdep.so"), std::string::npos) << Describe(r);
+  EXPECT_NE(r.err.find("not found"), std::string::npos) << Describe(r);
+}
+
 TEST(DsmRunVm, TooLittleMemoryForTheGuestsIsNamedBeforeBooting) {
   ProgramOutput r = RunProgram(VmRun(1, 64, {"--vm-memory", "64G", DSM_PI_EXAMPLE}), {}, 30s);
   EXPECT_EQ(r.status, 1) << Describe(r);

@@ -197,11 +197,12 @@ Status WriteFile(const std::string& path, const std::string& data) {
 
 Result<KernelFiles> FindKernel(const std::string& root) {
   std::vector<std::string> roots;
+  const char* env = getenv("DSM_GUEST_KERNEL");
   if (!root.empty()) {
     roots.push_back(root);
+  } else if (env != nullptr && env[0] != '\0') {
+    roots.push_back(env);  // chosen explicitly: no other kernel is taken instead
   } else {
-    const char* env = getenv("DSM_GUEST_KERNEL");
-    if (env != nullptr && env[0] != '\0') roots.push_back(env);
     const std::string cache = CacheHome() + "/dsmkit/guest-kernel";
     std::vector<std::string> unpacked;
     std::error_code ec;

@@ -31,10 +31,11 @@ struct KernelFiles {
   std::string modules_dir;  // ROOT/lib/modules/VERSION
 };
 
-// Looks in `root` only when it is not empty; else in $DSM_GUEST_KERNEL, then
-// the unpacked packages scripts/fetch-guest-kernel keeps in
-// ${XDG_CACHE_HOME:-~/.cache}/dsmkit/guest-kernel/*, then the installed
-// system (/). The newest version found in the first root that has one wins.
+// Looks in `root` only when it is not empty; else only in $DSM_GUEST_KERNEL
+// when that is set; else in the unpacked packages scripts/fetch-guest-kernel
+// keeps in ${XDG_CACHE_HOME:-~/.cache}/dsmkit/guest-kernel/*, then the
+// installed system (/). The newest version found in the first root that has
+// one wins.
 // Errors (ENOENT) say where it looked and to run scripts/bootstrap.
 Result<KernelFiles> FindKernel(const std::string& root);
 
