@@ -235,7 +235,10 @@ GuestDoorbell::GuestDoorbell(const GuestDevice* device, const SpaceHeader* heade
   beat_seen_ns_ = MonotonicNs();
 }
 
-bool GuestDoorbell::Ring() { return device_->Ring(0, 0); }
+bool GuestDoorbell::Ring() {
+  poll_ns_ = 0;  // a new request: polling starts with short naps again
+  return device_->Ring(0, 0);
+}
 
 bool GuestDoorbell::DaemonAlive() {
   uint64_t beat = __atomic_load_n(&header_->heartbeat, __ATOMIC_RELAXED);
