@@ -299,5 +299,122 @@ TEST_F(LauncherFindProgram, Errors) {
   EXPECT_EQ(msg(FindProgram("", nullptr)), "empty program name");
 }
 
+// --vm and its options.
+TEST(LauncherOptions, VmNodesImpliesVm) {
+  Options o = MustParse({"-n", "4", "--vm-nodes", "1,3", "p"});
+  EXPECT_TRUE(o.vm);
+  EXPECT_EQ(o.vm_nodes, "1,3");
+  EXPECT_FALSE(IsVmNode(o, 0));
+  EXPECT_TRUE(IsVmNode(o, 1));
+  EXPECT_FALSE(IsVmNode(o, 2));
+  EXPECT_TRUE(IsVmNode(o, 3));
+  EXPECT_FALSE(IsVmNode(o, 4)) << "no such node";
+  o = MustParse({"-n", "6", "--vm-nodes=0,2-4", "p"});
+  for (uint32_t k = 0; k < 6; ++k) EXPECT_EQ(IsVmNode(o, k), k == 0 || (k >= 2 && k <= 4)) << k;
+  o = MustParse({"--vm-nodes", "0-1", "-n", "2", "p"});
+  EXPECT_TRUE(IsVmNode(o, 0) && IsVmNode(o, 1)) << "the list is checked against -n given after it";
+  o = MustParse({"-n", "3", "--vm", "p"});
+  for (uint32_t k = 0; k < 3; ++k) EXPECT_TRUE(IsVmNode(o, k)) << "--vm alone: every node";
+  o = MustParse({"-n", "3", "p"});
+  for (uint32_t k = 0; k < 3; ++k) EXPECT_FALSE(IsVmNode(o, k));
+}
+
+TEST(LauncherOptions, VmNodesErrors) {
+  auto bad = [](const std::string& list, uint32_t n) {
+    return "invalid value '" + list + "' for --vm-nodes: node ids below " + std::to_string(n) +
+           " and ranges, like 1,3 or 2-5";
+  };
+  for (const char* list : {"4", "2-4", "0,4", "1,", ",1", "3-1", "1,1", "0-2,2", "a", "-1", "1-", "1;2", " 1"}) {
+    EXPECT_EQ(ParseError({"-n", "4", "--vm-nodes", list, "p"}), bad(list, 4)) << list;
+  }
+  EXPECT_EQ(ParseError({"-n", "1", "--vm-nodes", "1", "p"}), bad("1", 1));
+  EXPECT_EQ(ParseError({"-n", "2", "--vm-nodes=", "p"}), "invalid value '' for --vm-nodes: no node ids")
+      << "an empty list is not every node";
+  EXPECT_EQ(ParseError({"-n", "2", "--vm-nodes", "", "p"}), "invalid value '' for --vm-nodes: no node ids");
+  EXPECT_EQ(ParseError({"-n", "2", "--vm-nodes"}), "option '--vm-nodes' needs a value");
+}
+
+TEST(LauncherOptions, VmMemory) {
+  EXPECT_EQ(MustParse({"-n", "1", "--vm", "p"}).vm_memory, uint64_t{256} << 20) << "the default";
+  EXPECT_EQ(MustParse({"-n", "1", "--vm", "--vm-memory", "128M", "p"}).vm_memory, uint64_t{128} << 20);
+  EXPECT_EQ(MustParse({"-n", "1", "--vm", "--vm-memory=1G", "p"}).vm_memory, uint64_t{1} << 30);
+  EXPECT_EQ(MustParse({"-n", "1", "--vm", "--vm-memory", "64G", "p"}).vm_memory, uint64_t{64} << 30);
+  EXPECT_EQ(MustParse({"-n", "1", "--vm", "--vm-memory", "393216K", "p"}).vm_memory, uint64_t{384} << 20);
+  EXPECT_EQ(MustParse({"-n", "1", "--vm", "--vm-memory", "300M", "p"}).vm_memory, uint64_t{300} << 20)
+      << "any whole number of MiB, not only powers of two";
+  const std::string bounds = "each guest needs 128M to 64G";
+  for (const char* v : {"127M", "65G", "131071K", "0", "1T", "68719477760"}) {
+    EXPECT_EQ(ParseError({"-n", "1", "--vm", "--vm-memory", v, "p"}),
+              std::string("invalid value '") + v + "' for --vm-memory: " + bounds)
+        << v;
+  }
+  for (const char* v : {"200000K", "134217729", "1048577K"}) {
+    EXPECT_EQ(ParseError({"-n", "1", "--vm", "--vm-memory", v, "p"}),
+              std::string("invalid value '") + v + "' for --vm-memory: not a whole number of MiB")
+        << v;
+  }
+  for (const char* v : {"", "abc", "1.5G", "-256M", "256X", "256 M"}) {
+    EXPECT_EQ(ParseError({"-n", "1", "--vm", "--vm-memory", v, "p"}),
+              std::string("invalid value '") + v + "' for --vm-memory: not a size (examples: 256M, 1G)")
+        << v;
+  }
+}
+
+TEST(LauncherOptions, VmCpusAndAccel) {
+  Options o = MustParse({"-n", "1", "--vm", "p"});
+  EXPECT_EQ(o.vm_cpus, 1u);
+  EXPECT_EQ(o.accel, "tcg");
+  EXPECT_FALSE(o.vm_console);
+  EXPECT_EQ(o.qemu, "");
+  EXPECT_EQ(MustParse({"-n", "1", "--vm", "--vm-cpus", "64", "p"}).vm_cpus, 64u);
+  EXPECT_EQ(MustParse({"-n", "1", "--vm", "--vm-cpus=2", "p"}).vm_cpus, 2u);
+  for (const char* v : {"0", "65", "-1", "x", "", "1.5", "99999999999999999999"}) {
+    EXPECT_EQ(ParseError({"-n", "1", "--vm", "--vm-cpus", v, "p"}),
+              std::string("invalid value '") + v + "' for --vm-cpus: must be 1 to 64")
+        << v;
+  }
+  EXPECT_EQ(MustParse({"-n", "1", "--vm", "--accel", "kvm", "p"}).accel, "kvm");
+  EXPECT_EQ(MustParse({"-n", "1", "--vm", "--accel=tcg", "p"}).accel, "tcg");
+  for (const char* v : {"KVM", "hvf", "", "tcg,thread=multi", "xen"}) {
+    EXPECT_EQ(ParseError({"-n", "1", "--vm", "--accel", v, "p"}),
+              std::string("invalid value '") + v + "' for --accel: must be tcg or kvm")
+        << v;
+  }
+  o = MustParse({"-n", "1", "--vm", "--vm-console", "--qemu", "/opt/q", "p"});
+  EXPECT_TRUE(o.vm_console);
+  EXPECT_EQ(o.qemu, "/opt/q");
+  EXPECT_EQ(ParseError({"-n", "1", "--vm", "--vm-console=yes", "p"}), "option '--vm-console' takes no value");
+  EXPECT_EQ(ParseError({"-n", "1", "--vm", "--qemu=", "p"}), "invalid value '' for --qemu: empty path");
+  EXPECT_EQ(ParseError({"-n", "1", "--vm=1", "p"}), "option '--vm' takes no value");
+}
+
+TEST(LauncherOptions, VmOnlyOptionsNeedVm) {
+  const std::vector<Args> vm_only = {{"--vm-memory", "256M"}, {"--vm-memory=256M"}, {"--vm-cpus", "2"},
+                                     {"--vm-cpus=2"},         {"--accel", "kvm"},    {"--accel=tcg"},
+                                     {"--vm-console"},        {"--qemu", "/q"},      {"--qemu=/q"}};
+  for (const Args& opt : vm_only) {
+    const std::string name = opt[0].substr(0, opt[0].find('='));
+    Args args = {"-n", "2"};
+    args.insert(args.end(), opt.begin(), opt.end());
+    args.push_back("p");
+    EXPECT_EQ(ParseError(args), "option '" + name + "' needs --vm") << opt[0];
+    // With --vm anywhere among the options, or --vm-nodes, they are fine.
+    Args with_vm = args;
+    with_vm.insert(with_vm.end() - 1, "--vm");
+    EXPECT_TRUE(ParseOptions(with_vm).ok()) << opt[0];
+    Args with_nodes = args;
+    with_nodes.insert(with_nodes.begin(), {"--vm-nodes", "1"});
+    EXPECT_TRUE(ParseOptions(with_nodes).ok()) << opt[0];
+  }
+  // After the program they are its arguments.
+  Options o = MustParse({"-n", "1", "p", "--qemu", "--vm-cpus=9"});
+  EXPECT_FALSE(o.vm);
+  EXPECT_EQ(o.args, (Args{"--qemu", "--vm-cpus=9"}));
+  o = MustParse({"-n", "1", "--", "--accel", "x"});
+  EXPECT_EQ(o.program, "--accel");
+  // --help still wins.
+  EXPECT_EQ(MustParse({"--vm-cpus", "2", "--help"}).action, Options::Action::kHelp);
+}
+
 }  // namespace
 }  // namespace dsm::launcher

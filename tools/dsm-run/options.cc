@@ -218,6 +218,8 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       if (!v) continue;
       o.vm = true;
       o.vm_nodes = *v;
+      // Empty would read as "every node" below: refuse it, like any bad list.
+      if (v->empty()) fail("invalid value '' for --vm-nodes: no node ids");
     } else if (name == "--vm-memory") {
       auto v = value();
       if (!v) continue;
