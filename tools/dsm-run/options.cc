@@ -51,6 +51,7 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
   bool help = false;
   bool version = false;
   std::optional<Status> error;  // the first problem; --help/--version still win
+  std::string vm_only;           // the first option that needs --vm
   auto fail = [&](std::string message) {
     if (!error) error = UsageErr(std::move(message));
   };
@@ -221,6 +222,7 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       // Empty would read as "every node" below: refuse it, like any bad list.
       if (v->empty()) fail("invalid value '' for --vm-nodes: no node ids");
     } else if (name == "--vm-memory") {
+      if (vm_only.empty()) vm_only = name;
       auto v = value();
       if (!v) continue;
       auto n = ParseSize(*v);
@@ -235,6 +237,7 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
         o.vm_memory = *n;
       }
     } else if (name == "--vm-cpus") {
+      if (vm_only.empty()) vm_only = name;
       auto v = value();
       if (!v) continue;
       auto n = ParseUint(*v);
@@ -244,6 +247,7 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
         o.vm_cpus = static_cast<uint32_t>(*n);
       }
     } else if (name == "--accel") {
+      if (vm_only.empty()) vm_only = name;
       auto v = value();
       if (!v) continue;
       if (*v == "tcg" || *v == "kvm") {
@@ -252,9 +256,11 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
         fail("invalid value " + Quote(*v) + " for --accel: must be tcg or kvm");
       }
     } else if (name == "--vm-console") {
+      if (vm_only.empty()) vm_only = name;
       flag();
       o.vm_console = true;
     } else if (name == "--qemu") {
+      if (vm_only.empty()) vm_only = name;
       auto v = value();
       if (!v) continue;
       if (v->empty()) {
@@ -280,15 +286,7 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
          " bytes must be between 64K and 4G and leave 16M of heap in the " + std::to_string(o.memory >> 20) +
          "M shared space (--memory)");
   }
-  if (!error && !o.vm) {
-    for (const char* vm_only : {"--vm-memory", "--vm-cpus", "--accel", "--vm-console", "--qemu"}) {
-      for (size_t k = 0; k < i && k < args.size(); ++k) {
-        if (args[k] == vm_only || args[k].starts_with(std::string(vm_only) + "=")) {
-          fail(std::string("option '") + vm_only + "' needs --vm");
-        }
-      }
-    }
-  }
+  if (!error && !o.vm && !vm_only.empty()) fail("option '" + vm_only + "' needs --vm");
   if (error) return *error;
   if (!have_nodes) return UsageErr("missing option -n/--nodes (the number of nodes)");
   if (o.hosts > o.nodes) {
