@@ -414,6 +414,10 @@ TEST(LauncherOptions, VmOnlyOptionsNeedVm) {
   EXPECT_EQ(o.program, "--accel");
   // --help still wins.
   EXPECT_EQ(MustParse({"--vm-cpus", "2", "--help"}).action, Options::Action::kHelp);
+  // A value spelled like a VM option is a value.
+  o = MustParse({"-n", "1", "--trace", "--qemu", "p"});
+  EXPECT_EQ(o.trace, "--qemu");
+  EXPECT_FALSE(o.vm);
 }
 
 }  // namespace
