@@ -88,7 +88,7 @@ int Job::Run() {
 }
 
 void Job::Loop() {
-  enum class Kind { kSignal, kTimer, kStatus, kChild, kStream, kConsole, kStdin };
+  enum class Kind { kSignal, kTimer, kStatus, kChild, kStream, kConsole, kStdin, kAgentIn };
   std::vector<pollfd> fds;
   std::vector<std::pair<Kind, size_t>> tags;
   std::vector<size_t> exits;
@@ -116,6 +116,9 @@ void Job::Loop() {
     }
     for (size_t i = 0; i < vms_.size(); ++i) {
       if (vms_[i].console) add(vms_[i].console.get(), Kind::kConsole, i);
+    }
+    for (size_t i = 0; i < daemons_.size(); ++i) {
+      if (!daemons_[i].agent_pending.empty()) add(daemons_[i].agent_in.get(), Kind::kAgentIn, i, POLLOUT);
     }
     if (stdin_port_ && !stdin_pending_.empty()) {
       add(stdin_port_.get(), Kind::kStdin, 0, POLLOUT);
@@ -153,6 +156,7 @@ void Job::Loop() {
         case Kind::kChild: exits.push_back(tags[i].second); break;
         case Kind::kConsole: ReadConsole(tags[i].second); break;
         case Kind::kStdin: RelayStdin(); break;
+        case Kind::kAgentIn: WriteAgentInput(tags[i].second); break;
         case Kind::kStatus:
         case Kind::kStream: break;
       }
@@ -225,13 +229,14 @@ void Job::HandleExits(const std::vector<size_t>& ready) {
     c.pidfd.reset();
     c.exit = exit;
     if (c.vm >= 0) EndOfGuest(c);
+    if (remote_) c.how = DescribeSshExit(exit);
     DSM_LOG_DEBUG("%s (pid %d) %s", c.label.c_str(), c.pid, HowEnded(c).c_str());
     exited.push_back(i);
   }
 
   if (phase_ == Phase::kStarting) {
     for (size_t i : exited) {
-      if (children_[i].node < 0) return StartFailed(children_[i].host, Describe(children_[i].exit));
+      if (children_[i].node < 0) return StartFailed(children_[i].host, HowEnded(children_[i]));
     }
   }
 
@@ -263,9 +268,20 @@ void Job::JudgeExits(std::vector<size_t> exited) {
   for (size_t i : exited) {
     if (phase_ != Phase::kRunning) break;
     switch (verdict(i)) {
+      case Verdict::kLeftEarly:
+        // A remote node's exit and its daemon's "finished" come over
+        // different ssh connections, in either order: wait a moment for it.
+        if (remote_ && children_[i].node >= 0) {
+          if (!secondary_) {
+            secondary_ = i;
+            secondary_deadline_ = NowNs() + kLostGraceMs * kMs;
+          }
+          break;
+        }
+        Fail(i);
+        break;
       case Verdict::kKilled:
-      case Verdict::kFailed:
-      case Verdict::kLeftEarly: Fail(i); break;
+      case Verdict::kFailed: Fail(i); break;
       case Verdict::kNode0Exited: BeginWindDown(children_[i].exit.value); break;
       case Verdict::kNormal: break;
       case Verdict::kConsequence:
@@ -368,6 +384,7 @@ bool Job::Done(int64_t now) {
 }
 
 std::string Job::DaemonLabel(uint32_t host) const {
+  if (remote_) return RemoteDaemonLabel(host);
   return o_.hosts == 1 ? "dsm-hostd" : "host " + std::to_string(host) + "'s daemon";
 }
 

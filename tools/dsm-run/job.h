@@ -27,6 +27,12 @@
 // and a guest that dies without one (a panic, QEMU killed) is named with what
 // happened; node 0's standard input is relayed to its guest.
 //
+// With --hostfile or --host every daemon and node is an ssh session to its
+// host (job_remote.cc, remote.h): the local ssh process is the child that
+// stands for it, a daemon's status lines come on its ssh's stdout, and its
+// key block (and a staged program) go on its ssh's stdin, which stays open
+// for the job's life.
+//
 // The pieces live in job.cc (the loop, exits, deadlines, how the job ends),
 // job_start.cc (setting up, starting the daemons and the nodes, tearing down),
 // job_vm.cc (VM nodes) and job_lines.cc (what the daemons' status lines mean
@@ -51,6 +57,7 @@
 #include "netns.h"
 #include "options.h"
 #include "output.h"
+#include "remote.h"
 #include "spawn.h"
 #include "status_reader.h"
 #include "vm.h"
@@ -113,6 +120,8 @@ class Job {
     bool ready = false;
     bool status_ended = false;   // its pipe ended before "ready"
     int64_t ready_deadline = 0;  // 0: not waiting for "ready"
+    UniqueFd agent_in;           // a remote host: its ssh's stdin (kept open for the job's life)
+    std::string agent_pending;   // what is still to be written there (wiped once written)
   };
 
   // job_start.cc
@@ -134,6 +143,14 @@ class Job {
   void RelayStdin();
   void RemoveVmFiles();
   std::string HowEnded(const Child& c) const { return c.how.empty() ? Describe(c.exit) : c.how; }
+
+  // job_remote.cc
+  Status SetupRemote();
+  Status RemoteDaemon(uint32_t host, std::vector<std::string>* args, UniqueFd* keys_r, UniqueFd* ssh_stdin);
+  std::vector<std::string> RemoteNodeArgs(uint32_t node, uint32_t host) const;
+  std::string RemoteNodeLabel(uint32_t node, uint32_t host) const;
+  std::string RemoteDaemonLabel(uint32_t host) const;
+  void WriteAgentInput(size_t daemon);
 
   // job_lines.cc
   void OnStatusEvent(size_t daemon, const StatusEvent& event);
@@ -194,6 +211,8 @@ class Job {
   std::string join_endpoint_;  // host 0's "listening" endpoint
   std::vector<uint32_t> host_of_node_;
   std::unique_ptr<HostNetwork> network_;  // --netns
+  std::optional<RemoteLauncher> remote_;  // --hostfile, --host
+  std::string stage_data_;                // --stage: the program's bytes
 
   std::vector<Child> children_;  // the daemons as they start, then node k at node_child_[k]
   std::vector<Daemon> daemons_;  // per host

@@ -73,6 +73,10 @@ void Job::OnStatusLine(size_t daemon, const std::string& text) {
     case jobstatus::Kind::kFinished:
       DSM_LOG_DEBUG("%s: node 0 finished the job with status %u", who.c_str(), line.number);
       if (!culprit_) finished_ = true;
+      if (finished_ && secondary_ && children_[*secondary_].exit.value == 0 && !children_[*secondary_].exit.signaled) {
+        secondary_.reset();  // a remote node that exited normally, seen before this line (job_remote.cc)
+        secondary_deadline_ = 0;
+      }
       return;
     case jobstatus::Kind::kAttached:
       if (line.number < o_.nodes) {

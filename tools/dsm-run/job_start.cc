@@ -177,8 +177,11 @@ Status Job::Setup() {
   }
   children_.reserve(o_.nodes + daemons_.size());
   attached_.assign(o_.nodes, false);
-  host_of_node_ = PlaceNodes(o_.nodes, o_.hosts, o_.placement);
+  host_of_node_ = o_.remote() ? o_.host_of_node : PlaceNodes(o_.nodes, o_.hosts, o_.placement);
   job_id_ = RandomJobId();
+  if (o_.remote()) {
+    if (Status s = SetupRemote(); !s.ok()) return s;
+  }
 
   if (o_.netns) {
     // After the signals are blocked: the network's guardian keeps them so.
@@ -207,7 +210,8 @@ std::vector<std::string> Job::DaemonArgs(uint32_t host) const {
   } else {
     std::string address = network_ ? HostNetwork::Address(host) : "127.0.0.1";
     a.insert(a.end(), {"--host-id", std::to_string(host), "--hosts", std::to_string(o_.hosts), "--local-nodes",
-                       FormatNodeList(NodesOfHost(host_of_node_, host)), "--listen", "tcp://" + address + ":0"});
+                       FormatNodeList(NodesOfHost(host_of_node_, host)), "--listen",
+                       remote_ ? remote_->ListenEndpoint(host) : "tcp://" + address + ":0"});
     if (host != 0) a.insert(a.end(), {"--join", join_endpoint_});
     a.insert(a.end(),
              {"--job-id", std::to_string(job_id_), "--home", HomePolicyName(o_.home.value_or(HomePolicy::kFirstTouch)),
@@ -243,12 +247,17 @@ void Job::StartDaemon(uint32_t host) {
   UniqueFd status_w(p[1]);
 
   std::vector<std::string> args = DaemonArgs(host);
+  UniqueFd ssh_stdin;  // a remote host: the daemon is an ssh session
+  if (remote_) {
+    if (Status s = RemoteDaemon(host, &args, &keys_r, &ssh_stdin); !s.ok()) return StartFailed(host, s.message());
+  }
   SpawnSpec spec;
-  spec.path = hostd_path_.c_str();
+  spec.path = args[0].c_str();
   spec.argv = StringPointers(args);
   spec.envp = environ;
-  spec.stdin_fd = devnull_.get();
-  spec.status_fd = status_w.get();
+  spec.stdin_fd = remote_ ? ssh_stdin.get() : devnull_.get();
+  spec.stdout_fd = remote_ ? status_w.get() : -1;
+  spec.status_fd = remote_ ? -1 : status_w.get();
   spec.keys_fd = keys_r.get();
   // The first daemon leads the job's process group; everything else joins.
   spec.pgid = job_pgid_ > 0 ? job_pgid_ : 0;
@@ -257,6 +266,7 @@ void Job::StartDaemon(uint32_t host) {
   auto r = Spawn(spec);
   status_w.reset();
   keys_r.reset();
+  ssh_stdin.reset();
   std::string label = DaemonLabel(host);
   if (!r.ok()) {
     d.status = StatusReader();  // nobody writes to it
@@ -268,7 +278,7 @@ void Job::StartDaemon(uint32_t host) {
   children_.push_back(Child{label, -1, host, r->pid, std::move(r->pidfd), false, {}, {}, -1});
   DSM_LOG_DEBUG("started %s, pid %d, socket %s", label.c_str(), r->pid, d.socket.c_str());
   if (r->exec_errno != 0) {
-    return StartFailed(host, "cannot execute " + hostd_path_ + ": " + std::strerror(r->exec_errno));
+    return StartFailed(host, "cannot execute " + args[0] + ": " + std::strerror(r->exec_errno));
   }
   d.ready_deadline = NowNs() + kReadyTimeoutMs * kMs;
 }
@@ -300,7 +310,8 @@ void Job::StartNodes() {
     env.push_back("DSM_NODE_ID=" + std::to_string(k));
     if (multi_host) env.push_back("DSM_HOST_ID=" + std::to_string(host));
     std::vector<char*> envp = StringPointers(env);
-    std::string label = "node " + std::to_string(k) + (multi_host ? " on host " + std::to_string(host) : "");
+    std::string label = remote_ ? RemoteNodeLabel(k, host)
+                                : "node " + std::to_string(k) + (multi_host ? " on host " + std::to_string(host) : "");
     auto cannot_start = [&](const std::string& why) {
       Say("error: cannot start %s: %s", label.c_str(), why.c_str());
       exit_code_ = kExitFailure;
@@ -329,10 +340,13 @@ void Job::StartNodes() {
       err_w.reset(b[1]);
     }
 
+    std::vector<std::string> ssh_args;  // a remote node is an ssh session
+    if (remote_) ssh_args = RemoteNodeArgs(k, host);
+    std::vector<char*> ssh_argv = StringPointers(ssh_args);
     SpawnSpec spec;
-    spec.path = program_path_.c_str();
-    spec.same_addresses = true;
-    spec.argv = argv;
+    spec.path = remote_ ? ssh_args[0].c_str() : program_path_.c_str();
+    spec.same_addresses = !remote_;
+    spec.argv = remote_ ? ssh_argv : argv;
     spec.envp = envp.data();
     spec.stdin_fd = k == 0 ? -1 : devnull_.get();
     spec.stdout_fd = out_w.get();
@@ -380,7 +394,11 @@ void Job::Teardown() {
   children_.clear();
   output_.FlushAll();
   RemoveVmFiles();
-  for (Daemon& d : daemons_) d.status = StatusReader();
+  for (Daemon& d : daemons_) {
+    d.status = StatusReader();
+    d.agent_in.reset();
+    jobkeys::Wipe(d.agent_pending);
+  }
   timer_.reset();
   devnull_.reset();
   sigfd_.reset();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent.h"
 #include "binary_check.h"
 #include "dsm/common/log.h"
 #include "find_program.h"
@@ -26,6 +27,8 @@ int main(int argc, char** argv) {
   namespace launcher = dsm::launcher;
   dsm::SetLogPrefix("dsm-run");
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  // The far side of a job's ssh session (remote.h, agent.h).
+  if (!args.empty() && args[0] == "--agent") return launcher::RunAgent({args.begin() + 1, args.end()});
   auto options = launcher::ParseOptions(args);
   if (!options.ok()) return UsageError(options.status().message());
   if (options->action == launcher::Options::Action::kHelp) {
@@ -37,6 +40,9 @@ int main(int argc, char** argv) {
     return std::fflush(stdout) == 0 ? 0 : launcher::kExitFailure;
   }
 
+  if (dsm::Status s = launcher::ResolveHosts(&*options, std::getenv("DSM_SSH")); !s.ok()) {
+    return UsageError(s.message());
+  }
   auto program = launcher::FindProgram(options->program, std::getenv("PATH"));
   if (!program.ok()) return UsageError(program.status().message());
   if (dsm::Status s = launcher::CheckOpenMpRuntime(*program); !s.ok()) {

@@ -48,6 +48,7 @@ const char* HomePolicyName(HomePolicy home) { return home == HomePolicy::kRoundR
 Result<Options> ParseOptions(const std::vector<std::string>& args) {
   Options o;
   bool have_nodes = false;
+  bool have_hosts = false;
   bool help = false;
   bool version = false;
   std::optional<Status> error;  // the first problem; --help/--version still win
@@ -171,7 +172,36 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
              std::to_string(kMaxHosts));
       } else {
         o.hosts = static_cast<uint32_t>(*n);
+        have_hosts = true;
       }
+    } else if (name == "--hostfile") {
+      auto v = value();
+      if (!v) continue;
+      if (v->empty()) {
+        fail("invalid value '' for --hostfile: empty path");
+      } else {
+        o.hostfile = *v;
+      }
+    } else if (name == "--host") {
+      auto v = value();
+      if (!v) continue;
+      auto hosts = ParseHostList(*v);
+      if (!hosts.ok()) {
+        fail("invalid value " + Quote(*v) + " for --host: " + hosts.status().message());
+      } else {
+        o.host_list = std::move(hosts).value();
+      }
+    } else if (name == "--ssh") {
+      auto v = value();
+      if (!v) continue;
+      if (v->find_first_not_of(" \t") == std::string::npos) {
+        fail("invalid value " + Quote(*v) + " for --ssh: no command");
+      } else {
+        o.ssh = *v;
+      }
+    } else if (name == "--stage") {
+      flag();
+      o.stage = true;
     } else if (name == "--placement") {
       auto v = value();
       if (!v) continue;
@@ -287,9 +317,21 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
          "M shared space (--memory)");
   }
   if (!error && !o.vm && !vm_only.empty()) fail("option '" + vm_only + "' needs --vm");
+  if (!error && o.remote()) {
+    if (!o.hostfile.empty() && !o.host_list.empty()) fail("--hostfile and --host cannot be used together");
+    if (have_hosts) fail("--hosts cannot be used with --hostfile or --host: the hosts are the ones named");
+    if (o.netns) fail("--netns cannot be used with --hostfile or --host (not yet supported)");
+    if (o.vm) fail("--vm cannot be used with --hostfile or --host (not yet supported)");
+    if (!o.trace.empty()) fail("--trace cannot be used with --hostfile or --host (not yet supported)");
+    if (!o.stats_json.empty()) fail("--stats-json cannot be used with --hostfile or --host (not yet supported)");
+  }
+  if (!error && !o.remote()) {
+    if (!o.ssh.empty()) fail("option '--ssh' needs --hostfile or --host");
+    if (o.stage) fail("option '--stage' needs --hostfile or --host");
+  }
   if (error) return *error;
   if (!have_nodes) return UsageErr("missing option -n/--nodes (the number of nodes)");
-  if (o.hosts > o.nodes) {
+  if (!o.remote() && o.hosts > o.nodes) {
     return UsageErr("--hosts " + std::to_string(o.hosts) + " needs at least as many nodes (-n " +
                     std::to_string(o.nodes) + "): every host runs at least one node");
   }
@@ -301,6 +343,23 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
   o.program = args[i];
   o.args.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
   return o;
+}
+
+Status ResolveHosts(Options* o, const char* dsm_ssh_env) {
+  if (!o->remote()) return Status::Ok();
+  std::vector<HostEntry> hosts = o->host_list;
+  if (!o->hostfile.empty()) {
+    auto read = ReadHostfile(o->hostfile);
+    if (!read.ok()) return UsageErr(read.status().message());
+    hosts = std::move(read).value();
+  }
+  auto plan = PlaceOnHosts(hosts, o->nodes, o->placement, kMaxHosts);
+  if (!plan.ok()) return UsageErr(plan.status().message());
+  o->remote_hosts = std::move(plan->hosts);
+  o->host_of_node = std::move(plan->host_of_node);
+  o->hosts = static_cast<uint32_t>(o->remote_hosts.size());
+  if (o->ssh.empty()) o->ssh = dsm_ssh_env != nullptr && *dsm_ssh_env != '\0' ? dsm_ssh_env : "ssh";
+  return Status::Ok();
 }
 
 std::string UsageText() {
@@ -352,6 +411,36 @@ options:
                      on 127.0.0.1
   --hostd PATH       the daemon to run (default: dsm-hostd in the directory
                      of the dsm-run executable)
+  --hostfile FILE    run the job on other machines, reached over ssh: one
+                     host per line, 'HOST [slots=K] [listen=ADDR]' (Open
+                     MPI's form; '#' starts a comment; a host listed twice
+                     adds its slots). HOST is what ssh is given; slots
+                     (default 1) is how many nodes it may run; listen is
+                     where its daemon listens for the others (an address or
+                     an interface of that host; default: the address the
+                     ssh connection reached there, never a wildcard).
+                     Nodes go to hosts by slots (--placement block fills
+                     the first host's slots first, cyclic takes the hosts
+                     in turn); more nodes than slots is an error; hosts
+                     without a node are not used. Every host runs a daemon
+                     and its nodes over ssh (BatchMode, connections made in
+                     parallel), all ended when the job ends or a host, a
+                     daemon, an ssh connection or a node is lost. dsm-run,
+                     dsm-hostd and PROGRAM must be at the same paths on
+                     every host (a shared file system), unless --stage.
+                     Not with --hosts, --netns, --vm, --trace, --stats-json
+  --host LIST        the same with the hosts on the command line:
+                     HOST[:SLOTS],... (like 'a,b:2')
+  --ssh COMMAND      the command that reaches a host (default: $DSM_SSH, else
+                     ssh), split at spaces (quotes group words); run as
+                     COMMAND [OPTIONS] HOST REMOTE-COMMAND, where OPTIONS
+                     (only when COMMAND is ssh: -T -x -o BatchMode=yes
+                     -o ConnectTimeout=5 -o ServerAliveInterval=1
+                     -o ServerAliveCountMax=3) come after COMMAND's own
+                     words, so those win. The remote shell must be a
+                     Bourne-like shell
+  --stage            copy PROGRAM into each host's private directory for
+                     the job and run it from there (removed afterwards)
   --vm               run every node in a QEMU virtual machine of its own,
                      attached to its host's daemon through QEMU's stock
                      ivshmem-doorbell device; the guest boots an image that
@@ -371,12 +460,15 @@ options:
   -h, --help         print this help and exit
   --version          print the version and exit
 
-Each node runs PROGRAM with dsm-run's environment plus:
+Each node runs PROGRAM with dsm-run's environment plus (with --hostfile:
+the environment ssh gives it on its host, in dsm-run's working directory
+when that exists there, plus DSM_LOG when set, plus):
   DSM_SOCKET=PATH    its daemon's UNIX socket (in a private directory under
                      $TMPDIR, default /tmp, removed when the job ends)
   DSM_NODE_ID=K      the node's number, 0..N-1
   DSM_NUM_NODES=N    the number of nodes
-  DSM_HOST_ID=H      the node's host, 0..H-1 (only with --hosts above 1)
+  DSM_HOST_ID=H      the node's host, 0..H-1 (only with --hosts above 1, or
+                     several hosts used from --hostfile)
 Node 0 reads dsm-run's standard input; the other nodes read /dev/null.
 A VM node gets the same environment (without DSM_SOCKET, PATH, HOME, TMPDIR
 and the library paths, which mean nothing in a guest) and works in a

@@ -12,6 +12,7 @@
 
 #include "dsm/common/status.h"
 #include "dsm/device/protocol.h"
+#include "hostfile.h"
 #include "placement.h"
 
 namespace dsm::launcher {
@@ -64,6 +65,16 @@ struct Options {
   std::string accel = "tcg";              // --accel tcg|kvm
   bool vm_console = false;                // --vm-console: the guests' kernel messages on stderr
   std::string qemu;                       // --qemu; empty: qemu-system-x86_64 on PATH
+  // --hostfile FILE / --host LIST: the hosts are other machines, reached
+  // over ssh (remote.h). ResolveHosts() fills remote_hosts and host_of_node
+  // (and sets hosts) from them.
+  std::string hostfile;
+  std::vector<HostEntry> host_list;  // --host, parsed
+  std::string ssh;                   // --ssh; empty: DSM_SSH, else "ssh"
+  bool stage = false;                // --stage: copy PROGRAM to each host for the job
+  std::vector<HostEntry> remote_hosts;  // the hosts that run nodes, host 0 first
+  std::vector<uint32_t> host_of_node;   // node k's index in remote_hosts
+  bool remote() const { return !hostfile.empty() || !host_list.empty(); }
   std::string program;
   std::vector<std::string> args;  // the program's arguments, untouched
 };
@@ -77,6 +88,12 @@ bool IsVmNode(const Options& o, uint32_t k);
 // after "dsm-run: error: ". --help and --version win over any other problem
 // found before them or after them among the options.
 Result<Options> ParseOptions(const std::vector<std::string>& args);
+
+// With --hostfile or --host: reads the hostfile, places the nodes on the
+// hosts by slots (--placement), sets remote_hosts, host_of_node and hosts,
+// and ssh (--ssh, else dsm_ssh_env when set and not empty, else "ssh").
+// Does nothing without them. An error (EINVAL) is a usage error to print.
+Status ResolveHosts(Options* o, const char* dsm_ssh_env);
 
 // The --help text and the one-line hint printed after usage errors.
 std::string UsageText();

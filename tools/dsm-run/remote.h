@@ -1,0 +1,117 @@
+// Jobs on other machines (--hostfile, --host): how dsm-run reaches a host
+// over ssh, and what runs there.
+//
+// Every process of such a job, daemon or node, is one ssh session started by
+// dsm-run. On the far side the session runs `dsm-run --agent ...` (agent.h;
+// the same dsm-run, at the same path on every host), which starts the daemon
+// or the node as its child and stays with it: the local ssh process stands
+// for the remote process in the job (its exit status is the remote
+// process's, 255 if ssh itself failed or lost its connection), so everything
+// dsm-run does for local processes (status lines, exits, blame, ending the
+// job within its deadlines) works unchanged, and ending the ssh ends what it
+// stands for: the agent sees its connection go and kills its child's process
+// group and removes what it made.
+//
+//   daemon of host k   ssh HOST exec DSM-RUN --agent daemon --dir D [--keys]
+//                        [--stage NAME SIZE] [--cwd DIR] --label L -- DSM-HOSTD ARGS...
+//                      stdin: the key block (dsm/common/job_keys.h, several
+//                      hosts), then the staged program's SIZE bytes, then
+//                      nothing until dsm-run ends: end of file there means
+//                      dsm-run or the connection is gone. stdout: the
+//                      daemon's status lines (--ready-fd), read by dsm-run
+//                      as for a local daemon.
+//   node K             ssh HOST exec DSM-RUN --agent node --dir D [--cwd DIR]
+//                        --env NAME=VALUE... --label L -- PROGRAM ARGS...
+//                      stdin: node 0's is dsm-run's, the others' /dev/null;
+//                      stdout and stderr: the node's.
+//
+// D is the host's private directory for the job, $TMPDIR (else /tmp) of
+// that host plus "dsm-<job id>-h<k>": the daemon's agent makes it (mode 0700)
+// and removes it; the daemon's socket and a staged program live there. In
+// the arguments and the --env values the agent replaces kDirPlaceholder by
+// that directory and kSshAddressPlaceholder by the address the ssh
+// connection reached on that host. The secret key is never on a command
+// line: it travels on the daemon's ssh stdin and reaches the daemon through
+// a pipe (--keys-fd), as locally.
+//
+// Nothing here starts anything. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dsm/common/status.h"
+#include "options.h"
+#include "spawn.h"
+
+namespace dsm::launcher {
+
+inline constexpr const char* kAgentOption = "--agent";
+inline constexpr const char* kDirPlaceholder = "@DSM_DIR@";
+inline constexpr const char* kSshAddressPlaceholder = "@DSM_SSH_ADDR@";
+// ssh's own exit status when it failed (could not connect, log in, or the
+// connection was lost).
+inline constexpr int kSshFailed = 255;
+
+// Splits a command into words at spaces and tabs; '...' and "..." group
+// words (no escapes inside single quotes; \" and \\ inside double ones), a
+// backslash outside quotes takes the next character as is. An error for an
+// unterminated quote or no word at all.
+Result<std::vector<std::string>> SplitCommand(std::string_view text);
+
+// The word quoted for a Bourne shell: 'it'\''s'.
+std::string ShellQuote(std::string_view word);
+
+// The ssh commands of one job.
+class RemoteLauncher {
+ public:
+  // ssh_path: --ssh's first word resolved; self: this dsm-run's path (the
+  // same on every host). cwd: dsm-run's working directory (the remote
+  // processes start there when it exists on their host).
+  RemoteLauncher(const Options& o, std::vector<std::string> ssh_words, std::string self, std::string cwd,
+                 uint64_t job_id);
+
+  // Finds --ssh's command (PATH) and this executable; an error to print.
+  static Result<RemoteLauncher> Create(const Options& o, uint64_t job_id);
+
+  const std::string& ssh_path() const { return ssh_[0]; }
+  const std::string& host_name(uint32_t host) const { return o_.remote_hosts[host].name; }
+  // "dsm-<job id in hex>-h<k>".
+  std::string DirName(uint32_t host) const;
+  // The daemon's socket as the processes of its host see it (placeholder).
+  static std::string SocketPath() { return std::string(kDirPlaceholder) + "/hostd.sock"; }
+  // Where host k's daemon listens: tcp://ADDR:0.
+  std::string ListenEndpoint(uint32_t host) const;
+  // The program as the nodes run it: the staged copy or the same path
+  // (made absolute).
+  std::string ProgramPath(const std::string& local_path) const;
+  // A staged copy's name in the host's directory: the file name of path.
+  static std::string StagedName(const std::string& path);
+
+  // ssh's argv for host k's daemon: daemon_argv (argv[0] the daemon) under
+  // the agent. keys: a key block comes first on stdin; stage_size: the
+  // program's bytes follow (with --stage).
+  std::vector<std::string> DaemonArgv(uint32_t host, const std::vector<std::string>& daemon_argv, bool keys,
+                                      uint64_t stage_size, const std::string& label) const;
+
+  // ssh's argv for a node on host k: env (NAME=VALUE) added to what the
+  // node gets there, program_argv its argv (argv[0] the path to run).
+  std::vector<std::string> NodeArgv(uint32_t host, const std::vector<std::string>& env,
+                                    const std::vector<std::string>& program_argv, const std::string& label) const;
+
+ private:
+  std::vector<std::string> Ssh(uint32_t host, const std::vector<std::string>& remote) const;
+
+  const Options& o_;
+  std::vector<std::string> ssh_;  // ssh_[0] resolved
+  std::string self_;
+  std::string cwd_;
+  uint64_t job_id_;
+};
+
+// How a remote process's ssh ended, in words, for dsm-run's messages.
+std::string DescribeSshExit(const ExitInfo& e);
+
+}  // namespace dsm::launcher
