@@ -229,7 +229,7 @@ std::string SshCluster::LeftInTmpDirs() const {
   return what;
 }
 
-SshCluster::Run::Run(const SshCluster& cluster, const std::vector<std::string>& argv) {
+SshCluster::Run::Run(const SshCluster& cluster, const std::vector<std::string>& argv, const std::string& stdin_path) {
   start_ = std::chrono::steady_clock::now();
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
@@ -244,7 +244,7 @@ SshCluster::Run::Run(const SshCluster& cluster, const std::vector<std::string>& 
   UniqueFd out_w(o[1]);
   err_.reset(e[0]);
   UniqueFd err_w(e[1]);
-  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  UniqueFd devnull(::open(stdin_path.c_str(), O_RDONLY | O_CLOEXEC));
   SpawnSpec spec;
   spec.path = args[0].c_str();
   spec.argv = StringPointers(args);

@@ -67,7 +67,8 @@ class SshCluster {
   // dsm-run in the launch machine's namespace.
   class Run {
    public:
-    Run(const SshCluster& cluster, const std::vector<std::string>& argv);
+    // stdin_path: dsm-run's standard input (default /dev/null).
+    Run(const SshCluster& cluster, const std::vector<std::string>& argv, const std::string& stdin_path = "/dev/null");
     ~Run();
     pid_t pid() const { return pid_; }
     // Reads stdout until it holds `count` lines containing `text`.
