@@ -100,6 +100,39 @@ void CoherenceClient::Protect(uint64_t first, uint64_t count, int prot) {
   for (uint64_t p = first; p < first + count; ++p) state_[p] = (state_[p] & kDirty) | bits;
 }
 
+void CoherenceClient::PrepareKernelAccess(const void* p, size_t n, bool write_access) {
+  if (state_ == nullptr || n == 0) return;
+  const auto lo = reinterpret_cast<uintptr_t>(data_);
+  const auto alias = reinterpret_cast<uintptr_t>(alias_);
+  const uint64_t alias_bytes = (alias_end_ - alias_first_) * kPageSize;
+  const auto begin = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t end = begin + n < begin ? UINTPTR_MAX : begin + n;
+  const uint8_t need = write_access ? kWritable : kReadable;
+  for (uintptr_t a = begin & ~(kPageSize - 1); a < end; a += kPageSize) {
+    uint64_t page;
+    if (a >= alias && a < alias + alias_bytes) {
+      page = alias_first_ + (a - alias) / kPageSize;
+    } else if (a >= lo && a < lo + pages_ * kPageSize) {
+      page = (a - lo) / kPageSize;
+      if (InAlias(page)) continue;
+    } else {
+      continue;
+    }
+    if ((__atomic_load_n(&state_[page], __ATOMIC_RELAXED) & need) != 0) continue;
+    // The first byte of the range on this page: a store of what is there
+    // (atomic: another thread may write it) or a load, faulting as the
+    // program would.
+    auto* byte = reinterpret_cast<uint8_t*>(a < begin ? begin : a);
+    if (write_access) {
+      // A locked OR of 0 in assembly: the compiler turns __atomic_fetch_or
+      // of 0 into a load, which faults for reading only.
+      asm volatile("lock orb $0, %0" : "+m"(*byte) : : "memory");
+    } else {
+      (void)__atomic_load_n(byte, __ATOMIC_RELAXED);
+    }
+  }
+}
+
 bool CoherenceClient::OnFault(uintptr_t addr, bool write) {
   auto lo = reinterpret_cast<uintptr_t>(data_);
   auto alias = reinterpret_cast<uintptr_t>(alias_);
@@ -357,6 +390,11 @@ void CoherenceClient::Acquire() {
   // overwritten before we saw them.
   if (LoadAcquire(&header_->inval_head) - cursor_ > capacity) DropAll();
   cursor_ = head;
+}
+
+void PrepareKernelAccess(const void* p, size_t n, bool write_access) {
+  CoherenceClient* c = __atomic_load_n(&g_client, __ATOMIC_ACQUIRE);
+  if (c != nullptr) c->PrepareKernelAccess(p, n, write_access);
 }
 
 }  // namespace dsm::runtime

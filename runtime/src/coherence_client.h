@@ -81,6 +81,13 @@ class CoherenceClient {
 
   // The fault handler's part; see the class comment.
   bool OnFault(uintptr_t addr, bool write);
+
+  // Before a system call that writes (write_access) or reads [p, p + n):
+  // faults in every page of it that this node cannot access that way yet,
+  // as the program's own store or load would, since the kernel gets EFAULT
+  // where user space would fault (see syscall_wrap.cc). Pages outside the
+  // shared data are left alone. Main thread; async-signal-safe.
+  void PrepareKernelAccess(const void* p, size_t n, bool write_access);
   void Acquire();
   void Release();
   // Records the faults that ask the daemon and the releases in `trace`
@@ -153,5 +160,9 @@ class CoherenceClient {
   // list and re-protecting it, would not be.
   char* release_stack_ = nullptr;
 };
+
+// CoherenceClient::PrepareKernelAccess of the process's client, if coherence
+// has started (a job of several hosts); nothing otherwise.
+void PrepareKernelAccess(const void* p, size_t n, bool write_access);
 
 }  // namespace dsm::runtime

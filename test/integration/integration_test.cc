@@ -222,6 +222,30 @@ TEST(SharedGlobals, AreOneCopyOnTwoHosts) {
       << r.out;
 }
 
+// read(2), write(2) and readv(2) on shared buffers across hosts, where the
+// kernel meets pages the node has not mapped yet (EFAULT without libdsm's
+// wrappers): node 0 reads its stdin into its shared stack and the shared
+// heap; every node writes that heap copy out and readv's a pipe into its own.
+TEST(SystemCalls, ReadAndWriteSharedBuffersAcrossHosts) {
+  TempDir dir;
+  std::string input;
+  for (int i = 0; i < 400; ++i) input += "line " + std::to_string(i) + " of the system call test\n";
+  const std::string in = dir.path() + "/input";
+  std::ofstream(in) << input;
+  for (const std::string hosts : {"1", "2", "3"}) {
+    std::string cmd = std::string("exec '") + DSM_RUN_PATH + "' --hosts " + hosts + " -n 3 --timeout 120 -- '" +
+                      Program("syscalls") + "' < '" + in + "'";
+    RunResult r = RunCommand({"/bin/sh", "-c", cmd}, 150);
+    ASSERT_EQ(r.exit_code, 0) << hosts << " hosts\n" << Describe(r);
+    EXPECT_NE(r.out.find("syscalls: bytes=" + std::to_string(input.size())), std::string::npos) << Describe(r);
+    EXPECT_NE(r.out.find("copies=3 ok"), std::string::npos) << Describe(r);
+    // Each node wrote the whole input to stdout.
+    size_t copies = 0;
+    for (size_t at = 0; (at = r.out.find(input, at)) != std::string::npos; at += input.size()) ++copies;
+    EXPECT_EQ(copies, 3u) << hosts << " hosts";
+  }
+}
+
 // A script that execs the program (a libtool wrapper, say): dsm-run cannot
 // read the globals' size from it and reserves room for them anyway.
 TEST(SharedGlobals, ProgramStartedThroughAScriptWorks) {
