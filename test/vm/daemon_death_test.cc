@@ -39,6 +39,7 @@
 #include "file_util.h"
 #include "image.h"
 #include "qemu.h"
+#include "vm_test_child.h"
 
 extern char** environ;
 
@@ -46,109 +47,12 @@ namespace dsm::image {
 namespace {
 
 namespace fs = std::filesystem;
+using vmtest::Child;
+using vmtest::ReadUntil;
+using vmtest::Slurp;
+using vmtest::TempDir;
 using Clock = std::chrono::steady_clock;
 using std::chrono::seconds;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "dsm-vm-death.XXXXXX").string();
-    EXPECT_NE(::mkdtemp(t.data()), nullptr);
-    path_ = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// A child process this test started, with a pidfd to wait on; killed and
-// reaped if the test ends before it exited.
-class Child {
- public:
-  Child() = default;
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    if (pidfd_ >= 0) ::close(pidfd_);
-  }
-
-  // posix_spawnp; false (errno set) on failure.
-  bool Spawn(const std::vector<std::string>& args, posix_spawn_file_actions_t* actions) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    int rc = ::posix_spawnp(&pid_, argv[0], actions, nullptr, argv.data(), environ);
-    if (rc != 0) {
-      pid_ = -1;
-      errno = rc;
-      return false;
-    }
-    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-    return pidfd_ >= 0;
-  }
-
-  bool Kill(int sig) const { return pid_ > 0 && ::kill(pid_, sig) == 0; }
-  [[nodiscard]] pid_t pid() const { return pid_; }
-
-  // Whether the process has exited, waiting up to timeout_ms for it.
-  bool ExitedWithin(int timeout_ms) const {
-    pollfd p{pidfd_, POLLIN, 0};
-    return ::poll(&p, 1, timeout_ms) == 1;
-  }
-
-  // The wait status once the process exited, nullopt if it still runs at
-  // the deadline.
-  std::optional<int> WaitUntil(Clock::time_point deadline) {
-    pollfd p{pidfd_, POLLIN, 0};
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0)));
-      if (r == 1) break;
-      if (r == 0 || errno != EINTR) return std::nullopt;
-    }
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    ::close(pidfd_);
-    pidfd_ = -1;
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-};
-
-// Reads fd until `want` has arrived, end of file, or the deadline.
-std::string ReadUntil(int fd, const std::string& want, Clock::time_point deadline) {
-  std::string got;
-  while (got.find(want) == std::string::npos) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    pollfd p{fd, POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0)));
-    if (r < 0 && errno == EINTR) continue;
-    if (r != 1) break;
-    char buf[512];
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
-  return got;
-}
-
-std::string Slurp(const std::string& path) {
-  auto r = ReadWholeFile(path);
-  return r.ok() ? *r : std::string();
-}
 
 // The first pages of a daemon's shared space (its header and the register
 // pages), read-only, through its memfd in /proc/PID/fd.
@@ -206,7 +110,7 @@ TEST(GuestDaemonDeath, AWaitingGuestNoticesFromTheHeartbeatAlone) {
   // Fail, not skip, without the inputs: a skipped test would count as a pass.
   if (!FindKernel("").ok() || !FindBusybox().ok()) FAIL() << "no guest kernel or busybox-static: run scripts/bootstrap";
   if (!HaveQemu()) FAIL() << "no qemu-system-x86_64: run scripts/bootstrap";
-  TempDir dir;
+  TempDir dir("dsm-vm-death");
   BuildOptions options;
   options.cache_dir = dir.path() + "/cache";
   // Libraries are looked for as dsm-run looks for them (LD_LIBRARY_PATH first).

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "run_program.h"
+#include "vm_test_util.h"
 
 namespace {
 
@@ -50,25 +51,7 @@ std::vector<std::string> VmRun(int hosts, int nodes, std::vector<std::string> re
   return argv;
 }
 
-// A temporary directory, removed with what is in it.
-class TempDir {
- public:
-  TempDir() {
-    char templ[] = "/tmp/dsm-vm-test-XXXXXX";
-    path_ = ::mkdtemp(templ) != nullptr ? templ : "";
-  }
-  ~TempDir() {
-    if (!path_.empty()) {
-      std::string cmd = "rm -rf '" + path_ + "'";
-      int ignored = std::system(cmd.c_str());
-      (void)ignored;
-    }
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using dsm::vmtest::TempDir;
 
 // Every job's private directory is $TMPDIR/dsm-XXXXXX: a test gives each job
 // a TMPDIR of its own and checks that it is empty afterwards.

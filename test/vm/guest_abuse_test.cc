@@ -26,6 +26,7 @@
 #include "file_util.h"
 #include "image.h"
 #include "qemu.h"
+#include "vm_test_child.h"
 
 extern char** environ;
 
@@ -33,100 +34,12 @@ namespace dsm::image {
 namespace {
 
 namespace fs = std::filesystem;
+using vmtest::Child;
+using vmtest::ReadUntil;
+using vmtest::Slurp;
+using vmtest::TempDir;
 using Clock = std::chrono::steady_clock;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "dsm-vm-abuse.XXXXXX").string();
-    EXPECT_NE(::mkdtemp(t.data()), nullptr);
-    path_ = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// A child process this test started; killed and reaped if the test ends
-// before it exited.
-class Child {
- public:
-  Child() = default;
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    if (pidfd_ >= 0) ::close(pidfd_);
-  }
-
-  // posix_spawnp; false (errno set) on failure.
-  bool Spawn(const std::vector<std::string>& args, posix_spawn_file_actions_t* actions, char** env) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    int rc = ::posix_spawnp(&pid_, argv[0], actions, nullptr, argv.data(), env);
-    if (rc != 0) {
-      pid_ = -1;
-      errno = rc;
-      return false;
-    }
-    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-    return pidfd_ >= 0;
-  }
-
-  // The wait status once the process exited, nullopt if it is still running
-  // at the deadline.
-  std::optional<int> WaitUntil(Clock::time_point deadline) {
-    pollfd p{pidfd_, POLLIN, 0};
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0)));
-      if (r == 1) break;
-      if (r == 0 || errno != EINTR) return std::nullopt;
-    }
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    ::close(pidfd_);
-    pidfd_ = -1;
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-};
-
-// Reads fd until `want` has arrived, it reaches end of file, or the deadline.
-std::string ReadUntil(int fd, const std::string& want, Clock::time_point deadline) {
-  std::string got;
-  while (want.empty() || got.find(want) == std::string::npos) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    pollfd p{fd, POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0)));
-    if (r < 0 && errno == EINTR) continue;
-    if (r != 1) break;
-    char buf[512];
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
-  return got;
-}
-
-// A file's bytes, "" when it cannot be read (the checks then say what is missing).
-std::string Slurp(const std::string& path) {
-  auto r = ReadWholeFile(path);
-  return r.ok() ? *r : std::string();
-}
 
 bool HaveQemu() { return ::system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0; }
 
@@ -152,7 +65,7 @@ TEST(GuestAbuse, TheDaemonsValidationHoldsAgainstAHostileGuest) {
   if (!FindKernel("").ok() || !FindBusybox().ok())
     FAIL() << "no guest kernel or busybox-static: run scripts/bootstrap";
   if (!HaveQemu()) FAIL() << "no qemu-system-x86_64: run scripts/bootstrap";
-  TempDir dir;
+  TempDir dir("dsm-vm-abuse");
   BuildOptions options;
   options.cache_dir = dir.path() + "/cache";
   auto image = BuildImage(DSM_GUEST_ABUSE, options);

@@ -27,6 +27,7 @@
 #include "image.h"
 #include "qemu.h"
 #include "vmlinux.h"
+#include "vm_test_util.h"
 
 #include <lzma.h>
 
@@ -37,22 +38,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "dsm-vm-test.XXXXXX").string();
-    EXPECT_NE(::mkdtemp(t.data()), nullptr);
-    path_ = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using vmtest::TempDir;
 
 // Fails the calling test when this machine lacks what an image needs (a
 // skip would count as a pass; scripts/bootstrap installs it all).

@@ -29,6 +29,7 @@
 #include "image.h"
 #include "qemu.h"
 #include "vm.h"
+#include "vm_test_util.h"
 
 namespace dsm {
 namespace {
@@ -43,22 +44,7 @@ using launcher::ExitInfo;
 using launcher::GuestConsole;
 using launcher::JudgeGuestEnd;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "dsm-vm-units.XXXXXX").string();
-    EXPECT_NE(::mkdtemp(t.data()), nullptr);
-    path_ = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using vmtest::TempDir;
 
 void WriteFile(const std::string& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
