@@ -205,6 +205,30 @@ TEST(DsmRunVm, NodeZeroGetsStdinEnvironmentAndDirectory) {
   EXPECT_NE(r.out.find("[node 0] cwd=" + dir.path() + " env=" + value + "\n"), std::string::npos) << Describe(r);
 }
 
+// The working directory is the host's, mounted in the guest: node 0 reads a
+// file of it and writes another, which the host sees; --vm-share none leaves
+// the guest without it.
+TEST(DsmRunVm, TheWorkingDirectoryIsSharedWithTheGuests) {
+  TempDir dir("dsm-vm-share");
+  std::string data;
+  for (int i = 0; i < 3000; ++i) data += "row " + std::to_string(i) + "\n";
+  std::ofstream(dir.path() + "/in.txt") << data;
+  auto argv = VmRun(2, 2, {Program("vm_node"), "copy", "in.txt", "out.txt"});
+  std::string cmd = "cd '" + dir.path() + "' && exec";
+  for (const std::string& a : argv) cmd += " '" + a + "'";
+  ProgramOutput r = RunProgram({"/bin/sh", "-c", cmd}, {}, kDeadline);
+  EXPECT_EQ(r.status, 0) << Describe(r);
+  EXPECT_NE(r.out.find("copied " + std::to_string(data.size()) + " bytes"), std::string::npos) << Describe(r);
+  EXPECT_EQ(dsm::vmtest::Slurp(dir.path() + "/out.txt"), data);
+
+  auto none = VmRun(1, 1, {"--vm-share", "none", Program("vm_node"), "copy", "in.txt", "out2.txt"});
+  cmd = "cd '" + dir.path() + "' && exec";
+  for (const std::string& a : none) cmd += " '" + a + "'";
+  r = RunProgram({"/bin/sh", "-c", cmd}, {}, kDeadline);
+  EXPECT_NE(r.status, 0) << Describe(r);
+  EXPECT_NE(r.err.find("in.txt: No such file or directory"), std::string::npos) << Describe(r);
+}
+
 TEST(DsmRunVm, NodeZerosExitStatusIsTheJobs) {
   ProgramOutput r = RunProgram(VmRun(1, 2, {Program("vm_node"), "exit", "7"}), {}, kDeadline);
   EXPECT_EQ(r.status, 7) << Describe(r);

@@ -4,6 +4,7 @@
  *                  "stdin bytes=N fnv=H" (FNV-1a 64 of the bytes), its working
  *                  directory and $DSM_VM_TEST
  *   exit S         node 0 exits with status S
+ *   copy IN OUT    node 0 copies file IN to OUT (stdio's private buffers)
  *   fail K HOW     node K ends: segv (a NULL store), panic (the guest
  *                  kernel crashes through /proc/sysrq-trigger) or hang (for
  *                  a test that kills its VM) in a parallel region; it prints
@@ -72,14 +73,38 @@ static void Fail(void *arg) {
   }
 }
 
+/* Copies file `from` to `to` (paths as given: relative ones are in the
+ * working directory, which a guest mounts from the host). */
+static int Copy(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb");
+  if (in == NULL) {
+    perror(from);
+    return 1;
+  }
+  FILE *out = fopen(to, "wb");
+  if (out == NULL) {
+    perror(to);
+    fclose(in);
+    return 1;
+  }
+  char buf[4096];
+  size_t n, total = 0;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0) total += fwrite(buf, 1, n, out);
+  int bad = ferror(in) || fclose(out) != 0;
+  fclose(in);
+  printf("copied %zu bytes\n", total);
+  return bad;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: vm_node stdin | exit S | fail K segv|panic|hang\n");
+    fprintf(stderr, "usage: vm_node stdin | exit S | copy IN OUT | fail K segv|panic|hang\n");
     return 2;
   }
   /* main runs on node 0; the other nodes run parallel regions. */
   if (strcmp(argv[1], "stdin") == 0) return ReadStdin();
   if (strcmp(argv[1], "exit") == 0 && argc > 2) return atoi(argv[2]);
+  if (strcmp(argv[1], "copy") == 0 && argc > 3) return Copy(argv[2], argv[3]);
   if (strcmp(argv[1], "fail") == 0 && argc > 3) {
     struct failure f = {atoi(argv[2]), ""};
     snprintf(f.how, sizeof f.how, "%s", argv[3]);

@@ -68,7 +68,14 @@ if [ "$dsm_stdin" = port ]; then
   # echoed.
   echo "dsm-stdin-ready"
 fi
-mkdir -p "$dsm_dir" && cd "$dsm_dir" || echo "dsm-init: cannot enter $dsm_dir" >&4
+if [ -n "$dsm_share" ]; then
+  # A host directory shared by QEMU (virtio-9p), at its path on the host.
+  mkdir -p "$dsm_share"
+  mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 dsmshare "$dsm_share" ||
+    echo "dsm-init: cannot mount the host's $dsm_share"
+fi
+mkdir -p "$dsm_dir"
+cd "$dsm_dir" || echo "dsm-init: cannot enter $dsm_dir" >&4
 "$prog" "$@" <$stdin >&3 2>&4 3>&- 4>&-
 status=$?
 exec 3>&- 4>&-
@@ -237,7 +244,7 @@ Result<std::string> FindBusybox() {
 }
 
 const std::vector<std::string>& GuestModules() {
-  static const std::vector<std::string> kModules = {"qemu_fw_cfg", "vfio_iommu_type1", "vfio_pci"};
+  static const std::vector<std::string> kModules = {"qemu_fw_cfg", "vfio_iommu_type1", "vfio_pci", "virtio_pci", "9pnet_virtio", "9p"};
   return kModules;
 }
 

@@ -95,6 +95,10 @@ Result<std::vector<std::string>> QemuCommand(const GuestImage& image, const Boot
                            "ivshmem-doorbell,chardev=dsm,vectors=1"});
   }
   if (!o.job_file.empty()) cmd.insert(cmd.end(), {"-fw_cfg", "name=opt/dsmkit/job,file=" + OptionValue(o.job_file)});
+  if (!o.share_dir.empty()) {
+    cmd.insert(cmd.end(), {"-fsdev", "local,id=dsmshare,security_model=none,path=" + OptionValue(o.share_dir),
+                           "-device", "virtio-9p-pci,fsdev=dsmshare,mount_tag=dsmshare"});
+  }
   cmd.insert(cmd.end(), {"-kernel", image.kernel, "-initrd", image.initramfs, "-append", append,
                          "-chardev", Chardev("con", o.console_path, o.console_fd), "-serial", "chardev:con",
                          "-chardev", Chardev("out", o.stdout_path, o.stdout_fd), "-serial", "chardev:out",
@@ -106,7 +110,8 @@ Result<std::vector<std::string>> QemuCommand(const GuestImage& image, const Boot
 }
 
 std::string GuestJobScript(const std::vector<std::string>& env, const std::string& cwd,
-                           const std::vector<std::string>& args, bool stdin_from_port, bool trace) {
+                           const std::vector<std::string>& args, bool stdin_from_port, bool trace,
+                           const std::string& share) {
   std::string s = "# dsmkit job file for the guest's init (sourced)\n";
   for (const std::string& e : env) {
     size_t eq = e.find('=');
@@ -123,6 +128,7 @@ std::string GuestJobScript(const std::vector<std::string>& env, const std::strin
   s += "\ndsm_dir=" + ShellQuote(cwd.empty() ? "/" : cwd) + "\n";
   s += std::string("dsm_stdin=") + (stdin_from_port ? "port" : "null") + "\n";
   if (trace) s += "export DSM_TRACE=" + std::string(kGuestTracePrefix) + "\ndsm_trace=1\n";
+  if (!share.empty()) s += "dsm_share=" + ShellQuote(share) + "\n";
   return s;
 }
 

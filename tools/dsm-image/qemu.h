@@ -38,6 +38,9 @@ struct BootOptions {
   // VFIO), and the job file (GuestJobScript) handed over by fw_cfg.
   std::string ivshmem_socket;
   std::string job_file;
+  // A host directory the guest mounts (virtio-9p, tag "dsmshare"), read and
+  // written as the host user; GuestJobScript's share says where.
+  std::string share_dir;
   // A fourth port (ttyS3) written to this file: the node's trace, which the
   // init copies there after the program ended (GuestJobScript's trace).
   std::string trace_path;
@@ -56,9 +59,12 @@ Result<std::vector<std::string>> QemuCommand(const GuestImage& image, const Boot
 // stdin_from_port the program reads ttyS1, in the mode StdinEncoder writes
 // for; otherwise /dev/null. With trace, the runtime writes its trace
 // (DSM_TRACE) inside the guest and the init copies it to ttyS3 at the end.
-// Any bytes in values and arguments are kept.
+// With a share path, the init mounts the directory QEMU shares
+// (BootOptions::share_dir) there before entering cwd. Any bytes in values
+// and arguments are kept.
 std::string GuestJobScript(const std::vector<std::string>& env, const std::string& cwd,
-                           const std::vector<std::string>& args, bool stdin_from_port, bool trace);
+                           const std::vector<std::string>& args, bool stdin_from_port, bool trace,
+                           const std::string& share = "");
 
 // Where the runtime in a guest writes its trace (DSM_TRACE's prefix).
 inline constexpr std::string_view kGuestTracePrefix = "/tmp/dsm-trace";

@@ -80,6 +80,11 @@ Status Job::PrepareVms() {
   for (uint32_t k = 0; k < o_.nodes; ++k) guests += IsVmNode(o_, k) ? 1 : 0;
   if (Status s = CheckHostMemory(guests, o_.vm_memory); !s.ok()) return s;
   if (Status s = CheckLinkedWithLibdsm(program_path_); !s.ok()) return s;
+  struct stat st;
+  if (!o_.vm_share.empty() && o_.vm_share != "none" &&
+      (::stat(o_.vm_share.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
+    return Status(ENOENT, "--vm-share " + o_.vm_share + " is not a directory");
+  }
   image::BuildOptions bo;
   if (const char* lp = std::getenv("LD_LIBRARY_PATH")) {
     std::stringstream ss(lp);
@@ -108,7 +113,10 @@ void Job::StartVmNode(uint32_t k, const std::vector<std::string>& env, UniqueFd*
   vm.job_file = dir_ + "/node" + std::to_string(k) + ".job";
   vm.qemu_stderr = dir_ + "/node" + std::to_string(k) + ".qemu";
   const bool trace = !o_.trace.empty();
-  if (Status s = WritePrivateFile(vm.job_file, image::GuestJobScript(env, CurrentDirectory(), o_.args, k == 0, trace));
+  const std::string cwd = CurrentDirectory();
+  std::string share = o_.vm_share.empty() ? cwd : o_.vm_share;
+  if (share == "none" || share == "/") share.clear();  // the guest's root is its image
+  if (Status s = WritePrivateFile(vm.job_file, image::GuestJobScript(env, cwd, o_.args, k == 0, trace, share));
       !s.ok()) {
     return cannot_start(s.message());
   }
@@ -125,6 +133,7 @@ void Job::StartVmNode(uint32_t k, const std::vector<std::string>& env, UniqueFd*
   bo.stderr_fd = err_theirs.get();
   bo.ivshmem_socket = daemons_[host].socket;
   bo.job_file = vm.job_file;
+  bo.share_dir = share;
   if (trace) bo.trace_path = NodeTracePath(TracePrefix(), k);
   auto cmd = image::QemuCommand(image_, bo);
   if (!cmd.ok()) return cannot_start(cmd.status().message());

@@ -289,6 +289,15 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       if (vm_only.empty()) vm_only = name;
       flag();
       o.vm_console = true;
+    } else if (name == "--vm-share") {
+      if (vm_only.empty()) vm_only = name;
+      auto v = value();
+      if (!v) continue;
+      if (v->empty() || ((*v)[0] != '/' && *v != "none")) {
+        fail("invalid value " + Quote(*v) + " for --vm-share: an absolute directory, or none");
+      } else {
+        o.vm_share = *v;
+      }
     } else if (name == "--qemu") {
       if (vm_only.empty()) vm_only = name;
       auto v = value();
@@ -456,6 +465,9 @@ options:
                      kvm (only where /dev/kvm really works)
   --vm-console       print the guests' kernel messages on stderr, as lines
                      "[node K console] ..."
+  --vm-share DIR     the host directory every guest mounts at the same path
+                     (virtio-9p, read and written as you): default the
+                     working directory (not when it is /), 'none' for none
   --qemu PATH        the QEMU to run (default: qemu-system-x86_64 on PATH)
   -h, --help         print this help and exit
   --version          print the version and exit
@@ -472,8 +484,8 @@ when that exists there, plus DSM_LOG when set, plus):
 Node 0 reads dsm-run's standard input; the other nodes read /dev/null.
 A VM node gets the same environment (without DSM_SOCKET, PATH, HOME, TMPDIR
 and the library paths, which mean nothing in a guest) and works in a
-directory of dsm-run's name, made in the guest; files of this machine are
-not there. Its standard input (node 0) is read by dsm-run as it arrives.
+directory of dsm-run's name, which the guest mounts from this machine
+(--vm-share); other files of this machine are not there. Its standard input (node 0) is read by dsm-run as it arrives.
 dsm-run itself reads TMPDIR, and DSM_LOG (DSM_LOG=debug traces what it does).
 
 Each daemon has 10 seconds to report that it is ready. With several hosts,

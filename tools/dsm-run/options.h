@@ -65,6 +65,7 @@ struct Options {
   std::string accel = "tcg";              // --accel tcg|kvm
   bool vm_console = false;                // --vm-console: the guests' kernel messages on stderr
   std::string qemu;                       // --qemu; empty: qemu-system-x86_64 on PATH
+  std::string vm_share;                   // --vm-share DIR|none; empty: the working directory
   // --hostfile FILE / --host LIST: the hosts are other machines, reached
   // over ssh (remote.h). ResolveHosts() fills remote_hosts and host_of_node
   // (and sets hosts) from them.
