@@ -140,10 +140,19 @@ void HostCore::ServeSlot(uint32_t slot) {
   req.command = __atomic_load_n(&regs->command, __ATOMIC_RELAXED);
   for (int i = 0; i < 6; ++i) req.args[i] = __atomic_load_n(&regs->args[i], __ATOMIC_RELAXED);
   uint64_t expected = s.last_seq + 1;
-  s.last_seq = seq;
+  // A jump within kMaxSequenceJump becomes the new count (the node's
+  // counter and ours disagree; it goes on from there). A larger one is
+  // answered but not taken: a jump to 2^64-1 would make every later number
+  // stale and leave the node unable to ever be served again.
+  if (seq - expected <= kMaxSequenceJump) s.last_seq = seq;
   Reply reply;
   if (seq != expected) {
-    DSM_LOG_WARN("peer %u: sequence jumped from %" PRIu64 " to %" PRIu64, slot, expected - 1, seq);
+    // A guest controls how often this happens: log the first few, then one
+    // in a thousand, with the count.
+    if (++s.bad_sequences <= 10 || s.bad_sequences % 1000 == 0) {
+      DSM_LOG_WARN("peer %u: sequence jumped from %" PRIu64 " to %" PRIu64 "%s (%" PRIu64 " so far)", slot,
+                   expected - 1, seq, s.last_seq == seq ? "" : ", not taken", s.bad_sequences);
+    }
     reply.status = kBadSequence;
     Complete(slot, seq, reply);
     return;

@@ -123,6 +123,24 @@ TEST_F(HostCoreTest, SequenceJumpIsAnsweredWithBadSequence) {
   EXPECT_EQ(Call(1, kNop), kOk);  // resynchronised
 }
 
+// A jump to the largest number is answered but not taken as the new count:
+// otherwise every later number would be stale and the node never served.
+TEST_F(HostCoreTest, AHugeSequenceJumpDoesNotLockTheNodeOut) {
+  Make(1);
+  Attach(1, 0);
+  RegisterFile* r = space_.regs(1);
+  const uint64_t before = r->seq;
+  r->command = kNop;
+  StoreRelease(&r->seq, ~uint64_t{0});
+  core_->OnDoorbell();
+  EXPECT_EQ(r->done_seq, ~uint64_t{0});
+  EXPECT_EQ(r->status, kBadSequence);
+  // The node goes on from where the daemon's count still is.
+  StoreRelease(&r->seq, before);
+  EXPECT_EQ(Call(1, kNop), kOk);
+  EXPECT_EQ(r->done_seq, before + 1);
+}
+
 TEST_F(HostCoreTest, RingsOnlyANodeThatWaits) {
   Make(1);
   Attach(1, 0);

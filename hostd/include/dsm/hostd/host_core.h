@@ -35,6 +35,10 @@ namespace dsm::hostd {
 
 enum class JobState { kRunning, kFinished, kFailed };
 
+// The largest jump of a node's sequence number that the daemon takes as the
+// new count (see ServeSlot).
+inline constexpr uint64_t kMaxSequenceJump = 1ULL << 32;
+
 class HostCore {
  public:
   using RingFn = std::function<void(uint32_t slot)>;
@@ -94,6 +98,7 @@ class HostCore {
     uint32_t pending_command = 0;
     uint64_t pending_seq = 0;
     uint64_t pending_since_ns = 0;
+    uint64_t bad_sequences = 0;  // jumps answered kBadSequence (logged sparingly)
   };
   struct Node {
     int32_t slot = -1;
