@@ -1,7 +1,10 @@
 #include "agent.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -44,6 +47,7 @@ struct AgentArgs {
   bool stage = false;
   std::vector<std::string> env;
   std::string label = "process";
+  std::string resolve;  // --resolve NAME: kHostAddressPlaceholder's value
   std::vector<std::string> argv;
 };
 
@@ -90,6 +94,8 @@ std::optional<AgentArgs> Parse(const std::vector<std::string>& args) {
       a.stage = true;
     } else if (s == "--env" && (v = next())) {
       a.env.push_back(*v);
+    } else if (s == "--resolve" && (v = next())) {
+      a.resolve = *v;
     } else if (s == "--label" && (v = next())) {
       a.label = *v;
     } else {
@@ -125,6 +131,46 @@ std::string SshServerAddress() {
   std::string addr(v.substr(0, v.find(' ')));
   if (addr.find(':') != std::string::npos) addr = "[" + addr + "]";  // IPv6
   return addr;
+}
+
+// The address NAME has on this host, numeric (IPv6 in brackets): the first
+// one getaddrinfo gives that is not a loopback address.
+Result<std::string> ResolveHere(const std::string& name) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  if (int rc = ::getaddrinfo(name.c_str(), nullptr, &hints, &list); rc != 0) {
+    return Status(EINVAL, "cannot resolve " + name + ": " + ::gai_strerror(rc));
+  }
+  std::string found, loopback;
+  for (addrinfo* ai = list; ai != nullptr && found.empty(); ai = ai->ai_next) {
+    char text[INET6_ADDRSTRLEN] = "";
+    bool is_loopback = false;
+    if (ai->ai_family == AF_INET) {
+      auto* in = reinterpret_cast<sockaddr_in*>(ai->ai_addr);
+      ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+      is_loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else if (ai->ai_family == AF_INET6) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(ai->ai_addr);
+      ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+      is_loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    } else {
+      continue;
+    }
+    if (is_loopback) {
+      loopback = text;
+    } else {
+      found = ai->ai_family == AF_INET6 ? "[" + std::string(text) + "]" : text;
+    }
+  }
+  ::freeaddrinfo(list);
+  if (found.empty()) {
+    return Status(EINVAL, name + " resolves to " + (loopback.empty() ? "no address" : "the loopback address " + loopback) +
+                              " here, where the other hosts cannot reach a daemon; give the node an address "
+                              "(NodeAddr in slurm.conf)");
+  }
+  return found;
 }
 
 // Reads exactly n bytes from fd (blocking).
@@ -212,7 +258,8 @@ int RunAgent(const std::vector<std::string>& args) {
   ChildRestore restore;
   sigset_t mask;
   sigemptyset(&mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&mask, sig);
+  // SIGUSR1 is how dsm-run ends an srun session (remote.h).
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&mask, sig);
   ::sigprocmask(SIG_BLOCK, &mask, &restore.mask);
   UniqueFd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
   struct sigaction ignore {}, dfl {};
@@ -227,8 +274,21 @@ int RunAgent(const std::vector<std::string>& args) {
   while (base.size() > 1 && base.back() == '/') base.pop_back();
   const std::string dir = base + "/" + a.dir_name;
   const std::string ssh_address = SshServerAddress();
+  std::string host_address;
+  if (!a.resolve.empty()) {
+    auto resolved = ResolveHere(a.resolve);
+    if (!resolved.ok()) {
+      Complain("%s", resolved.status().message().c_str());
+      return 1;
+    }
+    host_address = *resolved;
+  }
   auto expand = [&](const std::string& s) -> std::optional<std::string> {
     std::string r = Replace(s, kDirPlaceholder, dir);
+    if (r.find(kHostAddressPlaceholder) != std::string::npos) {
+      if (host_address.empty()) return std::nullopt;
+      r = Replace(r, kHostAddressPlaceholder, host_address);
+    }
     if (r.find(kSshAddressPlaceholder) != std::string::npos) {
       if (ssh_address.empty()) return std::nullopt;
       r = Replace(r, kSshAddressPlaceholder, ssh_address);

@@ -9,8 +9,10 @@
 //     when signal S killed it, said on stderr);
 //   - the session is gone (end of file on the daemon agent's stdin, or
 //     stdout's reader gone: dsm-run's ssh died, was killed, or lost its
-//     connection), or a SIGTERM/SIGINT/SIGHUP arrives (also sent when the
-//     agent's parent, sshd, dies): the child's group gets SIGTERM, SIGKILL
+//     connection), or a SIGTERM/SIGINT/SIGHUP/SIGUSR1 arrives (SIGTERM is
+//     also sent when the agent's parent, sshd or slurmstepd, dies; SIGUSR1
+//     is what srun passes on when dsm-run ends the job, remote.h): the
+//     child's group gets SIGTERM, SIGKILL
 //     one second later; then the same cleanup.
 // The daemon's agent makes the host's private directory (mode 0700; it must
 // not exist), reads the key block from stdin and hands it to the daemon on a

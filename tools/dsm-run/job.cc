@@ -229,7 +229,7 @@ void Job::HandleExits(const std::vector<size_t>& ready) {
     c.pidfd.reset();
     c.exit = exit;
     if (c.vm >= 0) EndOfGuest(c);
-    if (remote_) c.how = DescribeSshExit(exit);
+    if (remote_) c.how = remote_->slurm() ? DescribeSrunExit(exit) : DescribeSshExit(exit);
     DSM_LOG_DEBUG("%s (pid %d) %s", c.label.c_str(), c.pid, HowEnded(c).c_str());
     exited.push_back(i);
   }
@@ -321,7 +321,7 @@ void Job::OnDeadlines(int64_t now) {
       const Child& c = children_[d.child];
       if (!c.exited) {
         DSM_LOG_DEBUG("every node is gone; stopping %s", c.label.c_str());
-        SendSignal(c.pidfd, SIGTERM);
+        SendSignal(c.pidfd, remote_ ? remote_->stop_signal() : SIGTERM);
       }
     }
   }
@@ -458,6 +458,8 @@ void Job::BeginEnding() {
 }
 
 void Job::SignalAll(int sig) {
+  // srun kills its step at once on SIGTERM; SIGUSR1 reaches the agent.
+  if (remote_ && sig == SIGTERM) sig = remote_->stop_signal();
   for (const Child& c : children_) {
     if (!c.exited) SendSignal(c.pidfd, sig);
   }

@@ -256,6 +256,7 @@ void Job::StartDaemon(uint32_t host) {
   spec.argv = StringPointers(args);
   spec.envp = environ;
   spec.stdin_fd = remote_ ? ssh_stdin.get() : devnull_.get();
+  if (remote_ && remote_->slurm()) spec.death_signal = kSrunStopSignal;
   spec.stdout_fd = remote_ ? status_w.get() : -1;
   spec.status_fd = remote_ ? -1 : status_w.get();
   spec.keys_fd = keys_r.get();
@@ -346,6 +347,7 @@ void Job::StartNodes() {
     SpawnSpec spec;
     spec.path = remote_ ? ssh_args[0].c_str() : program_path_.c_str();
     spec.same_addresses = !remote_;
+    if (remote_ && remote_->slurm()) spec.death_signal = kSrunStopSignal;
     spec.argv = remote_ ? ssh_argv : argv;
     spec.envp = envp.data();
     spec.stdin_fd = k == 0 ? -1 : devnull_.get();

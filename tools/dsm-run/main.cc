@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     return std::fflush(stdout) == 0 ? 0 : launcher::kExitFailure;
   }
 
-  if (dsm::Status s = launcher::ResolveHosts(&*options, std::getenv("DSM_SSH")); !s.ok()) {
+  if (dsm::Status s = launcher::ResolveHosts(&*options, [](const char* name) { return std::getenv(name); }); !s.ok()) {
     return UsageError(s.message());
   }
   auto program = launcher::FindProgram(options->program, std::getenv("PATH"));

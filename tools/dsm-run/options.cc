@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "dsm/common/parse.h"
+#include "slurm.h"
 
 namespace dsm::launcher {
 namespace {
@@ -202,6 +203,18 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
     } else if (name == "--stage") {
       flag();
       o.stage = true;
+    } else if (name == "--launcher") {
+      auto v = value();
+      if (!v) continue;
+      if (*v == "ssh") {
+        o.launcher = Options::Launcher::kSsh;
+      } else if (*v == "slurm") {
+        o.launcher = Options::Launcher::kSlurm;
+      } else if (*v == "local") {
+        o.launcher = Options::Launcher::kLocal;
+      } else {
+        fail("invalid value " + Quote(*v) + " for --launcher: must be ssh, slurm or local");
+      }
     } else if (name == "--placement") {
       auto v = value();
       if (!v) continue;
@@ -326,17 +339,27 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
          "M shared space (--memory)");
   }
   if (!error && !o.vm && !vm_only.empty()) fail("option '" + vm_only + "' needs --vm");
-  if (!error && o.remote()) {
-    if (!o.hostfile.empty() && !o.host_list.empty()) fail("--hostfile and --host cannot be used together");
-    if (have_hosts) fail("--hosts cannot be used with --hostfile or --host: the hosts are the ones named");
-    if (o.netns) fail("--netns cannot be used with --hostfile or --host (not yet supported)");
-    if (o.vm) fail("--vm cannot be used with --hostfile or --host (not yet supported)");
-    if (!o.trace.empty()) fail("--trace cannot be used with --hostfile or --host (not yet supported)");
-    if (!o.stats_json.empty()) fail("--stats-json cannot be used with --hostfile or --host (not yet supported)");
+  const bool named_hosts = !o.hostfile.empty() || !o.host_list.empty();
+  if (!error && o.slurm() && named_hosts) {
+    fail("--launcher slurm takes the hosts from the Slurm allocation: not with --hostfile or --host");
   }
-  if (!error && !o.remote()) {
-    if (!o.ssh.empty()) fail("option '--ssh' needs --hostfile or --host");
-    if (o.stage) fail("option '--stage' needs --hostfile or --host");
+  if (!error && o.launcher == Options::Launcher::kSsh && !named_hosts) fail("--launcher ssh needs --hostfile or --host");
+  if (!error && o.launcher == Options::Launcher::kLocal && named_hosts) {
+    fail("--launcher local runs the job on this machine: not with --hostfile or --host");
+  }
+  if (!error && o.remote()) {
+    const std::string with = o.slurm() ? "--launcher slurm" : "--hostfile or --host";
+    if (!o.hostfile.empty() && !o.host_list.empty()) fail("--hostfile and --host cannot be used together");
+    if (have_hosts) fail("--hosts cannot be used with " + with + ": the hosts are the ones named");
+    if (o.netns) fail("--netns cannot be used with " + with + " (not yet supported)");
+    if (o.vm) fail("--vm cannot be used with " + with + " (not yet supported)");
+    if (!o.trace.empty()) fail("--trace cannot be used with " + with + " (not yet supported)");
+    if (!o.stats_json.empty()) fail("--stats-json cannot be used with " + with + " (not yet supported)");
+  }
+  if (!error && !named_hosts && !o.ssh.empty()) fail("option '--ssh' needs --hostfile or --host");
+  if (!error && !o.remote() && o.stage) {
+    fail(o.launcher == Options::Launcher::kAuto ? "option '--stage' needs --hostfile or --host"
+                                                : "option '--stage' needs --hostfile, --host or --launcher slurm");
   }
   if (error) return *error;
   if (!have_nodes) return UsageErr("missing option -n/--nodes (the number of nodes)");
@@ -355,9 +378,31 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
 }
 
 Status ResolveHosts(Options* o, const char* dsm_ssh_env) {
+  return ResolveHosts(o, [dsm_ssh_env](const char* name) -> const char* {
+    return std::string_view(name) == "DSM_SSH" ? dsm_ssh_env : nullptr;
+  });
+}
+
+Status ResolveHosts(Options* o, const std::function<const char*(const char*)>& env) {
+  using Launcher = Options::Launcher;
+  if (o->launcher == Launcher::kAuto) {
+    if (!o->hostfile.empty() || !o->host_list.empty()) {
+      o->launcher = Launcher::kSsh;
+    } else if (InSlurmJob(env) && o->hosts == 1 && !o->netns && !o->vm && o->trace.empty() &&
+               o->stats_json.empty()) {
+      o->launcher = Launcher::kSlurm;
+    } else {
+      o->launcher = Launcher::kLocal;
+    }
+  }
+  if (o->stage && !o->remote()) return UsageErr("option '--stage' needs --hostfile, --host or --launcher slurm");
   if (!o->remote()) return Status::Ok();
   std::vector<HostEntry> hosts = o->host_list;
-  if (!o->hostfile.empty()) {
+  if (o->slurm()) {
+    auto allocation = ReadAllocation(env);
+    if (!allocation.ok()) return UsageErr(allocation.status().message());
+    hosts = std::move(allocation).value();
+  } else if (!o->hostfile.empty()) {
     auto read = ReadHostfile(o->hostfile);
     if (!read.ok()) return UsageErr(read.status().message());
     hosts = std::move(read).value();
@@ -367,6 +412,8 @@ Status ResolveHosts(Options* o, const char* dsm_ssh_env) {
   o->remote_hosts = std::move(plan->hosts);
   o->host_of_node = std::move(plan->host_of_node);
   o->hosts = static_cast<uint32_t>(o->remote_hosts.size());
+  if (o->slurm()) return Status::Ok();
+  const char* dsm_ssh_env = env("DSM_SSH");
   if (o->ssh.empty()) o->ssh = dsm_ssh_env != nullptr && *dsm_ssh_env != '\0' ? dsm_ssh_env : "ssh";
   return Status::Ok();
 }
@@ -450,6 +497,12 @@ options:
                      Bourne-like shell
   --stage            copy PROGRAM into each host's private directory for
                      the job and run it from there (removed afterwards)
+  --launcher L       how the hosts are reached: ssh (--hostfile, --host),
+                     slurm (the machines and tasks per node of the Slurm
+                     allocation, each daemon and node started with srun;
+                     the default inside one, SLURM_JOB_ID set, unless
+                     --hosts, --netns, --vm, --trace or --stats-json is
+                     given) or local (this machine only)
   --vm               run every node in a QEMU virtual machine of its own,
                      attached to its host's daemon through QEMU's stock
                      ivshmem-doorbell device; the guest boots an image that

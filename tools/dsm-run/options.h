@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,7 +76,14 @@ struct Options {
   bool stage = false;                // --stage: copy PROGRAM to each host for the job
   std::vector<HostEntry> remote_hosts;  // the hosts that run nodes, host 0 first
   std::vector<uint32_t> host_of_node;   // node k's index in remote_hosts
-  bool remote() const { return !hostfile.empty() || !host_list.empty(); }
+  // --launcher: how the hosts are reached. kAuto: ssh with --hostfile or
+  // --host, else Slurm inside an allocation (SLURM_JOB_ID set; slurm.h)
+  // unless an option keeps the job here (--hosts, --netns, --vm, --trace,
+  // --stats-json), else this machine. ResolveHosts() settles it.
+  enum class Launcher { kAuto, kLocal, kSsh, kSlurm };
+  Launcher launcher = Launcher::kAuto;
+  bool slurm() const { return launcher == Launcher::kSlurm; }
+  bool remote() const { return !hostfile.empty() || !host_list.empty() || slurm(); }
   std::string program;
   std::vector<std::string> args;  // the program's arguments, untouched
 };
@@ -95,6 +103,12 @@ Result<Options> ParseOptions(const std::vector<std::string>& args);
 // and ssh (--ssh, else dsm_ssh_env when set and not empty, else "ssh").
 // Does nothing without them. An error (EINVAL) is a usage error to print.
 Status ResolveHosts(Options* o, const char* dsm_ssh_env);
+
+// The same, and inside a Slurm allocation (--launcher slurm, or found in
+// env as --launcher's default says) the hosts and slots are the
+// allocation's (ReadAllocation, slurm.h: runs scontrol) and the launcher is
+// srun. env: std::getenv in dsm-run.
+Status ResolveHosts(Options* o, const std::function<const char*(const char*)>& env);
 
 // The --help text and the one-line hint printed after usage errors.
 std::string UsageText();

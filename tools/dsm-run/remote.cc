@@ -89,10 +89,10 @@ RemoteLauncher::RemoteLauncher(const Options& o, std::vector<std::string> ssh_wo
     : o_(o), ssh_(std::move(ssh_words)), self_(std::move(self)), cwd_(std::move(cwd)), job_id_(job_id) {}
 
 Result<RemoteLauncher> RemoteLauncher::Create(const Options& o, uint64_t job_id) {
-  auto words = SplitCommand(o.ssh);
+  auto words = SplitCommand(o.slurm() ? std::string("srun") : o.ssh);
   if (!words.ok()) return Status(EINVAL, "--ssh " + o.ssh + ": " + words.status().message());
   auto path = FindProgram((*words)[0], std::getenv("PATH"));
-  if (!path.ok()) return Status(EINVAL, "--ssh: " + path.status().message());
+  if (!path.ok()) return Status(EINVAL, (o.slurm() ? "srun: " : "--ssh: ") + path.status().message());
   (*words)[0] = *path;
   char buf[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -111,6 +111,7 @@ std::string RemoteLauncher::DirName(uint32_t host) const {
 
 std::string RemoteLauncher::ListenEndpoint(uint32_t host) const {
   const std::string& listen = o_.remote_hosts[host].listen;
+  if (slurm()) return "tcp://" + std::string(kHostAddressPlaceholder) + ":0";
   return "tcp://" + (listen.empty() ? std::string(kSshAddressPlaceholder) : listen) + ":0";
 }
 
@@ -124,8 +125,16 @@ std::string RemoteLauncher::ProgramPath(const std::string& local_path) const {
   return Absolute(local_path, cwd_);
 }
 
-std::vector<std::string> RemoteLauncher::Ssh(uint32_t host, const std::vector<std::string>& remote) const {
+std::vector<std::string> RemoteLauncher::Session(uint32_t host, const std::vector<std::string>& remote) const {
   std::vector<std::string> argv = ssh_;
+  if (slurm()) {
+    // One job step of one task on that node, sharing the allocation's CPUs
+    // with the job's other steps; the words go to the task as they are.
+    argv.insert(argv.end(), {"--nodes=1", "--ntasks=1", "--nodelist=" + host_name(host), "--overlap", "--quiet",
+                             "--unbuffered", "--quit-on-interrupt", "--job-name=" + DirName(host)});
+    argv.insert(argv.end(), remote.begin(), remote.end());
+    return argv;
+  }
   if (IsSsh(ssh_[0])) {
     // After the user's own words: ssh takes the first value given for an
     // option, so theirs win.
@@ -144,11 +153,12 @@ std::vector<std::string> RemoteLauncher::DaemonArgv(uint32_t host, const std::ve
                                                     bool keys, uint64_t stage_size, const std::string& label) const {
   std::vector<std::string> r = {self_, kAgentOption, "daemon", "--dir", DirName(host), "--cwd", cwd_};
   if (keys) r.emplace_back("--keys");
+  if (slurm()) r.insert(r.end(), {"--resolve", o_.remote_hosts[host].listen});
   if (o_.stage) r.insert(r.end(), {"--stage", StagedName(o_.program), std::to_string(stage_size)});
   r.insert(r.end(), {"--label", label, "--"});
   r.push_back(Absolute(daemon_argv[0], cwd_));
   r.insert(r.end(), daemon_argv.begin() + 1, daemon_argv.end());
-  return Ssh(host, r);
+  return Session(host, r);
 }
 
 std::vector<std::string> RemoteLauncher::NodeArgv(uint32_t host, const std::vector<std::string>& env,
@@ -158,7 +168,13 @@ std::vector<std::string> RemoteLauncher::NodeArgv(uint32_t host, const std::vect
   for (const std::string& e : env) r.insert(r.end(), {"--env", e});
   r.insert(r.end(), {"--label", label, "--"});
   r.insert(r.end(), program_argv.begin(), program_argv.end());
-  return Ssh(host, r);
+  return Session(host, r);
+}
+
+std::string DescribeSrunExit(const ExitInfo& e) {
+  if (e.signaled) return "lost its job step: srun " + Describe(e);
+  // srun's own failures are status 1, like a program's; its message is above.
+  return Describe(e);
 }
 
 std::string DescribeSshExit(const ExitInfo& e) {

@@ -34,9 +34,28 @@
 // line: it travels on the daemon's ssh stdin and reaches the daemon through
 // a pipe (--keys-fd), as locally.
 //
+// Inside a Slurm allocation (--launcher slurm, slurm.h) the session command
+// is srun instead of ssh: one job step per daemon and per node,
+//
+//   srun --nodes=1 --ntasks=1 --nodelist=NODE --overlap --quiet --unbuffered
+//        --quit-on-interrupt DSM-RUN --agent ... (the same words as above)
+//
+// srun gives the task its stdin (the key block for a daemon) and brings its
+// stdout, stderr and exit status back, so the srun process stands for the
+// remote one exactly as ssh does. --overlap lets a node's steps share the
+// allocation's CPUs (a daemon and its nodes run at once). Two differences:
+// srun answers SIGTERM by killing its step at once (SIGKILL: the agent
+// could not clean up), and a SIGKILLed srun leaves its step running; but it
+// passes SIGUSR1 on to the task as it is. So an srun session is ended with
+// SIGUSR1 (kSrunStopSignal; the agent takes it like SIGTERM) and is given
+// that signal as its parent-death signal. A daemon listens on its node's
+// NodeAddr, resolved on the node by the agent (--resolve, kHostAddressPlaceholder),
+// never on a loopback or wildcard address.
+//
 // Nothing here starts anything. Thread-safe.
 #pragma once
 
+#include <csignal>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -51,6 +70,10 @@ namespace dsm::launcher {
 inline constexpr const char* kAgentOption = "--agent";
 inline constexpr const char* kDirPlaceholder = "@DSM_DIR@";
 inline constexpr const char* kSshAddressPlaceholder = "@DSM_SSH_ADDR@";
+// The address the agent's --resolve NAME gives on that host.
+inline constexpr const char* kHostAddressPlaceholder = "@DSM_HOST_ADDR@";
+// What ends an srun session gracefully (see above).
+inline constexpr int kSrunStopSignal = SIGUSR1;
 // ssh's own exit status when it failed (could not connect, log in, or the
 // connection was lost).
 inline constexpr int kSshFailed = 255;
@@ -64,19 +87,24 @@ Result<std::vector<std::string>> SplitCommand(std::string_view text);
 // The word quoted for a Bourne shell: 'it'\''s'.
 std::string ShellQuote(std::string_view word);
 
-// The ssh commands of one job.
+// The ssh (or srun) commands of one job.
 class RemoteLauncher {
  public:
-  // ssh_path: --ssh's first word resolved; self: this dsm-run's path (the
-  // same on every host). cwd: dsm-run's working directory (the remote
-  // processes start there when it exists on their host).
+  // ssh_words: --ssh split, its first word resolved (with Slurm: srun's
+  // path); self: this dsm-run's path (the same on every host). cwd:
+  // dsm-run's working directory (the remote processes start there when it
+  // exists on their host).
   RemoteLauncher(const Options& o, std::vector<std::string> ssh_words, std::string self, std::string cwd,
                  uint64_t job_id);
 
-  // Finds --ssh's command (PATH) and this executable; an error to print.
+  // Finds --ssh's command (or srun) on PATH and this executable; an error
+  // to print.
   static Result<RemoteLauncher> Create(const Options& o, uint64_t job_id);
 
+  bool slurm() const { return o_.slurm(); }
   const std::string& ssh_path() const { return ssh_[0]; }
+  // The signal that ends a session gracefully: SIGTERM, or SIGUSR1 for srun.
+  int stop_signal() const { return slurm() ? kSrunStopSignal : SIGTERM; }
   const std::string& host_name(uint32_t host) const { return o_.remote_hosts[host].name; }
   // "dsm-<job id in hex>-h<k>".
   std::string DirName(uint32_t host) const;
@@ -102,7 +130,8 @@ class RemoteLauncher {
                                     const std::vector<std::string>& program_argv, const std::string& label) const;
 
  private:
-  std::vector<std::string> Ssh(uint32_t host, const std::vector<std::string>& remote) const;
+  // The session command running `remote` (the agent's argv) on host k.
+  std::vector<std::string> Session(uint32_t host, const std::vector<std::string>& remote) const;
 
   const Options& o_;
   std::vector<std::string> ssh_;  // ssh_[0] resolved
@@ -113,5 +142,7 @@ class RemoteLauncher {
 
 // How a remote process's ssh ended, in words, for dsm-run's messages.
 std::string DescribeSshExit(const ExitInfo& e);
+// The same for an srun session.
+std::string DescribeSrunExit(const ExitInfo& e);
 
 }  // namespace dsm::launcher

@@ -27,7 +27,7 @@ namespace {
   if (err_fd <= kKeysFdInChild) err_fd = ::fcntl(err_fd, F_DUPFD_CLOEXEC, kKeysFdInChild + 1);
   if (s.pgid >= 0) ::setpgid(0, s.pgid);
   // Die with dsm-run; if it is already gone, the signal will never come.
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(kExitFailure);
+  if (::prctl(PR_SET_PDEATHSIG, s.death_signal) != 0 || ::getppid() != parent) ::_exit(kExitFailure);
   int err = 0;
   if (s.stdin_fd >= 0 && ::dup2(s.stdin_fd, STDIN_FILENO) < 0) err = errno;
   if (s.stdout_fd >= 0 && ::dup2(s.stdout_fd, STDOUT_FILENO) < 0) err = errno;

@@ -47,6 +47,7 @@ struct SpawnSpec {
   int status_fd = -1;                     // given to the child as kStatusFdInChild
   int keys_fd = -1;                       // given to the child as kKeysFdInChild
   pid_t pgid = -1;                        // -1: stay in dsm-run's group, 0: lead a new group, >0: join it
+  int death_signal = SIGKILL;             // sent to the child when dsm-run dies (PR_SET_PDEATHSIG)
   int netns_fd = -1;                      // >= 0: enter this network namespace (setns) before exec
   // Load the program without address-space randomisation, so that a
   // position-independent program is at the same addresses on every node

@@ -1,0 +1,101 @@
+// A pretend Slurm cluster for dsm-run inside an allocation: Debian's real
+// munged, slurmctld and one slurmd per machine (Slurm 22.05), each machine a
+// network namespace on a private bridge (dsm-run's own HostNetwork,
+// netns.h): machine k is Slurm node "node<k>" at 10.213.0.<k+1> (its
+// NodeAddr, and its hostname in a UTS namespace of its own), and the
+// controller's namespace "ctl", where the tests run salloc and sbatch (the
+// login machine).
+//
+// Everything is made by the cluster and removed by it: a temporary
+// directory (mode 0755, as munged wants its socket's directory) with the
+// munge key, slurm.conf, the daemons' state, spool, logs and pid files, and
+// a TMPDIR the jobs get, so what a job leaves behind is visible. Nothing of
+// the machine's own Slurm or munge configuration is used or touched: every
+// client gets SLURM_CONF. The destructor SIGKILLs every process in the
+// cluster's namespaces (killing slurmd leaves slurmstepd and the tasks
+// running), waits for them to go, and removes the namespaces and the
+// directory. Root only; a cluster that cannot be made says why in error().
+//
+// Single thread (forks); not async-signal-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dsm/common/fd.h"
+#include "netns.h"
+#include "spawn.h"
+
+namespace dsm::launcher::testing {
+
+struct SlurmResult {
+  int status = -1;  // exit status; -1: killed by a signal or at the deadline
+  bool timed_out = false;
+  std::string out, err;
+  double seconds = 0;  // from `since` to its exit
+};
+
+class SlurmCluster {
+ public:
+  explicit SlurmCluster(uint32_t machines);
+  ~SlurmCluster();
+  SlurmCluster(const SlurmCluster&) = delete;
+  SlurmCluster& operator=(const SlurmCluster&) = delete;
+
+  const std::string& error() const { return error_; }
+  uint32_t machines() const { return machines_; }
+  static std::string NodeName(uint32_t k) { return "node" + std::to_string(k); }
+  static std::string Address(uint32_t k) { return HostNetwork::Address(k); }
+  // A file in the cluster's directory, written with text (mode 0755).
+  std::string WriteFile(const std::string& name, const std::string& text) const;
+  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  // The TMPDIR every job gets.
+  std::string TmpDir() const { return dir_ + "/tmp"; }
+
+  // Processes in machine k's namespace (k == machines(): the controller's)
+  // other than the cluster's own daemons (munged, slurmctld, slurmd).
+  std::vector<pid_t> JobProcesses(uint32_t k) const;
+  // Waits until no job process is left anywhere; what is left ("" if none).
+  std::string WaitUntilEmpty(std::chrono::milliseconds deadline) const;
+  // What is left in TmpDir() ("" when nothing).
+  std::string LeftInTmpDir() const;
+
+  // A command (salloc, sbatch, ...) in the controller's namespace with
+  // SLURM_CONF and TMPDIR set.
+  class Run {
+   public:
+    Run(const SlurmCluster& cluster, const std::vector<std::string>& argv);
+    ~Run();
+    pid_t pid() const { return pid_; }
+    // Reads stdout until it holds `count` lines containing `text`.
+    bool WaitForLines(const std::string& text, int count, std::chrono::milliseconds deadline);
+    SlurmResult Wait(std::chrono::milliseconds deadline) { return WaitSince(start_, deadline); }
+    SlurmResult WaitSince(std::chrono::steady_clock::time_point since, std::chrono::milliseconds deadline);
+
+   private:
+    bool Pump(int timeout_ms);
+    pid_t pid_ = -1;
+    UniqueFd pidfd_, out_, err_;
+    SlurmResult r_;
+    std::chrono::steady_clock::time_point start_;
+    bool exited_ = false;
+    std::chrono::steady_clock::time_point exit_time_{};
+  };
+
+ private:
+  Status Make();
+  Status WaitUntilIdle(std::chrono::milliseconds deadline) const;
+  std::vector<pid_t> ProcessesIn(uint32_t k) const;
+  std::vector<std::string> ClientEnv() const;
+  uint32_t machines_;
+  std::string dir_;
+  std::string error_;
+  ChildRestore restore_;
+  std::unique_ptr<HostNetwork> net_;
+};
+
+}  // namespace dsm::launcher::testing
