@@ -302,7 +302,8 @@ std::string SlurmCluster::LeftInTmpDir() const {
   return what;
 }
 
-SlurmCluster::Run::Run(const SlurmCluster& cluster, const std::vector<std::string>& argv) {
+SlurmCluster::Run::Run(const SlurmCluster& cluster, const std::vector<std::string>& argv,
+                       const std::string& stdin_path) {
   start_ = steady_clock::now();
   std::vector<std::string> env = cluster.ClientEnv();
   std::vector<char*> envp = StringPointers(env);
@@ -313,7 +314,7 @@ SlurmCluster::Run::Run(const SlurmCluster& cluster, const std::vector<std::strin
   UniqueFd out_w(o[1]);
   err_.reset(e[0]);
   UniqueFd err_w(e[1]);
-  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  UniqueFd devnull(::open(stdin_path.c_str(), O_RDONLY | O_CLOEXEC));
   SpawnSpec spec;
   spec.path = args[0].c_str();
   spec.argv = StringPointers(args);

@@ -68,7 +68,9 @@ class SlurmCluster {
   // SLURM_CONF and TMPDIR set.
   class Run {
    public:
-    Run(const SlurmCluster& cluster, const std::vector<std::string>& argv);
+    // stdin_path: the command's standard input (default /dev/null).
+    Run(const SlurmCluster& cluster, const std::vector<std::string>& argv,
+        const std::string& stdin_path = "/dev/null");
     ~Run();
     pid_t pid() const { return pid_; }
     // Reads stdout until it holds `count` lines containing `text`.
