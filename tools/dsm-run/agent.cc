@@ -323,9 +323,11 @@ int RunAgent(const std::vector<std::string>& args) {
       jobkeys::Wipe(block);
       return fail("no key block on stdin");
     }
-    if (::mkdir(dir.c_str(), 0700) != 0) return fail("cannot create " + dir + ": " + std::strerror(errno));
-    made_dir = true;
+    // The directory holds only a staged program (the daemon's socket is an
+    // abstract one, RemoteLauncher::SocketPath).
     if (a.stage) {
+      if (::mkdir(dir.c_str(), 0700) != 0) return fail("cannot create " + dir + ": " + std::strerror(errno));
+      made_dir = true;
       if (Status s = StageProgram(dir + "/" + a.stage_name, a.stage_size); !s.ok()) return fail(s.message());
     }
     if (a.keys) {

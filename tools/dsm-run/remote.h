@@ -108,8 +108,11 @@ class RemoteLauncher {
   const std::string& host_name(uint32_t host) const { return o_.remote_hosts[host].name; }
   // "dsm-<job id in hex>-h<k>".
   std::string DirName(uint32_t host) const;
-  // The daemon's socket as the processes of its host see it (placeholder).
-  static std::string SocketPath() { return std::string(kDirPlaceholder) + "/hostd.sock"; }
+  // The daemon's socket as the processes of its host see it (placeholder):
+  // in the abstract namespace, named after the host's directory, so that
+  // nothing is on disk for it and a daemon whose agent was killed outright
+  // (a Slurm step SIGKILLed) leaves no file behind.
+  static std::string SocketPath() { return "@" + std::string(kDirPlaceholder) + "/hostd.sock"; }
   // Where host k's daemon listens: tcp://ADDR:0.
   std::string ListenEndpoint(uint32_t host) const;
   // The program as the nodes run it: the staged copy or the same path
