@@ -155,6 +155,13 @@ TEST_F(SlurmJob, NodeZeroReadsTheStandardInputOfDsmRun) {
       << Describe(r);
 }
 
+// Without -n, one node per task of the allocation, as mpirun does.
+TEST_F(SlurmJob, WithoutMinusNEveryTaskOfTheAllocationIsANode) {
+  SlurmResult r = RunJob(Salloc({"-N2", "-n3"}, {}, PI_PATH));
+  EXPECT_EQ(r.status, 0) << Describe(r);
+  EXPECT_NE(r.out.find("on 3 nodes"), std::string::npos) << Describe(r);
+}
+
 TEST_F(SlurmJob, MoreNodesThanTheAllocationsTasksIsRefused) {
   SlurmResult r = RunJob(Salloc({"-N2", "-n2"}, {"-n", "3"}, PI_PATH));
   EXPECT_EQ(r.status, 2) << Describe(r);

@@ -57,7 +57,13 @@ TEST(LauncherOptions, NodeCountSpellings) {
 }
 
 TEST(LauncherOptions, NodeCountErrors) {
-  EXPECT_EQ(ParseError({"p"}), "missing option -n/--nodes (the number of nodes)");
+  // Without -n: only a Slurm allocation can say how many (ResolveHosts).
+  EXPECT_EQ(ParseError({"--hosts", "2", "p"}), "missing option -n/--nodes (the number of nodes)");
+  EXPECT_EQ(ParseError({"--launcher", "local", "p"}), "missing option -n/--nodes (the number of nodes)");
+  Options none = MustParse({"p"});
+  EXPECT_EQ(none.nodes, 0u);
+  Status s = ResolveHosts(&none, [](const char*) -> const char* { return nullptr; });
+  EXPECT_EQ(s.message(), "missing option -n/--nodes (the number of nodes)");
   EXPECT_EQ(ParseError({"-n", "0", "p"}), "invalid value '0' for -n: the number of nodes must be 1 to 1024");
   EXPECT_EQ(ParseError({"--nodes", "1025", "p"}),
             "invalid value '1025' for --nodes: the number of nodes must be 1 to 1024");

@@ -46,6 +46,8 @@ bool IsVmNode(const Options& o, uint32_t k) {
 
 const char* HomePolicyName(HomePolicy home) { return home == HomePolicy::kRoundRobin ? "round-robin" : "first-touch"; }
 
+constexpr const char* kMissingNodes = "missing option -n/--nodes (the number of nodes)";
+
 Result<Options> ParseOptions(const std::vector<std::string>& args) {
   Options o;
   bool have_nodes = false;
@@ -362,12 +364,16 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
                                                 : "option '--stage' needs --hostfile, --host or --launcher slurm");
   }
   if (error) return *error;
-  if (!have_nodes) return UsageErr("missing option -n/--nodes (the number of nodes)");
-  if (!o.remote() && o.hosts > o.nodes) {
+  // Without -n a job inside a Slurm allocation takes its task count
+  // (ResolveHosts); anywhere else -n is required.
+  const bool nodes_from_allocation = !have_nodes && !named_hosts && !have_hosts &&
+                                     (o.launcher == Options::Launcher::kAuto || o.slurm());
+  if (!have_nodes && (!nodes_from_allocation || i >= args.size())) return UsageErr(kMissingNodes);
+  if (have_nodes && !o.remote() && o.hosts > o.nodes) {
     return UsageErr("--hosts " + std::to_string(o.hosts) + " needs at least as many nodes (-n " +
                     std::to_string(o.nodes) + "): every host runs at least one node");
   }
-  if (!o.vm_nodes.empty() && !ParseIdList(o.vm_nodes, o.nodes)) {
+  if (have_nodes && !o.vm_nodes.empty() && !ParseIdList(o.vm_nodes, o.nodes)) {
     return UsageErr("invalid value " + Quote(o.vm_nodes) + " for --vm-nodes: node ids below " +
                     std::to_string(o.nodes) + " and ranges, like 1,3 or 2-5");
   }
@@ -396,12 +402,23 @@ Status ResolveHosts(Options* o, const std::function<const char*(const char*)>& e
     }
   }
   if (o->stage && !o->remote()) return UsageErr("option '--stage' needs --hostfile, --host or --launcher slurm");
+  if (o->nodes == 0 && !o->slurm()) return UsageErr(kMissingNodes);
   if (!o->remote()) return Status::Ok();
   std::vector<HostEntry> hosts = o->host_list;
   if (o->slurm()) {
     auto allocation = ReadAllocation(env);
     if (!allocation.ok()) return UsageErr(allocation.status().message());
     hosts = std::move(allocation).value();
+    if (o->nodes == 0) {
+      // No -n: one node per task of the allocation, as mpirun does.
+      uint64_t tasks = 0;
+      for (const HostEntry& h : hosts) tasks += h.slots;
+      if (tasks == 0 || tasks > kMaxNodes) {
+        return UsageErr("the allocation has " + std::to_string(tasks) + " tasks; give -n (1 to " +
+                        std::to_string(kMaxNodes) + ")");
+      }
+      o->nodes = static_cast<uint32_t>(tasks);
+    }
   } else if (!o->hostfile.empty()) {
     auto read = ReadHostfile(o->hostfile);
     if (!read.ok()) return UsageErr(read.status().message());
@@ -428,7 +445,8 @@ PROGRAM; every argument after PROGRAM is passed to it untouched, even one
 that looks like an option.
 
 options:
-  -n, --nodes N      number of nodes, 1..1024 (required)
+  -n, --nodes N      number of nodes, 1..1024 (required, except inside a
+                     Slurm allocation: then one per task of it)
   --memory SIZE      size of the shared space: a power of two from 64M to 1T,
                      with a K, M, G or T suffix (default 1G)
   --stack SIZE       size of node 0's main stack, which lives in the shared
