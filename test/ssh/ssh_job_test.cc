@@ -272,8 +272,10 @@ TEST_F(SshJob, AKeyTheServersRefuseIsAClearError) {
                               {}, /*wrong_key=*/true));
   EXPECT_EQ(r.status, 1) << Describe(r);
   EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << Describe(r);
-  EXPECT_NE(r.err.find("host 0's daemon on " + SshCluster::Address(0) + " failed to start"), std::string::npos)
-      << Describe(r);
+  // Every host's session opens at once: whichever refusal comes first names its host.
+  const bool host0 = r.err.find("host 0's daemon on " + SshCluster::Address(0) + " failed to start") != std::string::npos;
+  const bool host1 = r.err.find("host 1's daemon on " + SshCluster::Address(1) + " failed to start") != std::string::npos;
+  EXPECT_TRUE(host0 || host1) << Describe(r);
 }
 
 TEST_F(SshJob, TheKeysNeverAppearOnACommandLine) {

@@ -330,6 +330,18 @@ int RunAgent(const std::vector<std::string>& args) {
       made_dir = true;
       if (Status s = StageProgram(dir + "/" + a.stage_name, a.stage_size); !s.ok()) return fail(s.message());
     }
+    // Another host's daemon: wait for host 0's endpoint (kJoinPlaceholder).
+    bool wants_join = false;
+    for (const std::string& s : argv) wants_join = wants_join || s.find(kJoinPlaceholder) != std::string::npos;
+    if (wants_join) {
+      std::string line;
+      char c;
+      while (line.size() < 1024 && ReadFull(STDIN_FILENO, &c, 1) && c != '\n') line.push_back(c);
+      if (!line.starts_with("join ") || line.size() == 5) {
+        return fail("no 'join ENDPOINT' line on stdin (dsm-run ended before host 0 listened?)");
+      }
+      for (std::string& s : argv) s = Replace(s, kJoinPlaceholder, line.substr(5));
+    }
     if (a.keys) {
       int p[2];
       if (::pipe2(p, O_CLOEXEC) != 0) return fail(std::string("pipe2: ") + std::strerror(errno));

@@ -81,6 +81,9 @@ int Job::Run() {
     exit_code_ = kExitFailure;
   } else {
     StartDaemon(0);  // with several hosts the others follow its "listening" line
+    // Across machines every session opens at once; the others' daemons wait
+    // in their agents for host 0's endpoint (OnStartLine sends it).
+    for (uint32_t k = 1; o_.remote() && k < o_.hosts && phase_ == Phase::kStarting; ++k) StartDaemon(k);
     Loop();
   }
   Teardown();

@@ -127,7 +127,17 @@ void Job::OnStartLine(size_t daemon, const std::string& text) {
     join_endpoint_ = parsed->endpoint;
     DSM_LOG_DEBUG("%s listens at %s; starting the other daemons", children_[d.child].label.c_str(),
                   join_endpoint_.c_str());
-    for (uint32_t k = 1; k < o_.hosts && phase_ == Phase::kStarting; ++k) StartDaemon(k);
+    for (uint32_t k = 1; k < o_.hosts && phase_ == Phase::kStarting; ++k) {
+      if (!o_.remote()) {
+        StartDaemon(k);
+        continue;
+      }
+      // Its session is open already: its agent waits for this line.
+      Daemon& other = daemons_[k];
+      other.agent_pending += "join " + join_endpoint_ + "\n";
+      WriteAgentInput(k);
+      other.ready_deadline = NowNs() + kReadyTimeoutMs * kMs;
+    }
     // Each has its own time to get ready from now on, host 0 included (it
     // may wait for the others).
     d.ready_deadline = NowNs() + kReadyTimeoutMs * kMs;

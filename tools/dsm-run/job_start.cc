@@ -212,7 +212,9 @@ std::vector<std::string> Job::DaemonArgs(uint32_t host) const {
     a.insert(a.end(), {"--host-id", std::to_string(host), "--hosts", std::to_string(o_.hosts), "--local-nodes",
                        FormatNodeList(NodesOfHost(host_of_node_, host)), "--listen",
                        remote_ ? remote_->ListenEndpoint(host) : "tcp://" + address + ":0"});
-    if (host != 0) a.insert(a.end(), {"--join", join_endpoint_});
+    // Remote hosts start before host 0 listens and get its endpoint on
+    // their session's stdin (kJoinPlaceholder).
+    if (host != 0) a.insert(a.end(), {"--join", join_endpoint_.empty() && o_.remote() ? kJoinPlaceholder : join_endpoint_});
     a.insert(a.end(),
              {"--job-id", std::to_string(job_id_), "--home", HomePolicyName(o_.home.value_or(HomePolicy::kFirstTouch)),
               "--ready-fd", std::to_string(kStatusFdInChild), "--keys-fd", std::to_string(kKeysFdInChild),

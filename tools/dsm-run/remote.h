@@ -72,6 +72,11 @@ inline constexpr const char* kDirPlaceholder = "@DSM_DIR@";
 inline constexpr const char* kSshAddressPlaceholder = "@DSM_SSH_ADDR@";
 // The address the agent's --resolve NAME gives on that host.
 inline constexpr const char* kHostAddressPlaceholder = "@DSM_HOST_ADDR@";
+// In a daemon's command (--join @DSM_JOIN@): host 0's endpoint, which dsm-run
+// sends on the session's stdin ("join ENDPOINT\n", after the key block and a
+// staged program) once host 0 listens, so that every host's session is
+// opened at once rather than after host 0's.
+inline constexpr const char* kJoinPlaceholder = "@DSM_JOIN@";
 // What ends an srun session gracefully (see above).
 inline constexpr int kSrunStopSignal = SIGUSR1;
 // ssh's own exit status when it failed (could not connect, log in, or the
