@@ -18,6 +18,7 @@
 #include <cstdio>
 
 #include "slurm_cluster.h"
+#include "stdin_check.h"
 
 namespace dsm::launcher::testing {
 namespace {
@@ -135,24 +136,12 @@ TEST_F(SlurmJob, PiAndTheCounterAcrossThreeMachines) {
 // Node 0 reads dsm-run's standard input through its srun step: every byte
 // value, a long line, no final newline.
 TEST_F(SlurmJob, NodeZeroReadsTheStandardInputOfDsmRun) {
-  std::string input;
-  for (int round = 0; round < 4; ++round) {
-    for (int b = 0; b < 256; ++b) input += static_cast<char>(b);
-  }
-  input += std::string(5000, 'y') + "\nend without newline";
-  std::string path = cluster_->WriteFile("stdin", input);
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : input) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  const dsm::testing::StdinCheck check = dsm::testing::MakeStdinCheck();
+  std::string path = cluster_->WriteFile("stdin", check.input);
   SlurmCluster::Run run(*cluster_, Salloc({"-N2", "-n2"}, {"-n", "2"}, DSM_PROGRAMS_DIR "/vm_node", {"stdin"}), path);
   SlurmResult r = run.Wait(milliseconds(60000));
   EXPECT_EQ(r.status, 0) << Describe(r);
-  EXPECT_NE(r.out.find("stdin bytes=" + std::to_string(input.size()) + " fnv=" + hex), std::string::npos)
-      << Describe(r);
+  EXPECT_NE(r.out.find(check.expect), std::string::npos) << Describe(r);
 }
 
 // Without -n, one node per task of the allocation, as mpirun does.

@@ -18,6 +18,7 @@
 #include <cstdio>
 
 #include "ssh_cluster.h"
+#include "stdin_check.h"
 
 namespace dsm::launcher::testing {
 namespace {
@@ -102,25 +103,13 @@ TEST_F(SshJob, PiAcrossTwoHostsBySlots) {
 // Node 0 (on host 0) reads dsm-run's standard input through its ssh session:
 // every byte value, a long line, no final newline.
 TEST_F(SshJob, NodeZeroReadsTheStandardInputOfDsmRun) {
-  std::string input;
-  for (int round = 0; round < 4; ++round) {
-    for (int b = 0; b < 256; ++b) input += static_cast<char>(b);
-  }
-  input += std::string(5000, 'y') + "\nend without newline";
-  std::string path = cluster_->WriteFile("stdin", input);
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : input) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  const dsm::testing::StdinCheck check = dsm::testing::MakeStdinCheck();
+  std::string path = cluster_->WriteFile("stdin", check.input);
   std::string list = SshCluster::Address(0) + "," + SshCluster::Address(1);
   SshCluster::Run run(*cluster_, DsmRun({"--host", list, "-n", "2"}, DSM_PROGRAMS_DIR "/vm_node", {"stdin"}), path);
   RunResult r = run.Wait(milliseconds(90000));
   EXPECT_EQ(r.status, 0) << Describe(r);
-  EXPECT_NE(r.out.find("stdin bytes=" + std::to_string(input.size()) + " fnv=" + hex), std::string::npos)
-      << Describe(r);
+  EXPECT_NE(r.out.find(check.expect), std::string::npos) << Describe(r);
 }
 
 TEST_F(SshJob, PiAndTheCounterAcrossThreeHosts) {
