@@ -102,7 +102,9 @@ Status SshCluster::Make() {
           std::to_string(k) + ".pid", std::string("UsePAM=no"), std::string("StrictModes=no"),
           "AuthorizedKeysFile=" + dir_ + "/authorized_keys", std::string("PermitRootLogin=prohibit-password"),
           std::string("PasswordAuthentication=no"), std::string("KbdInteractiveAuthentication=no"),
-          "SetEnv=TMPDIR=" + TmpDir(k)}) {
+          "SetEnv=TMPDIR=" + TmpDir(k),
+          // Sessions whose client vanished (a machine cut off) end too.
+          std::string("ClientAliveInterval=1"), std::string("ClientAliveCountMax=2")}) {
       args.insert(args.end(), {"-o", o});
     }
     int p[2];
@@ -173,6 +175,11 @@ std::string SshCluster::WriteFile(const std::string& name, const std::string& te
 std::string SshCluster::TmpDir(uint32_t host) const { return dir_ + "/tmp" + std::to_string(host); }
 
 ino_t SshCluster::NetnsInode(uint32_t host) const { return InodeOf("/run/netns/" + net_->name(host)); }
+
+Status SshCluster::CutOff(uint32_t host) const {
+  return RunTool({"/usr/sbin/ip", "-n", net_->name(host), "link", "set", "eth0", "down"}, "", kNetnsToolTimeoutMs,
+                 restore_);
+}
 
 std::vector<pid_t> SshCluster::Processes(uint32_t host) const {
   std::vector<pid_t> pids;

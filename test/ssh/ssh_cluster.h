@@ -63,6 +63,9 @@ class SshCluster {
   std::string LeftInTmpDirs() const;
   // The namespace's network inode of host k, and of the launch machine.
   ino_t NetnsInode(uint32_t host) const;
+  // Takes host k off the network (its eth0 down), as a machine that died or
+  // was cut off: nothing on it ends, nothing reaches it.
+  Status CutOff(uint32_t host) const;
 
   // dsm-run in the launch machine's namespace.
   class Run {

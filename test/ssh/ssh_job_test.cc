@@ -210,6 +210,15 @@ TEST_F(SshFailure, AKilledSshClientEndsTheJobNamingItsHost) {
   ExpectFailureNaming(t, {"host 1's daemon on " + SshCluster::Address(1)});
 }
 
+// A machine that drops off the network (its link down: no process dies, no
+// connection closes): the daemons' heartbeats and ssh's keep-alives notice.
+TEST_F(SshFailure, AHostCutOffTheNetworkEndsTheJobNamingIt) {
+  Start();
+  auto t = std::chrono::steady_clock::now();
+  ASSERT_TRUE(cluster_->CutOff(1).ok());
+  ExpectFailureNaming(t, {"host 1", SshCluster::Address(1)});
+}
+
 TEST_F(SshFailure, AKilledSshServerSessionEndsTheJob) {
   Start();
   // Every session process of host 1's sshd (not the listener): the

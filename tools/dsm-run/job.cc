@@ -277,7 +277,7 @@ void Job::JudgeExits(std::vector<size_t> exited) {
         if (remote_ && children_[i].node >= 0) {
           if (!secondary_) {
             secondary_ = i;
-            secondary_deadline_ = NowNs() + kLostGraceMs * kMs;
+            secondary_deadline_ = NowNs() + kSecondaryGraceMs * kMs;
           }
           break;
         }
@@ -290,7 +290,7 @@ void Job::JudgeExits(std::vector<size_t> exited) {
       case Verdict::kConsequence:
         if (!secondary_) {
           secondary_ = i;
-          secondary_deadline_ = NowNs() + kLostGraceMs * kMs;
+          secondary_deadline_ = NowNs() + kSecondaryGraceMs * kMs;
         }
         break;
       case Verdict::kNeverJoined: NotADsmProgram(i); break;

@@ -68,7 +68,8 @@ namespace dsm::launcher {
 inline constexpr int64_t kReadyTimeoutMs = 10000;  // each daemon must say "ready" within this
 inline constexpr int64_t kWindDownMs = 3000;       // after node 0 exited: others may take this long
 inline constexpr int64_t kDaemonLingerMs = 500;    // after the last node: the daemons may take this long
-inline constexpr int64_t kLostGraceMs = 1000;      // after "lost K"/"lost-host K": its exit may follow
+inline constexpr int64_t kLostGraceMs = 500;       // after "lost K"/"lost-host K": its exit may follow
+inline constexpr int64_t kSecondaryGraceMs = 1000; // a node that stopped because of a cause not seen yet
 inline constexpr int64_t kTermToKillMs = 1000;     // SIGTERM, then SIGKILL this much later
 inline constexpr int64_t kEndBudgetMs = 1800;      // ending the job gives up waiting after this
 

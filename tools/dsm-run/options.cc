@@ -571,9 +571,9 @@ daemon, or node 0 by a signal) ends before the job finished, even with
 status 0, or a node leaves the job early, dsm-run names it and ends the
 job: SIGTERM to every process, SIGKILL one second later. When a node leaves
 early the others stop with status 3; dsm-run names the node that left, not
-them (if it keeps running, it is named after one second). Likewise for a
-host that a daemon lost contact with: its daemon is named if it exits
-within one second, the lost contact otherwise. A node that stops with
+them (if it keeps running, it is named after half a second). Likewise for
+a host that a daemon lost contact with: its daemon is named if it exits
+within half a second, the lost contact otherwise. A node that stops with
 status 3 on its own account (its daemon went away) is named only if no
 cause shows up within one second. A node that exits without ever joining
 the job (the daemons report each node that attaches) is named with the
