@@ -132,16 +132,10 @@ TEST(GuestDaemonDeath, AWaitingGuestNoticesFromTheHeartbeatAlone) {
     int fd;
     ~CloseFd() { ::close(fd); }
   } close_status{status_pipe[0]};
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, daemon_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 2, 1);
-  posix_spawn_file_actions_adddup2(&actions, status_pipe[1], 3);
   Child daemon;
-  const bool daemon_started = daemon.Spawn(
-      {DSM_HOSTD_PATH, "--socket", socket, "--nodes", "2", "--memory", "64M", "--ready-fd", "3"}, &actions);
-  posix_spawn_file_actions_destroy(&actions);
+  const bool daemon_started = daemon.SpawnLogged(
+      {DSM_HOSTD_PATH, "--socket", socket, "--nodes", "2", "--memory", "64M", "--ready-fd", "3"}, daemon_log,
+      status_pipe[1]);
   ::close(status_pipe[1]);
   ASSERT_TRUE(daemon_started) << "cannot start " << DSM_HOSTD_PATH << ": " << std::strerror(errno);
   const std::string ready = ReadUntil(status_pipe[0], "ready\n", Clock::now() + seconds(10));
@@ -164,13 +158,8 @@ TEST(GuestDaemonDeath, AWaitingGuestNoticesFromTheHeartbeatAlone) {
   auto cmd = QemuCommand(*image, boot);
   ASSERT_TRUE(cmd.ok()) << cmd.status().message();
   const std::string qemu_log = dir.path() + "/qemu.log";
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, qemu_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
   Child qemu;
-  const bool qemu_started = qemu.Spawn(*cmd, &actions);
-  posix_spawn_file_actions_destroy(&actions);
+  const bool qemu_started = qemu.SpawnLogged(*cmd, qemu_log);
   ASSERT_TRUE(qemu_started) << "cannot start QEMU: " << std::strerror(errno);
 
   // The daemon says when the guest attached (a boot takes 2-5 s under TCG;

@@ -83,17 +83,10 @@ TEST(GuestAbuse, TheDaemonsValidationHoldsAgainstAHostileGuest) {
   std::vector<char*> env;
   for (auto& e : env_s) env.push_back(e.data());
   env.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, daemon_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 2, 1);
-  posix_spawn_file_actions_adddup2(&actions, ready[1], 3);
   Child daemon;
-  const bool daemon_started = daemon.Spawn({DSM_HOSTD_PATH, "--socket", socket, "--nodes", "1", "--memory",
-                                            "64M", "--ready-fd", "3", "--exit-when-done"},
-                                           &actions, env.data());
-  posix_spawn_file_actions_destroy(&actions);
+  const bool daemon_started = daemon.SpawnLogged({DSM_HOSTD_PATH, "--socket", socket, "--nodes", "1", "--memory",
+                                                  "64M", "--ready-fd", "3", "--exit-when-done"},
+                                                 daemon_log, ready[1], env.data());
   ::close(ready[1]);
   const int ready_fd = ready[0];
   struct CloseFd {
@@ -113,13 +106,8 @@ TEST(GuestAbuse, TheDaemonsValidationHoldsAgainstAHostileGuest) {
   auto cmd = QemuCommand(*image, boot);
   ASSERT_TRUE(cmd.ok()) << cmd.status().message();
   const std::string qemu_log = dir.path() + "/qemu.log";
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, qemu_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
   Child qemu;
-  const bool qemu_started = qemu.Spawn(*cmd, &actions, environ);
-  posix_spawn_file_actions_destroy(&actions);
+  const bool qemu_started = qemu.SpawnLogged(*cmd, qemu_log);
   ASSERT_TRUE(qemu_started) << "cannot start QEMU: " << std::strerror(errno);
 
   // The guest powers off after the program; the daemon exits once the job

@@ -4,6 +4,7 @@
 // path (its own spawn.h) cannot include.
 #pragma once
 
+#include <fcntl.h>
 #include <spawn.h>
 
 #include "vm_test_util.h"
@@ -37,6 +38,24 @@ class Child {
     }
     pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
     return pidfd_ >= 0;
+  }
+
+  // Spawn with stdin /dev/null, stdout and stderr to the file `log`
+  // (truncated), and status_fd (>= 0) as descriptor 3: how the VM tests
+  // start dsm-hostd (its status pipe) and QEMU.
+  bool SpawnLogged(const std::vector<std::string>& args, const std::string& log, int status_fd = -1,
+                   char** env = environ) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    if (status_fd >= 0) posix_spawn_file_actions_adddup2(&actions, status_fd, 3);
+    const bool ok = Spawn(args, &actions, env);
+    const int saved = errno;
+    posix_spawn_file_actions_destroy(&actions);
+    errno = saved;
+    return ok;
   }
 
   bool Kill(int sig) const { return pid_ > 0 && ::kill(pid_, sig) == 0; }
