@@ -4,6 +4,7 @@
 #include <glob.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -265,6 +266,24 @@ Result<std::vector<Library>> CollectLibraries(const std::string& program,
     enqueue(*found_info, found);
   }
   return libs;
+}
+
+LibrarySearch SearchFromEnvironment() {
+  LibrarySearch search;
+  if (const char* lp = std::getenv("LD_LIBRARY_PATH"); lp != nullptr) {
+    std::string dir;
+    for (const char* c = lp;; ++c) {
+      if (*c == ':' || *c == '\0') {
+        if (!dir.empty()) search.ld_library_path.push_back(dir);
+        dir.clear();
+        if (*c == '\0') break;
+      } else {
+        dir.push_back(*c);
+      }
+    }
+  }
+  search.system_dirs = SystemLibraryDirs();
+  return search;
 }
 
 }  // namespace dsm::image

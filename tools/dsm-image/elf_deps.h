@@ -47,6 +47,10 @@ struct LibrarySearch {
 
 // /etc/ld.so.conf (following "include" globs), then LoaderBuiltinDirs().
 std::vector<std::string> SystemLibraryDirs();
+
+// What the loader would search here: this process's LD_LIBRARY_PATH (empty
+// items dropped) and SystemLibraryDirs().
+LibrarySearch SearchFromEnvironment();
 // The directories Debian's x86-64 loader searches without ld.so.cache (a
 // guest has none).
 const std::vector<std::string>& LoaderBuiltinDirs();

@@ -47,18 +47,7 @@ int main(int argc, char** argv) {
   }
   if (program.empty()) return Usage();
   // The program's libraries are found as the loader would find them here.
-  if (const char* lp = std::getenv("LD_LIBRARY_PATH"); lp != nullptr) {
-    std::string dir;
-    for (const char* c = lp;; ++c) {
-      if (*c == ':' || *c == '\0') {
-        if (!dir.empty()) options.search.ld_library_path.push_back(dir);
-        dir.clear();
-        if (*c == '\0') break;
-      } else {
-        dir.push_back(*c);
-      }
-    }
-  }
+  options.search = dsm::image::SearchFromEnvironment();
   auto image = dsm::image::BuildImage(program, options);
   if (!image.ok()) {
     std::fprintf(stderr, "dsm-image: %s\n", image.status().message().c_str());

@@ -86,13 +86,7 @@ Status Job::PrepareVms() {
     return Status(ENOENT, "--vm-share " + o_.vm_share + " is not a directory");
   }
   image::BuildOptions bo;
-  if (const char* lp = std::getenv("LD_LIBRARY_PATH")) {
-    std::stringstream ss(lp);
-    std::string d;
-    while (std::getline(ss, d, ':')) {
-      if (!d.empty()) bo.search.ld_library_path.push_back(d);
-    }
-  }
+  bo.search = image::SearchFromEnvironment();
   auto built = image::BuildImage(program_path_, bo);
   if (!built.ok()) return Status(built.status().code(), "cannot build the guest image: " + built.status().message());
   image_ = *built;

@@ -96,16 +96,7 @@ Status CheckLinkedWithLibdsm(const std::string& program) {
     if (bytes.str().find("libdsm") == std::string::npos) return Status(EINVAL, hint);
     return Status::Ok();
   }
-  image::LibrarySearch search;
-  if (const char* lp = std::getenv("LD_LIBRARY_PATH")) {
-    std::stringstream ss(lp);
-    std::string d;
-    while (std::getline(ss, d, ':')) {
-      if (!d.empty()) search.ld_library_path.push_back(d);
-    }
-  }
-  search.system_dirs = image::SystemLibraryDirs();
-  auto libs = image::CollectLibraries(program, search);
+  auto libs = image::CollectLibraries(program, image::SearchFromEnvironment());
   if (!libs.ok()) return Status(libs.status().code(), "cannot put " + program + " in a guest image: " + libs.status().message());
   for (const auto& lib : *libs) {
     if (lib.soname.starts_with("libdsm.so")) return Status::Ok();
