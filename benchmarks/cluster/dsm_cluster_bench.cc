@@ -14,7 +14,8 @@
 //   fault/...    remote read and write faults: one page, and runs of 256
 //                consecutive pages (per page); the first write to a page
 //                nobody touched (where its home is decided) on 1 and 2 hosts
-//   barrier/...  2 and 3 hosts, with and without 16 dirty pages per node
+//   barrier/...  1 host of 2 and 4 nodes; 2 and 3 hosts, with and without 16
+//                dirty pages per node
 //   false_sharing/...  16 pages written byte-interleaved by 2 hosts
 //   matmul/...   512 x 512 doubles on 2 hosts, first (cold) and later (warm)
 //                passes
@@ -545,7 +546,9 @@ void RegisterAll() {
   Register({kRunRead, {kRtt}, 256}, kMicrosecond, Job(2, 2, {"fault", "read", "256", region}));
   Register({"fault/2hosts/write/run256", {kRtt}, 256}, kMicrosecond,
            Job(2, 2, {"fault", "write", "256", region}));
-  // Barriers.
+  // Barriers. On one host they run in the shared space (the host barrier).
+  Register({"barrier/1host/2nodes", {}, 1000}, kMicrosecond, Job(1, 2, {"barrier", "0"}));
+  Register({"barrier/1host/4nodes", {}, 1000}, kMicrosecond, Job(1, 4, {"barrier", "0"}));
   Register({kBarrier2, {kRtt}, 20}, kMicrosecond, Job(2, 2, {"barrier", "0"}));
   Register({"barrier/3hosts", {kRtt}, 20}, kMicrosecond, Job(3, 3, {"barrier", "0"}));
   Register({"barrier/2hosts/dirty16", {kRtt}, 20}, kMicrosecond, Job(2, 2, {"barrier", "16"}));

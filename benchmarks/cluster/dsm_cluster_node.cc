@@ -560,6 +560,8 @@ std::string Setup(int argc, char** argv, Control* c) {
     c->kind = Kind::kBarrier;
     c->region_pages = number(2);
     if (arg(2).empty()) return "usage: barrier DIRTY_PAGES";
+    // Dirty pages are homed on the next host; without them any placement.
+    if (c->region_pages == 0) one_per_host = several_hosts = false;
   } else if (kind == "false_sharing") {
     c->kind = Kind::kFalseSharing;
     c->region_pages = number(2);

@@ -17,6 +17,8 @@ const char* CommandName(uint32_t command) {
     case kFinish: return "finish";
     case kFault: return "fault";
     case kRelease: return "release";
+    case kBarrierSleep: return "barrier-sleep";
+    case kBarrierWake: return "barrier-wake";
     default: return "unknown";
   }
 }

@@ -233,6 +233,11 @@ bool HostCore::Execute(uint32_t slot, const Request& req, Reply* reply) {
         return req.command == kLock ? cluster_->Lock(slot, s.node, id, e, reply)
                                     : cluster_->Unlock(slot, s.node, id, e, reply);
       case kBarrier: return cluster_->Barrier(slot, s.node, reply);
+      case kBarrierSleep:
+      case kBarrierWake:
+        // The host barrier is for jobs on one host; these nodes use kBarrier.
+        reply->status = kNotPermitted;
+        return true;
       case kAlloc:
         if (host_id_ != 0) return cluster_->Alloc(slot, req.args[0], req.args[1], reply);
         break;
@@ -247,6 +252,10 @@ bool HostCore::Execute(uint32_t slot, const Request& req, Reply* reply) {
     case kLock: return DoLock(s, req, reply);
     case kUnlock: return DoUnlock(s, req, reply);
     case kBarrier: return DoBarrier(s, reply);
+    case kBarrierSleep: return DoBarrierSleep(s, req);
+    case kBarrierWake:
+      DoBarrierWake();
+      return true;
     case kAlloc: {
       uint64_t offset = 0;
       reply->status = heap_.Allocate(req.args[0], req.args[1], &offset);
@@ -433,6 +442,23 @@ bool HostCore::DoBarrier(Slot& s, Reply* reply) {
     CompletePending(static_cast<uint32_t>(n.slot), Reply{});
   }
   return true;
+}
+
+bool HostCore::DoBarrierSleep(Slot& s, const Request& req) {
+  const uint64_t state = LoadAcquire(&HostBarrierOf(space_->base())->state);
+  if ((state >> 1) != req.args[0]) return true;  // completed before we looked
+  s.sleep_generation = req.args[0];
+  return false;
+}
+
+void HostCore::DoBarrierWake() {
+  const uint64_t generation = LoadAcquire(&HostBarrierOf(space_->base())->state) >> 1;
+  for (uint32_t slot = 1; slot < kMaxSlots; ++slot) {
+    const Slot& s = slots_[slot];
+    if (s.pending && s.pending_command == kBarrierSleep && s.sleep_generation != generation) {
+      CompletePending(slot, Reply{});
+    }
+  }
 }
 
 void HostCore::DoFinish(Slot& s, const Request& req, Reply* reply) {

@@ -76,7 +76,7 @@ std::string HostCore::StatsTable() const {
            "%-5u %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64
            " %9.3fms %9.3fms",
            i, requests, c.lock_fast, c.lock_slow, c.barriers, c.parallel_regions, c.mallocs, c.frees,
-           Ms(n.stats.lock_wait_ns), Ms(n.stats.barrier_wait_ns));
+           Ms(n.stats.lock_wait_ns), Ms(n.stats.barrier_wait_ns + c.barrier_wait_ns));
     if (cluster_) {
       Append(&out, " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9.3fms",
              c.read_faults, c.write_faults, c.daemon_faults, c.releases, c.pages_released,
@@ -121,7 +121,7 @@ std::string HostCore::StatsJson() const {
            ",\"lock_wait_ns\":%" PRIu64 ",\"barriers\":%" PRIu64 ",\"barrier_wait_ns\":%" PRIu64
            ",\"parallel_regions\":%" PRIu64 ",\"mallocs\":%" PRIu64 ",\"frees\":%" PRIu64,
            first ? "" : ",", i, requests, c.lock_fast, c.lock_slow, n.stats.lock_wait_ns, c.barriers,
-           n.stats.barrier_wait_ns, c.parallel_regions, c.mallocs, c.frees);
+           n.stats.barrier_wait_ns + c.barrier_wait_ns, c.parallel_regions, c.mallocs, c.frees);
     Append(&out,
            ",\"read_faults\":%" PRIu64 ",\"write_faults\":%" PRIu64 ",\"daemon_faults\":%" PRIu64
            ",\"releases\":%" PRIu64 ",\"pages_released\":%" PRIu64 ",\"pages_dropped\":%" PRIu64

@@ -31,6 +31,7 @@ constexpr uint64_t kSpinNs = 20000;
 constexpr uint64_t kSpinWaitingNs = 2000;
 
 uint64_t SpinBudget(uint32_t command) {
+  if (command == kBarrierSleep) return 0;  // the node spun already: it sleeps
   return command == kLock || command == kBarrier ? kSpinWaitingNs : kSpinNs;
 }
 

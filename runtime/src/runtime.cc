@@ -31,6 +31,12 @@ namespace {
 constexpr int kConnectTimeoutMs = 10000;
 // Fast-path attempts on a held lock before asking the daemon to queue us.
 constexpr int kLockSpin = 100;
+// How long a node waits in a host barrier before it sleeps in the daemon
+// (DSM_BARRIER_SPIN_US): long enough that the wake-up round trip (~40 us
+// native) is a small part of any wait that outlasts it. A guest spins less:
+// under TCG its spinning takes a host CPU from the other guests.
+constexpr uint64_t kBarrierSpinUs = 1000;
+constexpr uint64_t kGuestBarrierSpinUs = 200;
 
 inline void CpuRelax() { __builtin_ia32_pause(); }
 
@@ -161,6 +167,19 @@ Status Runtime::Start() {
                         globals_.size() / kPageSize);
     AddAtomicsAlias(globals_.begin(), globals_.begin() + globals_.size());
   }
+  host_barrier_ = r.results[3] == 1;
+  barrier_spin_ns_ = (how == Attach::kGuest ? kGuestBarrierSpinUs : kBarrierSpinUs) * 1000;
+  if (const char* spin = std::getenv("DSM_BARRIER_SPIN_US"); spin != nullptr && *spin != '\0') {
+    auto v = ParseUint(spin);
+    if (!v || *v > 10'000'000) {
+      return Status(EINVAL, std::string("DSM_BARRIER_SPIN_US='") + spin +
+                                "' is not a number of microseconds up to 10000000");
+    }
+    barrier_spin_ns_ = *v * 1000;
+  }
+  // More nodes than CPUs: a spinning node gives its CPU away often, since
+  // the node it waits for may be waiting for that CPU.
+  if (long cpus = ::sysconf(_SC_NPROCESSORS_ONLN); cpus > 0 && num_nodes_ >= cpus) barrier_yield_every_ = 4;
   if (r.results[3] > 1) {
     // Several hosts: page protections keep this node's view coherent.
     if (Status s = coherence_.Start(client_.get(), this, counters_); !s.ok()) return s;
@@ -328,12 +347,58 @@ ControlBlock* Runtime::control() const {
 void Runtime::SyncBarrier() {
   if (num_nodes_ == 1) return;
   uint64_t start = trace_.enabled() ? MonotonicNs() : 0;
-  ReleasePoint();
-  auto r = Call(kBarrier, {});
-  if (r.status != kOk) Fatal("barrier failed: %s", StatusName(r.status));
-  AcquirePoint();
+  if (host_barrier_) {
+    HostBarrierWait();
+  } else {
+    ReleasePoint();
+    auto r = Call(kBarrier, {});
+    if (r.status != kOk) Fatal("barrier failed: %s", StatusName(r.status));
+    AcquirePoint();
+  }
   ++counters_->barriers;
   if (trace_.enabled()) trace_.Add("barrier", start, MonotonicNs());
+}
+
+void Runtime::HostBarrierWait() {
+  HostBarrier* b = HostBarrierOf(client_->base());
+  const uint64_t start = MonotonicNs();
+  // The generation cannot move on before this node arrives.
+  const uint64_t generation = LoadAcquire(&b->state) >> 1;
+  const uint64_t arrived = __atomic_add_fetch(&b->arrived, 1, __ATOMIC_ACQ_REL);
+  const auto nodes = static_cast<uint64_t>(num_nodes_);
+  if (arrived > nodes) {
+    Fatal("barrier: %" PRIu64 " arrivals counted in a job of %d nodes (the host barrier in shared "
+          "memory was overwritten)", arrived, num_nodes_);
+  }
+  if (arrived == nodes) {
+    __atomic_store_n(&b->arrived, uint64_t{0}, __ATOMIC_RELAXED);
+    const uint64_t old = __atomic_exchange_n(&b->state, (generation + 1) << 1, __ATOMIC_ACQ_REL);
+    if (old & kBarrierSleepers) {
+      auto r = Call(kBarrierWake, {});
+      if (r.status != kOk) Fatal("barrier: waking the sleeping nodes failed: %s", StatusName(r.status));
+    }
+  } else {
+    const uint64_t deadline = start + barrier_spin_ns_;
+    for (uint64_t i = 1;; ++i) {
+      uint64_t state = LoadAcquire(&b->state);
+      if ((state >> 1) != generation) break;
+      if (i % 64 == 0 && MonotonicNs() >= deadline) {
+        // Ask to be woken, unless the barrier completes meanwhile.
+        if (!(state & kBarrierSleepers) && !CompareExchange(&b->state, &state, state | kBarrierSleepers)) {
+          continue;
+        }
+        auto r = Call(kBarrierSleep, {generation});
+        if (r.status != kOk) Fatal("barrier failed: %s", StatusName(r.status));
+        continue;
+      }
+      if (i % barrier_yield_every_ == 0) {
+        sched_yield();
+      } else {
+        CpuRelax();
+      }
+    }
+  }
+  counters_->barrier_wait_ns += MonotonicNs() - start;
 }
 
 void Runtime::Barrier() {

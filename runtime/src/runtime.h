@@ -92,6 +92,9 @@ class Runtime : private ChunkSource, private CoherenceClient::Caller {
   DeviceClient::Reply Call(uint32_t command, std::initializer_list<uint64_t> args);
   void HandleEnd(const DeviceClient::Reply& r);
   void SyncBarrier();
+  // The barrier of a job on one host: in the shared space (HostBarrier),
+  // spinning for up to barrier_spin_ns_, then asleep in the daemon.
+  void HostBarrierWait();
   [[noreturn]] void WorkerLoop();
   // Runs one parallel region's function on this node (and traces it).
   void RunRegion(void (*fn)(void*), void* arg);
@@ -122,6 +125,9 @@ class Runtime : private ChunkSource, private CoherenceClient::Caller {
   GlobalsWindow globals_;
   CoherenceClient coherence_;
   bool coherent_ = false;  // a job of several hosts
+  bool host_barrier_ = false;  // a job on one host: barriers run in the space
+  uint64_t barrier_spin_ns_ = 0;
+  int barrier_yield_every_ = 64;  // spins between sched_yield calls
   int node_id_ = 0;
   int num_nodes_ = 1;
   bool started_ = false;

@@ -136,6 +136,7 @@ struct Placement {
   int nodes = 4;                     // in the whole job
   std::vector<std::string> options;  // more dsm-run options
   bool netns = false;                // each host in its own network namespace
+  std::vector<std::string> env;      // NAME=value for dsm-run and its nodes
   uint64_t seed_base = 0;            // randomdrf: each placement gets its own seeds
 };
 
@@ -144,11 +145,17 @@ void PrintTo(const Placement& p, std::ostream* os) {
   *os << p.hosts << " host(s), " << p.nodes << " nodes";
   for (const std::string& o : p.options) *os << " " << o;
   if (p.netns) *os << " --netns";
+  for (const std::string& e : p.env) *os << " " << e;
 }
 
 std::vector<std::string> DsmRun(const Placement& p, const std::string& program,
                                 const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {DSM_RUN_PATH, "--hostd", DSM_HOSTD_PATH};
+  std::vector<std::string> argv;
+  if (!p.env.empty()) {
+    argv.push_back("/usr/bin/env");
+    argv.insert(argv.end(), p.env.begin(), p.env.end());
+  }
+  argv.insert(argv.end(), {DSM_RUN_PATH, "--hostd", DSM_HOSTD_PATH});
   if (p.hosts > 1) {
     argv.push_back("--hosts");
     argv.push_back(std::to_string(p.hosts));
@@ -242,19 +249,25 @@ TEST_P(Consistency, BigArrayFilledByNodeZeroIsSummedByAll) {
 }
 
 Placement Make(std::string name, int hosts, int nodes, std::vector<std::string> options = {},
-               bool netns = false) {
+               bool netns = false, std::vector<std::string> env = {}) {
   Placement p;
   p.name = std::move(name);
   p.hosts = hosts;
   p.nodes = nodes;
   p.options = std::move(options);
   p.netns = netns;
+  p.env = std::move(env);
   return p;
 }
 
 std::vector<Placement> AllPlacements() {
   std::vector<Placement> all = {
       Make("OneHostFourNodes", 1, 4),
+      // One host's barriers run in the shared space: nodes spin, then sleep
+      // in the daemon. Here every waiting node goes to sleep at once.
+      Make("OneHostFourNodesBarriersAsleep", 1, 4, {}, false, {"DSM_BARRIER_SPIN_US=0"}),
+      // Two nodes, two CPUs: waiting nodes spin without giving their CPU away.
+      Make("OneHostTwoNodes", 1, 2),
       Make("TwoHostsOneNodeEach", 2, 2),
       Make("TwoHostsTwoNodesEach", 2, 4),
       Make("ThreeHostsTwoNodesEach", 3, 6),

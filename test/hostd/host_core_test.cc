@@ -222,6 +222,37 @@ TEST_F(HostCoreTest, BarrierReleasesAllNodesTogether) {
   EXPECT_EQ(StatusOf(1), kOk);
 }
 
+// The host barrier runs in the space; the daemon only holds sleepers until
+// the node that completes a generation asks it to wake them.
+TEST_F(HostCoreTest, HostBarrierSleepersWakeOnlyOnceTheGenerationMovedOn) {
+  Make(3);
+  for (uint32_t n = 0; n < 3; ++n) Attach(n + 1, n);
+  HostBarrier* b = HostBarrierOf(space_.base());
+  StoreRelease(&b->state, (uint64_t{4} << 1) | kBarrierSleepers);
+  uint64_t a = Send(1, kBarrierSleep, {4});
+  uint64_t c = Send(2, kBarrierSleep, {4});
+  EXPECT_FALSE(Done(1, a));
+  EXPECT_FALSE(Done(2, c));
+  // A wake before the generation changed (a confused node) wakes nobody.
+  EXPECT_EQ(Call(3, kBarrierWake), kOk);
+  EXPECT_FALSE(Done(1, a));
+  // Asking to sleep in a generation that is over returns at once.
+  EXPECT_EQ(Call(3, kBarrierSleep, {3}), kOk);
+  StoreRelease(&b->state, uint64_t{5} << 1);
+  EXPECT_EQ(Call(3, kBarrierWake), kOk);
+  EXPECT_TRUE(Done(1, a));
+  EXPECT_TRUE(Done(2, c));
+  EXPECT_EQ(StatusOf(1), kOk);
+  EXPECT_EQ(StatusOf(2), kOk);
+  // A sleeper of the new generation stays asleep until the job ends, and
+  // then hears why.
+  uint64_t d = Send(2, kBarrierSleep, {5});
+  EXPECT_FALSE(Done(2, d));
+  core_->OnPeerLeft(1);
+  EXPECT_TRUE(Done(2, d));
+  EXPECT_EQ(StatusOf(2), kNodeLost);
+}
+
 TEST_F(HostCoreTest, AllocAndFreeGoThroughTheHeapWithErrors) {
   Make(1);
   Attach(1, 0);
@@ -323,7 +354,9 @@ TEST_F(HostCoreTest, RandomRegisterContentsNeverBreakTheDaemon) {
     uint32_t slot = 2 + static_cast<uint32_t>(rng() % 2);
     RegisterFile* r = space_.regs(slot);
     uint32_t command = static_cast<uint32_t>(rng() % 3 == 0 ? rng() : rng() % (kCommandCount + 2));
-    if (command == kFinish || command == kDetach || command == kBarrier) command = kNop;
+    if (command == kFinish || command == kDetach || command == kBarrier || command == kBarrierSleep) {
+      command = kNop;
+    }
     r->command = command;
     for (auto& a : r->args) a = rng() % 4 == 0 ? rng() : rng() % 64;
     uint64_t seq = r->done_seq;  // the last request the daemon answered

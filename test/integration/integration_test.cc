@@ -453,6 +453,15 @@ TEST(Node, BadNodeIdInTheEnvironmentIsAClearError) {
   EXPECT_NE(r.err.find("DSM_NODE_ID='two' is not a node id"), std::string::npos) << Describe(r);
 }
 
+TEST(Node, BadBarrierSpinTimeIsAClearError) {
+  // A lone program (its own embedded daemon) reads it when it attaches.
+  Child node({Program("counter"), "10"}, {{"DSM_BARRIER_SPIN_US", "1ms"}});
+  RunResult r = node.Finish(20);
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.err.find("DSM_BARRIER_SPIN_US='1ms' is not a number of microseconds"), std::string::npos)
+      << Describe(r);
+}
+
 struct BadArgs {
   std::vector<std::string> args;
   const char* message;

@@ -78,13 +78,13 @@ class SpaceView {
   SpaceView& operator=(const SpaceView&) = delete;
   [[nodiscard]] bool ok() const { return base_ != nullptr; }
 
-  // Whether some node sleeps in a barrier: its kBarrier request made and not
-  // answered, its waiting flag set (what DeviceClient::Wait does before it
-  // sleeps on its doorbell).
+  // Whether some node sleeps in a barrier: its request to sleep in the host
+  // barrier made and not answered, its waiting flag set (what
+  // DeviceClient::Wait does before it sleeps on its doorbell).
   [[nodiscard]] bool NodeWaitsInBarrier() const {
     for (uint32_t slot = 1; slot < device::kMaxSlots; ++slot) {
       const device::RegisterFile* r = device::RegisterPage(base_, slot);
-      if (__atomic_load_n(&r->command, __ATOMIC_ACQUIRE) == device::kBarrier &&
+      if (__atomic_load_n(&r->command, __ATOMIC_ACQUIRE) == device::kBarrierSleep &&
           __atomic_load_n(&r->node_flags, __ATOMIC_ACQUIRE) == device::kNodeWaiting &&
           __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != __atomic_load_n(&r->done_seq, __ATOMIC_ACQUIRE)) {
         return true;

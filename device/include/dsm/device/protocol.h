@@ -24,7 +24,7 @@ namespace dsm::device {
 
 // "DSMSPACE" read as a little-endian integer.
 constexpr uint64_t kMagic = 0x45434150534d5344ULL;
-constexpr uint32_t kVersion = 4;
+constexpr uint32_t kVersion = 5;
 constexpr uint64_t kPageSize = 4096;
 // SpaceHeader::heartbeat advances this often while the daemon lives.
 constexpr int64_t kHeartbeatPeriodMs = 250;
@@ -154,6 +154,14 @@ enum Command : uint32_t {
                  // are pages this node wrote since its last release. Completes
                  // once their diffs are acknowledged by the homes and their
                  // write notices recorded.
+  // The host barrier (one host only; see HostBarrier).
+  kBarrierSleep = 13,  // args: [0] generation the node arrived in. Completes
+                       // once the barrier's generation differs from it (at
+                       // once if it already does). The node set
+                       // kBarrierSleepers first.
+  kBarrierWake = 14,   // sent by the node that completed a generation when
+                       // it found kBarrierSleepers set: completes every
+                       // kBarrierSleep of an older generation.
   kCommandCount
 };
 
@@ -205,8 +213,11 @@ struct NodeCounters {
   uint64_t untracked_faults;  // write faults that mapped a page homed here
                               // writable for good (no copy elsewhere)
   uint64_t untracked_shared;  // such pages tracked again: a copy left the host
+  uint64_t barrier_wait_ns;   // time between arriving at a host barrier and
+                              // leaving it (one host; with several hosts the
+                              // daemon measures kBarrier)
 };
-static_assert(sizeof(NodeCounters) == 144);
+static_assert(sizeof(NodeCounters) == 152);
 
 struct RegisterFile {
   // node -> daemon
@@ -221,7 +232,7 @@ struct RegisterFile {
   uint64_t results[4];      //  80
   // node -> daemon
   NodeCounters counters;    // 112
-  uint8_t reserved[256];    // 256 .. 511
+  uint8_t reserved[248];    // 264 .. 511
   uint8_t bulk[3584];       // 512 .. 4095 page lists, notices, statistics
 };
 static_assert(sizeof(RegisterFile) == kPageSize);
@@ -241,6 +252,39 @@ struct DaemonNodeStats {
   uint64_t barrier_wait_ns;          // time between arrival and departure
 };
 static_assert(sizeof(DaemonNodeStats) <= sizeof(RegisterFile::bulk));
+
+// ---------------------------------------------------------------------------
+// Host barrier (page 0 at kHostBarrierOffset, zero when the space is
+// created): the barrier of a job whose nodes are all on this host, run by
+// the nodes themselves in the space, like the lock table's fast path. The
+// daemon only puts nodes to sleep and wakes them.
+//
+// A node arriving reads `state` (its generation: state >> 1), then adds 1 to
+// `arrived`. The node that makes it num_nodes stores 0 to `arrived`, then
+// exchanges `state` for (generation + 1) << 1 (release): every node's writes
+// before it arrived are visible to every node that sees the new generation
+// (acquire). The others spin on `state` for a while; a node that wants to
+// sleep sets kBarrierSleepers with a compare-and-swap on the generation it
+// arrived in (failing means the barrier completed) and sends kBarrierSleep.
+// The node that completes a generation and finds kBarrierSleepers in the
+// state it exchanged sends kBarrierWake. The daemon serves requests one at a
+// time and looks at `state` for each kBarrierSleep, so a wake that reaches it
+// first leaves nothing asleep.
+struct HostBarrier {
+  uint64_t arrived;    //   0 nodes arrived in the current generation
+  uint64_t pad0[7];    //   8 (arrivals and spinning readers on separate lines)
+  uint64_t state;      //  64 generation << 1 | kBarrierSleepers
+  uint64_t pad1[7];    //  72
+};
+static_assert(sizeof(HostBarrier) == 128);
+static_assert(offsetof(HostBarrier, state) == 64);
+constexpr uint64_t kHostBarrierOffset = 1024;
+constexpr uint64_t kBarrierSleepers = 1;
+static_assert(kHostBarrierOffset >= sizeof(SpaceHeader));
+static_assert(kHostBarrierOffset + sizeof(HostBarrier) <= kPageSize);
+inline HostBarrier* HostBarrierOf(void* space) {
+  return reinterpret_cast<HostBarrier*>(static_cast<char*>(space) + kHostBarrierOffset);
+}
 
 // ---------------------------------------------------------------------------
 // Host lock table: open addressing on the lock id, entries never removed.

@@ -98,6 +98,7 @@ class HostCore {
     uint32_t pending_command = 0;
     uint64_t pending_seq = 0;
     uint64_t pending_since_ns = 0;
+    uint64_t sleep_generation = 0;  // pending kBarrierSleep: the generation it sleeps in
     uint64_t bad_sequences = 0;  // jumps answered kBadSequence (logged sparingly)
   };
   struct Node {
@@ -126,6 +127,9 @@ class HostCore {
   bool DoLock(Slot& s, const Request& req, Reply* reply);
   bool DoUnlock(Slot& s, const Request& req, Reply* reply);
   bool DoBarrier(Slot& s, Reply* reply);
+  // The host barrier (one host): nodes sleep in it and are woken.
+  bool DoBarrierSleep(Slot& s, const Request& req);
+  void DoBarrierWake();
   void DoFinish(Slot& s, const Request& req, Reply* reply);
   void Grant(uint32_t node);
   void Complete(uint32_t slot, uint64_t seq, const Reply& reply);
