@@ -131,6 +131,21 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def huge_page_settings():
+    """The kernel's transparent huge page modes for anonymous memory (the
+    OpenMP builds' heap) and for shared memory (dsmkit's space on one host),
+    which change both builds' page fault counts."""
+    def mode(name):
+        try:
+            with open("/sys/kernel/mm/transparent_hugepage/" + name, encoding="utf-8") as f:
+                text = f.read()
+        except OSError:
+            return "?"
+        start, end = text.find("["), text.find("]")
+        return text[start + 1:end] if 0 <= start < end else text.strip()
+    return "anonymous %s, shared memory %s" % (mode("enabled"), mode("shmem_enabled"))
+
+
 def program_args(a, prog, inputs_dir):
     """The program's arguments at the chosen size (without -p)."""
     size = suite_matrix.PROGRAMS[prog].sizes[a.sizes]
@@ -184,6 +199,12 @@ def run_matrix(a, argv):
           % (len(a.program_list), len(a.config_list), a.repeat, total, a.sizes, a.out), flush=True)
     for (prog, c), why in skipped.items():
         print("suite: %s on %s skipped: %s" % (prog, c, why), flush=True)
+    if "shared memory never" in huge_page_settings() and any(
+            c.kind == "dsm" and not c.vm and c.hosts == 1 and c.per_host > 1 for c in a.config_list):
+        print("suite: note: this machine gives shared memory no huge pages (transparent_hugepage/"
+              "shmem_enabled is never), so the nodes on one host each take a page fault per 4 KiB "
+              "they touch (docs/performance.md); as root: echo advise > "
+              "/sys/kernel/mm/transparent_hugepage/shmem_enabled", flush=True)
 
     runs, index = [], 0
     # Repeat i of every run before repeat i + 1 of any, so that a change of
@@ -202,6 +223,7 @@ def run_matrix(a, argv):
         ("date", started.strftime("%Y-%m-%d %H:%M %Z")),
         ("machine", "%s, %s, %d logical CPUs" % (socket.gethostname(), cpu_model(),
                                                   os.cpu_count() or 0)),
+        ("transparent huge pages", huge_page_settings()),
         ("load (1-minute average, sampled after every run)",
          "min %.1f, median %.1f, max %.1f" % (min(loads), statistics.median(loads), max(loads))),
         ("sizes", a.sizes),

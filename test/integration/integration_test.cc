@@ -246,6 +246,21 @@ TEST(SystemCalls, ReadAndWriteSharedBuffersAcrossHosts) {
   }
 }
 
+// On one host every node asks for huge pages on the shared data area (used
+// where the machine's transparent_hugepage/shmem_enabled allows them); across
+// hosts no node does, since coherence protects 4 KiB pages one by one.
+TEST(HugePages, AskedForOnOneHostOnly) {
+  for (const std::string hosts : {"1", "2"}) {
+    RunResult r = RunCommand(
+        {DSM_RUN_PATH, "--hosts", hosts, "-n", "2", "--timeout", "120", "--", Program("hugepages")}, 150);
+    ASSERT_EQ(r.exit_code, 0) << hosts << " hosts\n" << Describe(r);
+    const std::string want = hosts == "1" ? "hg=1" : "hg=0";
+    EXPECT_NE(r.out.find("hugepages: node 0 " + want + "\nhugepages: node 1 " + want + "\n"), std::string::npos)
+        << hosts << " hosts\n"
+        << Describe(r);
+  }
+}
+
 // A script that execs the program (a libtool wrapper, say): dsm-run cannot
 // read the globals' size from it and reserves room for them anyway.
 TEST(SharedGlobals, ProgramStartedThroughAScriptWorks) {
