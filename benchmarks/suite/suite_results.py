@@ -34,6 +34,12 @@ class Cell:
     speedup: object = None  # phase time of 1 OpenMP thread / this one's
     self_speedup: object = None  # phase time of this build on 1 worker / this one's
     ratio_omp: object = None  # this one's phase time / OpenMP's with as many workers
+    # The same ratio repeat by repeat (the runs of one repeat ran close in
+    # time, so a slow spell of the machine hits both): the median of the
+    # per-repeat ratios, and the smallest and largest.
+    ratio_paired: object = None
+    ratio_paired_min: object = None
+    ratio_paired_max: object = None
 
 
 def _cell_of(program, config, runs, skipped):
@@ -71,6 +77,16 @@ def _div(a, b):
     return a / b
 
 
+def _pair(cell, mine, reference):
+    """Sets cell's paired ratio from the repeats both configurations ran ok."""
+    ref = {r.repeat: r.phase_s for r in reference if r.status == "ok"}
+    ratios = [r.phase_s / ref[r.repeat] for r in mine
+              if r.status == "ok" and ref.get(r.repeat, 0) > 0 and r.phase_s is not None]
+    if ratios:
+        cell.ratio_paired = statistics.median(ratios)
+        cell.ratio_paired_min, cell.ratio_paired_max = min(ratios), max(ratios)
+
+
 def summarize(programs, configs, runs, skipped):
     """Cells in (program, config) order. runs: RunResults of any order; skipped:
     {(program, config name): reason} for combinations that were not run."""
@@ -95,6 +111,8 @@ def summarize(programs, configs, runs, skipped):
             cell.self_speedup = _div(base.phase_s, cell.phase_s) if base else None
             if c.kind == "dsm" and c.workers in omp:
                 cell.ratio_omp = _div(cell.phase_s, omp[c.workers].phase_s)
+                _pair(cell, [r for r in runs if r.program == p and r.config == c.name],
+                      [r for r in runs if r.program == p and r.config == omp[c.workers].config.name])
         cells.extend(row[c.name] for c in configs)
     return cells
 
@@ -108,7 +126,7 @@ def failures(cells):
 CELL_COLUMNS = ("program", "size", "config", "kind", "hosts", "nodes_per_host", "workers",
                 "repeats", "ok_runs", "status", "reason", "phase_s", "total_s", "wall_s", "cpu_s",
                 "phase_min_s", "phase_max_s", "speedup", "self_speedup",
-                "ratio_omp") + STAT_KEYS
+                "ratio_omp", "ratio_paired", "ratio_paired_min", "ratio_paired_max") + STAT_KEYS
 
 RUN_COLUMNS = ("program", "size", "config", "repeat", "status", "reason", "exit_code", "threads",
                "phase_s", "total_s", "wall_s", "cpu_s", "load1") + STAT_KEYS
@@ -131,7 +149,8 @@ def write_cells_csv(path, cells, size):
             row = [c.program, size, cfg.name, cfg.kind, cfg.hosts if cfg.kind == "dsm" else "",
                    cfg.per_host if cfg.kind == "dsm" else "", cfg.workers, c.repeats, c.ok_runs,
                    c.status, c.reason, c.phase_s, c.total_s, c.wall_s, c.cpu_s, c.phase_min, c.phase_max,
-                   c.speedup, c.self_speedup, c.ratio_omp]
+                   c.speedup, c.self_speedup, c.ratio_omp, c.ratio_paired, c.ratio_paired_min,
+                   c.ratio_paired_max]
             row += [c.stats.get(k) if c.stats else None for k in STAT_KEYS]
             w.writerow([_csv_value(v) for v in row])
 
@@ -249,6 +268,21 @@ def markdown(cells, programs, configs, meta, size_notes):
             row.append(text)
         rows.append(row)
     out.append(table(["program"] + [c.label for c in configs], rows))
+    compared = [c for c in configs if any(by[p, c.name].ratio_paired is not None for p in programs)]
+    if compared:
+        out += ["## Ratio to OpenMP repeat by repeat (median, smallest and largest)", ""]
+        rows = []
+        for p in programs:
+            row = [p]
+            for c in compared:
+                cell = by[p, c.name]
+                row.append("" if cell.ratio_paired is None else "%.2f (%.2f-%.2f)" % (
+                    cell.ratio_paired, cell.ratio_paired_min, cell.ratio_paired_max))
+            rows.append(row)
+        out.append(table(["program"] + [c.label for c in compared], rows))
+        out += ["Each repeat runs every configuration once before the next repeat starts, so "
+                "the two runs of one ratio are close in time; on a machine whose speed "
+                "drifts this median is steadier than the ratio of the medians above.", ""]
     out += ["## Every cell", ""]
     header = ["program", "config", "workers", "phase s", "total s", "wall s", "cpu s", "speedup",
               "vs OpenMP", "faults", "pages fetched", "diffs", "diff KiB", "messages",

@@ -147,6 +147,12 @@ class SummaryTest(unittest.TestCase):
         self.assertAlmostEqual(by["dsm-2x1"].ratio_omp, 4.0 / 1.1)
         self.assertAlmostEqual(by["dsm-1x1"].ratio_omp, 1.1)
         self.assertIsNone(by["omp-2"].ratio_omp)
+        # Repeat by repeat: 4.0/1.0, 3.0/1.2, 5.0/1.1 against OpenMP 2.
+        self.assertAlmostEqual(by["dsm-2x1"].ratio_paired, 4.0)
+        self.assertAlmostEqual(by["dsm-2x1"].ratio_paired_min, 3.0 / 1.2)
+        self.assertAlmostEqual(by["dsm-2x1"].ratio_paired_max, 5.0 / 1.1)
+        self.assertAlmostEqual(by["dsm-1x1"].ratio_paired, 2.2 / 2.0)
+        self.assertIsNone(by["omp-2"].ratio_paired)
 
     def test_one_failed_repeat_fails_the_cell_whatever_its_speed(self):
         runs = [run("fft", "omp-1", 1), run("fft", "omp-1", 2, status="timeout", reason="t/o"),
@@ -235,7 +241,7 @@ class WriterTest(unittest.TestCase):
                 while j < len(lines) and lines[j].startswith("|"):
                     self.assertEqual(self._cells(lines[j]), width, lines[j])
                     j += 1
-        self.assertEqual(tables, 3)
+        self.assertEqual(tables, 4)  # phase, speedup, ratio repeat by repeat, every cell
         self.assertIn("**FAILED**", text)
         self.assertIn("radix on 2 hosts x 1: failed", text)
 
