@@ -23,17 +23,10 @@
 
 #include "dsm/common/fd.h"
 #include "netns.h"
+#include "netns_run.h"
 #include "spawn.h"
 
 namespace dsm::launcher::testing {
-
-// How a dsm-run ended.
-struct RunResult {
-  int status = -1;  // exit status; -1: killed by a signal or at the deadline
-  bool timed_out = false;
-  std::string out, err;
-  double seconds = 0;  // from the start to its exit
-};
 
 class SshCluster {
  public:
@@ -67,28 +60,12 @@ class SshCluster {
   // was cut off: nothing on it ends, nothing reaches it.
   Status CutOff(uint32_t host) const;
 
-  // dsm-run in the launch machine's namespace.
-  class Run {
+  // dsm-run in the launch machine's namespace, with the test's environment
+  // less DSM_* (netns_run.h: WaitForLines, Wait, WaitSince).
+  class Run : public NetnsRun {
    public:
     // stdin_path: dsm-run's standard input (default /dev/null).
     Run(const SshCluster& cluster, const std::vector<std::string>& argv, const std::string& stdin_path = "/dev/null");
-    ~Run();
-    pid_t pid() const { return pid_; }
-    // Reads stdout until it holds `count` lines containing `text`.
-    bool WaitForLines(const std::string& text, int count, std::chrono::milliseconds deadline);
-    // Waits for the end, reading everything.
-    RunResult Wait(std::chrono::milliseconds deadline);
-    // The time since `since` (steady clock) when it exits.
-    RunResult WaitSince(std::chrono::steady_clock::time_point since, std::chrono::milliseconds deadline);
-
-   private:
-    bool Pump(int timeout_ms);
-    pid_t pid_ = -1;
-    UniqueFd pidfd_, out_, err_;
-    RunResult r_;
-    std::chrono::steady_clock::time_point start_;
-    bool exited_ = false;
-    std::chrono::steady_clock::time_point exit_time_{};
   };
 
  private:

@@ -25,27 +25,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string Comm(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
-  std::string s;
-  std::getline(in, s);
-  return s;
-}
-
-std::string Cmdline(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  for (char& c : s) {
-    if (c == '\0') c = ' ';
-  }
-  return s;
-}
-
-std::string Describe(const RunResult& r) {
-  return "status " + std::to_string(r.status) + (r.timed_out ? " (timed out)" : "") + " after " +
-         std::to_string(r.seconds) + " s\n--- stdout\n" + r.out + "--- stderr\n" + r.err;
-}
-
 class SshJob : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -198,7 +177,7 @@ TEST_F(SshFailure, AKilledSshClientEndsTheJobNamingItsHost) {
   // The ssh process of host 1's daemon, in the launch machine.
   pid_t ssh = -1;
   for (pid_t pid : cluster_->Processes(cluster_->hosts())) {
-    std::string cmd = Cmdline(pid);
+    std::string cmd = CommandLine(pid);
     if (Comm(pid) == "ssh" && cmd.find(" " + SshCluster::Address(1) + " ") != std::string::npos &&
         cmd.find("'--agent' 'daemon'") != std::string::npos) {
       ssh = pid;
@@ -282,7 +261,7 @@ TEST_F(SshJob, TheKeysNeverAppearOnACommandLine) {
   ASSERT_TRUE(run.WaitForLines("spin-ready", 2, milliseconds(30000)));
   for (uint32_t h = 0; h <= cluster_->hosts(); ++h) {
     for (pid_t pid : cluster_->Processes(h)) {
-      std::string cmd = Cmdline(pid);
+      std::string cmd = CommandLine(pid);
       EXPECT_EQ(cmd.find("curve-secret"), std::string::npos) << cmd;
       EXPECT_EQ(cmd.find("curve-public"), std::string::npos) << cmd;
     }
@@ -291,7 +270,7 @@ TEST_F(SshJob, TheKeysNeverAppearOnACommandLine) {
   for (uint32_t h = 0; h < 2; ++h) {
     pid_t daemon = RemoteProcess(h, "dsm-hostd");
     ASSERT_GT(daemon, 0);
-    std::string cmd = Cmdline(daemon);
+    std::string cmd = CommandLine(daemon);
     EXPECT_NE(cmd.find("--listen tcp://" + SshCluster::Address(h) + ":0"), std::string::npos) << cmd;
   }
   ASSERT_EQ(::kill(run.pid(), SIGINT), 0);
