@@ -1,6 +1,5 @@
 #include "slurm_cluster.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -10,12 +9,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
-#include <sstream>
 #include <thread>
-
-extern char** environ;
 
 namespace dsm::launcher::testing {
 namespace {
@@ -24,50 +19,6 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 constexpr int kIdleMs = 15000;  // bring-up is 0.1-0.3 s here
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-ino_t InodeOf(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-}
-
-std::string Comm(pid_t pid) {
-  std::string s = ReadAll("/proc/" + std::to_string(pid) + "/comm");
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
-
-std::string CommandLine(pid_t pid) {
-  std::string s = ReadAll("/proc/" + std::to_string(pid) + "/cmdline");
-  for (char& c : s) {
-    if (c == '\0') c = ' ';
-  }
-  return s.substr(0, 200);
-}
-
-int MsLeft(steady_clock::time_point end) {
-  auto ms = std::chrono::duration_cast<milliseconds>(end - steady_clock::now()).count();
-  return ms < 0 ? 0 : static_cast<int>(ms);
-}
-
-void RemoveTree(const std::string& path) {
-  if (DIR* d = ::opendir(path.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
-      std::string p = path + "/" + name;
-      if (::unlink(p.c_str()) != 0 && errno == EISDIR) RemoveTree(p);
-    }
-    ::closedir(d);
-  }
-  ::rmdir(path.c_str());
-}
 
 // Starts a daemon in the foreground (it dies with the test, PR_SET_PDEATHSIG)
 // in namespace fd `netns`, output to `log`.
@@ -95,23 +46,12 @@ Status StartDaemon(std::vector<std::string> argv, const std::vector<std::string>
 
 }  // namespace
 
-SlurmCluster::SlurmCluster(uint32_t machines) : machines_(machines) {
-  ::sigprocmask(SIG_SETMASK, nullptr, &restore_.mask);
-  ::sigaction(SIGPIPE, nullptr, &restore_.sigpipe);
-  ::sigaction(SIGCHLD, nullptr, &restore_.sigchld);
-  ::getrlimit(RLIMIT_NOFILE, &restore_.nofile);
+SlurmCluster::SlurmCluster(uint32_t machines) : machines_(machines), restore_(CurrentChildRestore()) {
   if (Status s = Make(); !s.ok()) error_ = s.message();
 }
 
 std::vector<std::string> SlurmCluster::ClientEnv() const {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string v = *e;
-    if (!v.starts_with("DSM_") && !v.starts_with("SLURM_") && !v.starts_with("TMPDIR=")) env.push_back(v);
-  }
-  env.push_back("SLURM_CONF=" + dir_ + "/slurm.conf");
-  env.push_back("TMPDIR=" + TmpDir());
-  return env;
+  return TestEnvironment({"DSM_", "SLURM_", "TMPDIR="}, {"SLURM_CONF=" + dir_ + "/slurm.conf", "TMPDIR=" + TmpDir()});
 }
 
 Status SlurmCluster::Make() {
@@ -186,7 +126,7 @@ Status SlurmCluster::WaitUntilIdle(milliseconds deadline) const {
   std::string last;
   for (;;) {
     Run sinfo(*this, {"/usr/bin/sinfo", "-h", "-N", "-o", "%t"});
-    SlurmResult r = sinfo.Wait(milliseconds(MsLeft(end) + 1000));
+    RunResult r = sinfo.Wait(milliseconds(MsLeft(end) + 1000));
     last = r.out + r.err;
     size_t idle = 0;
     for (size_t at = r.out.find("idle"); at != std::string::npos; at = r.out.find("idle", at + 1)) ++idle;
@@ -236,21 +176,7 @@ std::string SlurmCluster::WriteFile(const std::string& name, const std::string& 
   return path;
 }
 
-std::vector<pid_t> SlurmCluster::ProcessesIn(uint32_t k) const {
-  std::vector<pid_t> pids;
-  ino_t ns = InodeOf("/run/netns/" + net_->name(k));
-  if (ns == 0) return pids;
-  DIR* d = ::opendir("/proc");
-  if (d == nullptr) return pids;
-  while (dirent* e = ::readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (end == e->d_name || *end != '\0') continue;
-    if (InodeOf("/proc/" + std::to_string(pid) + "/ns/net") == ns) pids.push_back(static_cast<pid_t>(pid));
-  }
-  ::closedir(d);
-  return pids;
-}
+std::vector<pid_t> SlurmCluster::ProcessesIn(uint32_t k) const { return ProcessesInNetns(net_->name(k)); }
 
 std::vector<pid_t> SlurmCluster::JobProcesses(uint32_t k) const {
   std::vector<pid_t> pids;
@@ -268,136 +194,21 @@ std::vector<pid_t> SlurmCluster::JobProcesses(uint32_t k) const {
 }
 
 std::string SlurmCluster::WaitUntilEmpty(milliseconds deadline) const {
-  auto end = steady_clock::now() + deadline;
-  for (;;) {
-    std::vector<pid_t> left;
-    for (uint32_t k = 0; k <= machines_; ++k) {
-      for (pid_t pid : JobProcesses(k)) left.push_back(pid);
-    }
-    if (left.empty()) return "";
-    std::vector<UniqueFd> fds;
-    std::vector<pollfd> p;
-    for (pid_t pid : left) {
-      fds.emplace_back(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-      if (fds.back().valid()) p.push_back(pollfd{fds.back().get(), POLLIN, 0});
-    }
-    int ms = MsLeft(end);
-    if (ms <= 0 || (!p.empty() && ::poll(p.data(), p.size(), ms) == 0)) {
-      std::string what;
-      for (pid_t pid : left) what += std::to_string(pid) + ": " + CommandLine(pid) + "\n";
-      return what;
-    }
-  }
+  return WaitUntilGone(
+      [this] {
+        std::vector<pid_t> left;
+        for (uint32_t k = 0; k <= machines_; ++k) {
+          for (pid_t pid : JobProcesses(k)) left.push_back(pid);
+        }
+        return left;
+      },
+      deadline);
 }
 
-std::string SlurmCluster::LeftInTmpDir() const {
-  std::string what;
-  if (DIR* d = ::opendir(TmpDir().c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name != "." && name != "..") what += TmpDir() + "/" + name + "\n";
-    }
-    ::closedir(d);
-  }
-  return what;
-}
+std::string SlurmCluster::LeftInTmpDir() const { return ListDir(TmpDir()); }
 
 SlurmCluster::Run::Run(const SlurmCluster& cluster, const std::vector<std::string>& argv,
-                       const std::string& stdin_path) {
-  start_ = steady_clock::now();
-  std::vector<std::string> env = cluster.ClientEnv();
-  std::vector<char*> envp = StringPointers(env);
-  std::vector<std::string> args = argv;
-  int o[2], e[2];
-  if (::pipe2(o, O_CLOEXEC) != 0 || ::pipe2(e, O_CLOEXEC) != 0) return;
-  out_.reset(o[0]);
-  UniqueFd out_w(o[1]);
-  err_.reset(e[0]);
-  UniqueFd err_w(e[1]);
-  UniqueFd devnull(::open(stdin_path.c_str(), O_RDONLY | O_CLOEXEC));
-  SpawnSpec spec;
-  spec.path = args[0].c_str();
-  spec.argv = StringPointers(args);
-  spec.envp = envp.data();
-  spec.stdin_fd = devnull.get();
-  spec.stdout_fd = out_w.get();
-  spec.stderr_fd = err_w.get();
-  spec.pgid = 0;
-  spec.netns_fd = cluster.net_->fd(cluster.machines_);
-  spec.restore = &cluster.restore_;
-  auto r = Spawn(spec);
-  if (!r.ok()) {
-    r_.err = r.status().message();
-    return;
-  }
-  pid_ = r->pid;
-  pidfd_ = std::move(r->pidfd);
-}
-
-SlurmCluster::Run::~Run() {
-  if (pid_ > 0 && !exited_) ::kill(pid_, SIGKILL);
-  if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
-}
-
-bool SlurmCluster::Run::Pump(int timeout_ms) {
-  pollfd p[3];
-  nfds_t n = 0;
-  if (out_) p[n++] = pollfd{out_.get(), POLLIN, 0};
-  if (err_) p[n++] = pollfd{err_.get(), POLLIN, 0};
-  if (!exited_ && pidfd_) p[n++] = pollfd{pidfd_.get(), POLLIN, 0};
-  if (n == 0) return false;
-  if (::poll(p, n, timeout_ms) <= 0) return true;
-  for (nfds_t i = 0; i < n; ++i) {
-    if (p[i].revents == 0) continue;
-    if (p[i].fd == pidfd_.get()) {
-      exited_ = true;
-      exit_time_ = steady_clock::now();
-      continue;
-    }
-    char buf[4096];
-    ssize_t got = ::read(p[i].fd, buf, sizeof buf);
-    bool is_out = out_ && p[i].fd == out_.get();
-    if (got > 0) {
-      (is_out ? r_.out : r_.err).append(buf, static_cast<size_t>(got));
-    } else if (got == 0 || errno != EINTR) {
-      (is_out ? out_ : err_).reset();
-    }
-  }
-  return true;
-}
-
-bool SlurmCluster::Run::WaitForLines(const std::string& text, int count, milliseconds deadline) {
-  auto end = steady_clock::now() + deadline;
-  for (;;) {
-    int seen = 0;
-    for (size_t at = r_.out.find(text); at != std::string::npos; at = r_.out.find(text, at + 1)) ++seen;
-    if (seen >= count) return true;
-    int ms = MsLeft(end);
-    if (ms <= 0 || (!out_ && exited_)) return false;
-    if (!Pump(ms)) return false;
-  }
-}
-
-SlurmResult SlurmCluster::Run::WaitSince(steady_clock::time_point since, milliseconds deadline) {
-  auto end = steady_clock::now() + deadline;
-  while (out_ || err_ || !exited_) {
-    int ms = MsLeft(end);
-    if (ms <= 0) {
-      r_.timed_out = true;
-      ::kill(pid_, SIGKILL);
-      break;
-    }
-    if (!Pump(ms)) break;
-  }
-  int status = 0;
-  if (pid_ > 0 && ::waitpid(pid_, &status, 0) == pid_) {
-    exited_ = true;
-    pid_ = -1;
-    r_.status = WIFEXITED(status) && !r_.timed_out ? WEXITSTATUS(status) : -1;
-  }
-  if (exit_time_ == steady_clock::time_point{}) exit_time_ = steady_clock::now();
-  r_.seconds = std::chrono::duration<double>(exit_time_ - since).count();
-  return r_;
-}
+                       const std::string& stdin_path)
+    : NetnsRun(argv, cluster.ClientEnv(), cluster.net_->fd(cluster.machines_), cluster.restore_, stdin_path) {}
 
 }  // namespace dsm::launcher::testing

@@ -28,16 +28,10 @@
 
 #include "dsm/common/fd.h"
 #include "netns.h"
+#include "netns_run.h"
 #include "spawn.h"
 
 namespace dsm::launcher::testing {
-
-struct SlurmResult {
-  int status = -1;  // exit status; -1: killed by a signal or at the deadline
-  bool timed_out = false;
-  std::string out, err;
-  double seconds = 0;  // from `since` to its exit
-};
 
 class SlurmCluster {
  public:
@@ -65,27 +59,13 @@ class SlurmCluster {
   std::string LeftInTmpDir() const;
 
   // A command (salloc, sbatch, ...) in the controller's namespace with
-  // SLURM_CONF and TMPDIR set.
-  class Run {
+  // SLURM_CONF and TMPDIR set, and the test's environment less DSM_*,
+  // SLURM_* (netns_run.h: WaitForLines, Wait, WaitSince).
+  class Run : public NetnsRun {
    public:
     // stdin_path: the command's standard input (default /dev/null).
     Run(const SlurmCluster& cluster, const std::vector<std::string>& argv,
         const std::string& stdin_path = "/dev/null");
-    ~Run();
-    pid_t pid() const { return pid_; }
-    // Reads stdout until it holds `count` lines containing `text`.
-    bool WaitForLines(const std::string& text, int count, std::chrono::milliseconds deadline);
-    SlurmResult Wait(std::chrono::milliseconds deadline) { return WaitSince(start_, deadline); }
-    SlurmResult WaitSince(std::chrono::steady_clock::time_point since, std::chrono::milliseconds deadline);
-
-   private:
-    bool Pump(int timeout_ms);
-    pid_t pid_ = -1;
-    UniqueFd pidfd_, out_, err_;
-    SlurmResult r_;
-    std::chrono::steady_clock::time_point start_;
-    bool exited_ = false;
-    std::chrono::steady_clock::time_point exit_time_{};
   };
 
  private:

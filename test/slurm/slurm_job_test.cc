@@ -10,9 +10,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -25,28 +22,6 @@ namespace dsm::launcher::testing {
 namespace {
 
 using std::chrono::milliseconds;
-
-std::string Read(const std::string& path, bool nul_to_space = false) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  std::string t = s.str();
-  if (nul_to_space) {
-    for (char& c : t) {
-      if (c == '\0') c = ' ';
-    }
-  }
-  while (!nul_to_space && !t.empty() && t.back() == '\n') t.pop_back();
-  return t;
-}
-
-std::string Comm(pid_t pid) { return Read("/proc/" + std::to_string(pid) + "/comm"); }
-std::string Cmdline(pid_t pid) { return Read("/proc/" + std::to_string(pid) + "/cmdline", true); }
-
-std::string Describe(const SlurmResult& r) {
-  return "status " + std::to_string(r.status) + (r.timed_out ? " (timed out)" : "") + " after " +
-         std::to_string(r.seconds) + " s\n--- stdout\n" + r.out + "--- stderr\n" + r.err;
-}
 
 class SlurmJob : public ::testing::Test {
  protected:
@@ -78,7 +53,7 @@ class SlurmJob : public ::testing::Test {
     return argv;
   }
 
-  SlurmResult RunJob(const std::vector<std::string>& argv) {
+  RunResult RunJob(const std::vector<std::string>& argv) {
     SlurmCluster::Run run(*cluster_, argv);
     return run.Wait(milliseconds(60000));
   }
@@ -99,7 +74,7 @@ class SlurmJob : public ::testing::Test {
 
   // The job fails within 3 s of `since`, naming `what`.
   void ExpectFailureNaming(std::chrono::steady_clock::time_point since, const std::string& what) {
-    SlurmResult r = run_->WaitSince(since, milliseconds(10000));
+    RunResult r = run_->WaitSince(since, milliseconds(10000));
     EXPECT_NE(r.status, 0) << Describe(r);
     EXPECT_LT(r.seconds, 3.0) << Describe(r);
     EXPECT_NE(r.err.find(what), std::string::npos) << what << "\n" << Describe(r);
@@ -113,9 +88,9 @@ TEST_F(SlurmJob, AnSbatchScriptWithDsmRunAsItsOnlyLine) {
   std::string script = cluster_->WriteFile(
       "pi.sbatch", "#!/bin/sh\n#SBATCH --nodes=2 --ntasks=4\n" + std::string(DSM_RUN_PATH) + " -n 4 " + PI_PATH + "\n");
   std::string out = cluster_->Path("pi.out");
-  SlurmResult r = RunJob({"/usr/bin/sbatch", "--quiet", "--wait", "--output=" + out, "--chdir=" + cluster_->TmpDir(),
+  RunResult r = RunJob({"/usr/bin/sbatch", "--quiet", "--wait", "--output=" + out, "--chdir=" + cluster_->TmpDir(),
                           script});
-  std::string text = Read(out);
+  std::string text = ReadAll(out);
   ::unlink(out.c_str());
   EXPECT_EQ(r.status, 0) << Describe(r) << "--- job output\n" << text;
   EXPECT_NE(text.find("pi: OK"), std::string::npos) << text;
@@ -123,7 +98,7 @@ TEST_F(SlurmJob, AnSbatchScriptWithDsmRunAsItsOnlyLine) {
 }
 
 TEST_F(SlurmJob, PiAndTheCounterAcrossThreeMachines) {
-  SlurmResult r = RunJob(Salloc({"-N3", "-n3"}, {"-n", "3", "--tag-output"}, PI_PATH));
+  RunResult r = RunJob(Salloc({"-N3", "-n3"}, {"-n", "3", "--tag-output"}, PI_PATH));
   EXPECT_EQ(r.status, 0) << Describe(r);
   EXPECT_NE(r.out.find("[node 0@h0] pi: OK"), std::string::npos) << Describe(r);
   EXPECT_NE(r.out.find("on 3 nodes"), std::string::npos) << Describe(r);
@@ -140,20 +115,20 @@ TEST_F(SlurmJob, NodeZeroReadsTheStandardInputOfDsmRun) {
   const dsm::testing::StdinCheck check = dsm::testing::MakeStdinCheck();
   std::string path = cluster_->WriteFile("stdin", check.input);
   SlurmCluster::Run run(*cluster_, Salloc({"-N2", "-n2"}, {"-n", "2"}, DSM_PROGRAMS_DIR "/vm_node", {"stdin"}), path);
-  SlurmResult r = run.Wait(milliseconds(60000));
+  RunResult r = run.Wait(milliseconds(60000));
   EXPECT_EQ(r.status, 0) << Describe(r);
   EXPECT_NE(r.out.find(check.expect), std::string::npos) << Describe(r);
 }
 
 // Without -n, one node per task of the allocation, as mpirun does.
 TEST_F(SlurmJob, WithoutMinusNEveryTaskOfTheAllocationIsANode) {
-  SlurmResult r = RunJob(Salloc({"-N2", "-n3"}, {}, PI_PATH));
+  RunResult r = RunJob(Salloc({"-N2", "-n3"}, {}, PI_PATH));
   EXPECT_EQ(r.status, 0) << Describe(r);
   EXPECT_NE(r.out.find("on 3 nodes"), std::string::npos) << Describe(r);
 }
 
 TEST_F(SlurmJob, MoreNodesThanTheAllocationsTasksIsRefused) {
-  SlurmResult r = RunJob(Salloc({"-N2", "-n2"}, {"-n", "3"}, PI_PATH));
+  RunResult r = RunJob(Salloc({"-N2", "-n2"}, {"-n", "3"}, PI_PATH));
   EXPECT_EQ(r.status, 2) << Describe(r);
   EXPECT_NE(r.err.find("dsm-run: error:"), std::string::npos) << Describe(r);
 }
@@ -181,7 +156,7 @@ TEST_F(SlurmJob, AKilledSrunEndsTheJobNamingItsHost) {
   // The srun of host 1's daemon, on the login machine.
   pid_t srun = -1;
   for (pid_t pid : cluster_->JobProcesses(cluster_->machines())) {
-    std::string cmd = Cmdline(pid);
+    std::string cmd = CommandLine(pid);
     if (Comm(pid) == "srun" && cmd.find("--nodelist=node1 ") != std::string::npos &&
         cmd.find(" --agent daemon ") != std::string::npos && srun < 0) {
       srun = pid;
@@ -223,7 +198,7 @@ TEST_F(SlurmJob, DaemonsListenOnTheirNodeAddrAndTheKeysStayOffCommandLines) {
   StartSpin();
   for (uint32_t k = 0; k <= cluster_->machines(); ++k) {
     for (pid_t pid : cluster_->JobProcesses(k)) {
-      std::string cmd = Cmdline(pid);
+      std::string cmd = CommandLine(pid);
       EXPECT_EQ(cmd.find("curve-secret"), std::string::npos) << cmd;
       EXPECT_EQ(cmd.find("curve-public"), std::string::npos) << cmd;
     }
@@ -231,12 +206,12 @@ TEST_F(SlurmJob, DaemonsListenOnTheirNodeAddrAndTheKeysStayOffCommandLines) {
   for (uint32_t k = 0; k < 2; ++k) {
     pid_t daemon = Process(k, "dsm-hostd");
     ASSERT_GT(daemon, 0);
-    EXPECT_NE(Cmdline(daemon).find("--listen tcp://" + SlurmCluster::Address(k) + ":0"), std::string::npos)
-        << Cmdline(daemon);
+    EXPECT_NE(CommandLine(daemon).find("--listen tcp://" + SlurmCluster::Address(k) + ":0"), std::string::npos)
+        << CommandLine(daemon);
   }
   EXPECT_EQ(Process(2, "dsm-hostd"), -1);  // node2 is not in the allocation
   ASSERT_EQ(::kill(run_->pid(), SIGTERM), 0);  // salloc passes it on to dsm-run
-  SlurmResult r = run_->Wait(milliseconds(10000));
+  RunResult r = run_->Wait(milliseconds(10000));
   EXPECT_NE(r.status, 0) << Describe(r);
 }
 
