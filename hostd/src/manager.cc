@@ -176,6 +176,7 @@ bool Manager::OnHomeQuery(uint32_t from, uint64_t request_id, std::string_view b
     return false;
   }
   std::vector<HomeEntry> homes(b.count);
+  const uint32_t claimed = ClaimedPages(b.flags);
   for (uint32_t i = 0; i < b.count; ++i) {
     uint32_t page;
     if (!r.Get(&page) || page >= data_pages_) return false;
@@ -183,7 +184,7 @@ bool Manager::OnHomeQuery(uint32_t from, uint64_t request_id, std::string_view b
     if (home_mode_ == device::kHomeRoundRobin) {
       home = pinned_.Contains(page) ? 0u : static_cast<uint32_t>(page % num_hosts_);
     } else {
-      bool claim = i == 0 && (b.flags & kClaimFirst);
+      bool claim = i < claimed;
       if (directory_[page] == 0 && claim) directory_[page] = static_cast<uint8_t>(from + 1);
       home = directory_[page] == 0 ? kNoHome : directory_[page] - 1u;
     }

@@ -166,7 +166,7 @@ TEST_F(ManagerTest, BarrierDepartsEveryHostWithWhatItHasNotSeen) {
   EXPECT_TRUE(arrive(0, 1, {}));
 }
 
-TEST_F(ManagerTest, FirstTouchClaimsOnlyTheFirstPage) {
+TEST_F(ManagerTest, FirstTouchClaimsTheFirstPageOrAsManyAsAsked) {
   auto query = [&](uint32_t h, std::vector<uint32_t> pages, uint32_t flags) {
     BodyWriter w;
     w.Put(PageListBody{static_cast<uint32_t>(pages.size()), flags});
@@ -190,6 +190,12 @@ TEST_F(ManagerTest, FirstTouchClaimsOnlyTheFirstPage) {
   bad.Put(PageListBody{1, kClaimFirst});
   bad.Put(uint32_t{kPages});
   EXPECT_FALSE(manager_.OnMessage(0, kHomeQuery, 1, bad.Take())) << "page outside the data area";
+  // A claim count claims that many leading pages that have no home yet; the
+  // rest are only looked up.
+  EXPECT_EQ(query(1, {10, 11, 12, 4, 13}, kClaimFirst | (4u << kClaimCountShift)),
+            (std::vector<uint32_t>{1, 1, 1, 2, kNoHome}));
+  EXPECT_EQ(query(2, {12, 13, 14}, kClaimFirst | (2u << kClaimCountShift)),
+            (std::vector<uint32_t>{1, 2, kNoHome}));
 }
 
 TEST_F(ManagerTest, HeapAllocAndFree) {

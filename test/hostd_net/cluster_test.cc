@@ -527,6 +527,55 @@ TEST(ClusterHomeLog, CorruptLogEndsTheJobNamingTheSlot) {
   EXPECT_NE(log.find("node in slot 1 corrupted its home-release log"), std::string::npos) << log;
 }
 
+// First touches in order claim pages ahead: host 1's node writes 512 pages
+// nobody touched, one after the other, then three more arrays of 256 pages
+// in one loop (a page of each in turn: three runs in order), and asks the
+// manager for homes a few dozen times, not 1280; host 0's node then reads
+// every value.
+TEST(ClusterClaimAhead, InOrderFirstTouchesClaimManyPagesPerQuery) {
+  ClusterOptions o;
+  o.placement = {{0}, {1}};
+  Cluster cluster(o);
+  ASSERT_TRUE(cluster.Start().ok());
+  constexpr uint64_t kOne = 512, kEach = 256, kArrays = 3;
+  constexpr uint64_t kPagesWritten = kOne + kArrays * kEach;
+  // Page k of the job's writes: the single array first, then the three.
+  auto offset_of = [](TestNode& n, uint64_t k) {
+    const uint64_t first = n.page_offset(PinnedPagesOf(&n.header()).stack_end + 8);
+    if (k < kOne) return first + k * kPageSize;
+    k -= kOne;
+    const uint64_t array = k % kArrays, page = k / kArrays;
+    return first + (kOne + 64 + array * (kEach + 64) + page) * kPageSize;
+  };
+  auto run = testing::RunNodes(cluster, [&](TestNode& n) {
+    if (n.id() == 1) {
+      for (uint64_t k = 0; k < kPagesWritten; ++k) {
+        if (!n.Put<uint64_t>(offset_of(n, k), 1000 + k)) return;
+      }
+    }
+    if (!n.Barrier()) return;
+    if (n.id() == 0) {
+      for (uint64_t k = 0; k < kPagesWritten; ++k) {
+        uint64_t v = 0;
+        if (!n.Get(offset_of(n, k), &v)) return;
+        n.Check(v == 1000 + k, "written page " + std::to_string(k) + " holds " + std::to_string(v));
+      }
+    }
+    FinishJob(n);
+  }, kRunTimeoutMs);
+  ExpectFinished(cluster, run);
+  auto view = cluster.View(1);
+  ASSERT_TRUE(view.has_value());
+  const uint64_t queries = view->coherence.msgs_sent[peer::kHomeQuery];
+  EXPECT_GE(queries, 1u);
+  // One run: 1, 2, 4, ... 64 pages per query; each of the three the same.
+  EXPECT_LE(queries, 60u) << "home queries for " << kPagesWritten << " pages touched in order";
+  // They were homed where they were written: host 0 fetched them.
+  auto host0 = cluster.View(0);
+  ASSERT_TRUE(host0.has_value());
+  EXPECT_GE(host0->coherence.pages_fetched, kPagesWritten);
+}
+
 // ---------------------------------------------------------------------------
 // Untracked writes to pages homed on the writer's host (PageMeta::copied).
 

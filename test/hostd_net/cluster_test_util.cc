@@ -177,6 +177,7 @@ std::optional<HostView> Cluster::View(uint32_t host, int timeout_ms) {
     v.lost_node = d->core().lost_node();
     v.mesh = t->stats();
     if (zmq != nullptr) v.security = zmq->security_stats();
+    if (const Coherence* c = d->core().cluster()) v.coherence = c->stats();
     for (uint32_t p = 0; p < n; ++p) {
       if (t->peer_state(p) == PeerMesh::PeerState::kLost) v.lost_reasons.push_back(t->lost_reason(p));
     }

@@ -67,6 +67,7 @@ struct HostView {
   PeerMesh::Stats mesh;
   std::vector<std::string> lost_reasons;  // the transport's, one per lost peer
   ZmqTransport::SecurityStats security;   // ClusterOptions::zmq only
+  HostStats coherence;                     // the coherence engine's counters
 };
 
 class Cluster {

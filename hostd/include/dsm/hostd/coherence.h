@@ -137,7 +137,7 @@ class Coherence {
   bool Serve(uint32_t page, const PageOp& op, NodeReply* reply);
   void Resume(uint32_t page);
   void SetHome(uint32_t page, uint32_t home);
-  void QueryHomes(uint32_t page);
+  void QueryHomes(uint32_t page, uint32_t node);
   void FetchPages(uint32_t page);
   void SendFetch(uint32_t home, const std::vector<uint32_t>& pages);
   bool OnHomeReply(std::string_view body);
@@ -195,6 +195,16 @@ class Coherence {
   std::unordered_map<uint32_t, std::vector<PageOp>> busy_;  // fetch or lookup in flight
   uint32_t last_fetch_end_ = ~0u;                           // read-ahead
   uint32_t readahead_ = 1;
+  // Per node, the runs of first touches in order it is making (a loop that
+  // initialises several arrays at once makes one per array): where each
+  // run's claim ended, and how many pages it claims next. Least recently
+  // extended first out.
+  struct ClaimRun {
+    uint32_t end = ~0u;
+    uint32_t window = 1;
+  };
+  static constexpr size_t kClaimRuns = 8;
+  std::unordered_map<uint32_t, std::deque<ClaimRun>> claim_runs_;
   std::vector<uint32_t> fresh_invalid_;                     // to append to the ring
   // Diffs sent and acknowledged, per page with some in flight. A fetch reply
   // for such a page left the home before our diff arrived there (one

@@ -195,12 +195,19 @@ static_assert(sizeof(BarrierBody) == 8);
 // kHomeQuery and kFetch: count page indices (uint32 each) follow.
 struct PageListBody {
   uint32_t count;  // 0
-  uint32_t flags;  // 4 kHomeQuery: kClaimFirst
+  uint32_t flags;  // 4 kHomeQuery: kClaimFirst, claim count
 };
 static_assert(sizeof(PageListBody) == 8);
 // Under first touch, the first page of the query is claimed for the sender
-// if it has no home yet; the others (read-ahead) are only looked up.
+// if it has no home yet; the others (read-ahead) are only looked up. Bits
+// 16-31, when not zero, extend the claim to that many leading pages of the
+// query (a host that touches untouched pages in order claims ahead).
 constexpr uint32_t kClaimFirst = 1u << 0;
+constexpr uint32_t kClaimCountShift = 16;
+constexpr uint32_t ClaimedPages(uint32_t flags) {
+  const uint32_t n = flags >> kClaimCountShift;
+  return n != 0 ? n : (flags & kClaimFirst);
+}
 
 // kHomeReply: count entries of HomeEntry follow.
 struct HomeEntry {
