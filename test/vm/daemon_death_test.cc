@@ -48,6 +48,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using vmtest::Child;
+using vmtest::HaveQemu;
 using vmtest::ReadUntil;
 using vmtest::Slurp;
 using vmtest::TempDir;
@@ -98,8 +99,6 @@ class SpaceView {
   void* base_ = nullptr;
 };
 
-bool HaveQemu() { return ::system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0; }
-
 std::string WaitStatusText(int status) {
   if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
@@ -108,18 +107,13 @@ std::string WaitStatusText(int status) {
 
 TEST(GuestDaemonDeath, AWaitingGuestNoticesFromTheHeartbeatAlone) {
   // Fail, not skip, without the inputs: a skipped test would count as a pass.
-  if (!FindKernel("").ok() || !FindBusybox().ok()) FAIL() << "no guest kernel or busybox-static: run scripts/bootstrap";
+  REQUIRE_IMAGE_INPUTS();
   if (!HaveQemu()) FAIL() << "no qemu-system-x86_64: run scripts/bootstrap";
   TempDir dir("dsm-vm-death");
   BuildOptions options;
   options.cache_dir = dir.path() + "/cache";
   // Libraries are looked for as dsm-run looks for them (LD_LIBRARY_PATH first).
-  if (const char* lp = std::getenv("LD_LIBRARY_PATH")) {
-    std::stringstream ss(lp);
-    for (std::string d; std::getline(ss, d, ':');) {
-      if (!d.empty()) options.search.ld_library_path.push_back(d);
-    }
-  }
+  options.search = SearchFromEnvironment();
   auto image = BuildImage(DSM_VM_NODE, options);
   ASSERT_TRUE(image.ok()) << image.status().message();
 

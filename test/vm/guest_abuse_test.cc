@@ -35,13 +35,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using vmtest::Child;
+using vmtest::HaveQemu;
 using vmtest::ReadUntil;
 using vmtest::Slurp;
 using vmtest::TempDir;
 using Clock = std::chrono::steady_clock;
 
-
-bool HaveQemu() { return ::system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0; }
 
 // Every check guest_abuse.cc makes, in its order.
 // clang-format off
@@ -62,8 +61,7 @@ const char* const kSteps[] = {
 
 TEST(GuestAbuse, TheDaemonsValidationHoldsAgainstAHostileGuest) {
   // Fail, not skip, without the inputs: a skipped test would count as a pass.
-  if (!FindKernel("").ok() || !FindBusybox().ok())
-    FAIL() << "no guest kernel or busybox-static: run scripts/bootstrap";
+  REQUIRE_IMAGE_INPUTS();
   if (!HaveQemu()) FAIL() << "no qemu-system-x86_64: run scripts/bootstrap";
   TempDir dir("dsm-vm-abuse");
   BuildOptions options;

@@ -38,16 +38,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using vmtest::HaveQemu;
 using vmtest::TempDir;
-
-// Fails the calling test when this machine lacks what an image needs (a
-// skip would count as a pass; scripts/bootstrap installs it all).
-#define REQUIRE_IMAGE_INPUTS()                                                     \
-  do {                                                                                  \
-    if (!FindKernel("").ok() || !FindBusybox().ok()) {                                  \
-      FAIL() << "no guest kernel or busybox-static: run scripts/bootstrap";             \
-    }                                                                                   \
-  } while (0)
 
 TEST(Cpio, RoundTripsEveryKindOfEntry) {
   CpioWriter w;
@@ -326,10 +318,6 @@ TEST(Image, ParsesTheExitLine) {
   EXPECT_EQ(ParseExitStatus("x dsm-guest-exit 3\r\n"), std::nullopt);
   EXPECT_EQ(ParseExitStatus("dsm-guest-exit 3"), std::nullopt);  // cut short
   EXPECT_EQ(ParseExitStatus(""), std::nullopt);
-}
-
-bool HaveQemu() {
-  return ::system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0;
 }
 
 TEST(Boot, ADynamicProgramRunsInAGuest) {

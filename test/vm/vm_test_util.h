@@ -1,5 +1,6 @@
 // What the VM tests share: a temporary directory, reading a pipe until some
-// text arrives, and a whole file (vm_test_child.h: a child process). Header-
+// text arrives, a whole file, whether QEMU and the image's inputs are there
+// (vm_test_child.h: a child process). Header-
 // only; each test uses it from its own thread.
 #pragma once
 
@@ -77,4 +78,17 @@ inline std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
+// Whether qemu-system-x86_64 is on PATH.
+inline bool HaveQemu() { return ::system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0; }
+
 }  // namespace dsm::vmtest
+
+// Fails the calling test when this machine lacks what a guest image needs (a
+// skip would count as a pass; scripts/bootstrap installs it all). For files
+// that include image.h.
+#define REQUIRE_IMAGE_INPUTS()                                                                   \
+  do {                                                                                           \
+    if (!::dsm::image::FindKernel("").ok() || !::dsm::image::FindBusybox().ok()) {               \
+      FAIL() << "no guest kernel or busybox-static: run scripts/bootstrap";                      \
+    }                                                                                            \
+  } while (0)
