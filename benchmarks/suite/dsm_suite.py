@@ -131,19 +131,18 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def huge_page_settings():
-    """The kernel's transparent huge page modes for anonymous memory (the
-    OpenMP builds' heap) and for shared memory (dsmkit's space on one host),
-    which change both builds' page fault counts."""
-    def mode(name):
-        try:
-            with open("/sys/kernel/mm/transparent_hugepage/" + name, encoding="utf-8") as f:
-                text = f.read()
-        except OSError:
-            return "?"
-        start, end = text.find("["), text.find("]")
-        return text[start + 1:end] if 0 <= start < end else text.strip()
-    return "anonymous %s, shared memory %s" % (mode("enabled"), mode("shmem_enabled"))
+def huge_page_mode(name):
+    """The kernel's transparent huge page mode in /sys/kernel/mm/
+    transparent_hugepage/NAME: "enabled" for anonymous memory (the OpenMP
+    builds' heap), "shmem_enabled" for shared memory (dsmkit's space on one
+    host). Both change the builds' page fault counts. "?" when unreadable."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/" + name, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return "?"
+    start, end = text.find("["), text.find("]")
+    return text[start + 1:end] if 0 <= start < end else text.strip()
 
 
 def program_args(a, prog, inputs_dir):
@@ -199,7 +198,8 @@ def run_matrix(a, argv):
           % (len(a.program_list), len(a.config_list), a.repeat, total, a.sizes, a.out), flush=True)
     for (prog, c), why in skipped.items():
         print("suite: %s on %s skipped: %s" % (prog, c, why), flush=True)
-    if "shared memory never" in huge_page_settings() and any(
+    anon_pages, shared_pages = huge_page_mode("enabled"), huge_page_mode("shmem_enabled")
+    if shared_pages == "never" and any(
             c.kind == "dsm" and not c.vm and c.hosts == 1 and c.per_host > 1 for c in a.config_list):
         print("suite: note: this machine gives shared memory no huge pages (transparent_hugepage/"
               "shmem_enabled is never), so the nodes on one host each take a page fault per 4 KiB "
@@ -223,7 +223,7 @@ def run_matrix(a, argv):
         ("date", started.strftime("%Y-%m-%d %H:%M %Z")),
         ("machine", "%s, %s, %d logical CPUs" % (socket.gethostname(), cpu_model(),
                                                   os.cpu_count() or 0)),
-        ("transparent huge pages", huge_page_settings()),
+        ("transparent huge pages", "anonymous %s, shared memory %s" % (anon_pages, shared_pages)),
         ("load (1-minute average, sampled after every run)",
          "min %.1f, median %.1f, max %.1f" % (min(loads), statistics.median(loads), max(loads))),
         ("sizes", a.sizes),

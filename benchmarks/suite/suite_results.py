@@ -92,10 +92,10 @@ def summarize(programs, configs, runs, skipped):
     {(program, config name): reason} for combinations that were not run."""
     cells = []
     for p in programs:
-        row = {}
+        row, runs_of = {}, {}
         for c in configs:
-            mine = [r for r in runs if r.program == p and r.config == c.name]
-            row[c.name] = _cell_of(p, c, mine, skipped.get((p, c.name)))
+            runs_of[c.name] = [r for r in runs if r.program == p and r.config == c.name]
+            row[c.name] = _cell_of(p, c, runs_of[c.name], skipped.get((p, c.name)))
         omp = {c.threads: row[c.name] for c in configs if c.kind == "omp"}
         one = {}  # kind -> the cell on one worker
         for c in configs:
@@ -111,8 +111,7 @@ def summarize(programs, configs, runs, skipped):
             cell.self_speedup = _div(base.phase_s, cell.phase_s) if base else None
             if c.kind == "dsm" and c.workers in omp:
                 cell.ratio_omp = _div(cell.phase_s, omp[c.workers].phase_s)
-                _pair(cell, [r for r in runs if r.program == p and r.config == c.name],
-                      [r for r in runs if r.program == p and r.config == omp[c.workers].config.name])
+                _pair(cell, runs_of[c.name], runs_of[omp[c.workers].config.name])
         cells.extend(row[c.name] for c in configs)
     return cells
 
