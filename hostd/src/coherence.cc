@@ -108,8 +108,19 @@ void Coherence::OnMessage(uint32_t from, uint16_t type, uint64_t request_id, std
         ok = awaited.on_reply(body);
         break;
       }
-      case kFetch: ok = OnFetch(from, request_id, body); break;
-      case kDiff: ok = OnDiff(from, request_id, body); break;
+      case kFetch:
+      case kDiff: {
+        // A barrier may have moved a page's home here, and the sender heard
+        // of it first: its request waits until this host has departed too.
+        PageRequestBody b;
+        if (BodyReader(body).Get(&b) && b.epoch > barrier_epoch_) {
+          ++stats_.deferred;
+          deferred_.push_back(Deferred{from, type, request_id, std::string(body)});
+          return;
+        }
+        ok = type == kFetch ? OnFetch(from, request_id, body) : OnDiff(from, request_id, body);
+        break;
+      }
       case kLockGrant: ok = OnLockGrant(body); break;
       case kLockRecall: ok = OnLockRecall(body); break;
       case kBarrierDepart: ok = OnBarrierDepart(body); break;
@@ -133,6 +144,7 @@ void Coherence::OnJobEnded() {
   releases_.clear();
   awaited_.clear();
   barrier_slots_.clear();
+  deferred_.clear();
   for (auto& [id, lock] : locks_) lock.waiters.clear();
 }
 
@@ -287,7 +299,7 @@ void Coherence::FetchPages(uint32_t page) {
 void Coherence::SendFetch(uint32_t home, const std::vector<uint32_t>& pages) {
   ++stats_.fetch_messages;
   BodyWriter w;
-  w.Put(PageListBody{static_cast<uint32_t>(pages.size()), 0});
+  w.Put(PageRequestBody{static_cast<uint32_t>(pages.size()), 0, barrier_epoch_});
   w.PutBytes(pages.data(), pages.size() * sizeof(uint32_t));
   Awaited awaited{kFetchReply,
                   [this, home](std::string_view body) { return OnFetchReply(home, body); }};
@@ -296,7 +308,7 @@ void Coherence::SendFetch(uint32_t home, const std::vector<uint32_t>& pages) {
 
 bool Coherence::OnFetch(uint32_t from, uint64_t request_id, std::string_view body) {
   BodyReader r(body);
-  PageListBody b;
+  PageRequestBody b;
   if (!r.Get(&b) || r.remaining() != uint64_t{b.count} * sizeof(uint32_t)) return false;
   std::vector<uint32_t> pages(b.count);
   for (uint32_t& p : pages) {
@@ -442,7 +454,16 @@ bool Coherence::Release(uint32_t slot, uint32_t node, uint64_t count, NodeReply*
     writers.erase(w);
     if (writers.empty()) twins_.erase(t);
     if (diff.empty()) {
-      if (diffs_.count(p)) wait_for.push_back(p);
+      if (diffs_.count(p)) {
+        wait_for.push_back(p);
+      } else if (config_.home_mode == kHomeMigrate) {
+        // Written, but to the values it had: nothing for the home. The
+        // manager still hears that this host writes the page (a notice of
+        // the version it already has, which makes no copy staler than it
+        // is), so that a page only this host writes moves here even while
+        // the values stay the same, and the writes stop costing twins.
+        own_notices_.push_back(Notice{p, config_.host_id, m.version});
+      }
       continue;
     }
     ++stats_.diffs;
@@ -462,7 +483,7 @@ bool Coherence::Release(uint32_t slot, uint32_t node, uint64_t count, NodeReply*
   }
   for (auto& [home, batch] : batches) {
     BodyWriter w;
-    w.Put(PageListBody{batch.first, 0});
+    w.Put(PageRequestBody{batch.first, 0, barrier_epoch_});
     std::string rest = batch.second.Take();
     w.PutBytes(rest.data(), rest.size());
     Awaited awaited{kDiffAck, [this, id](std::string_view body) { return OnDiffAck(id, body); }};
@@ -473,7 +494,7 @@ bool Coherence::Release(uint32_t slot, uint32_t node, uint64_t count, NodeReply*
 
 bool Coherence::OnDiff(uint32_t from, uint64_t request_id, std::string_view body) {
   BodyReader r(body);
-  PageListBody b;
+  PageRequestBody b;
   if (!r.Get(&b) || b.count > r.remaining() / sizeof(DiffEntry)) return false;
   std::vector<std::pair<DiffEntry, std::string_view>> entries(b.count);
   for (auto& [e, bytes] : entries) {

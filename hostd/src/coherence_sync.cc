@@ -234,7 +234,13 @@ bool Coherence::OnBarrierDepart(std::string_view body) {
   BarrierBody b;
   std::vector<uint64_t> vt;
   std::vector<Notice> notices;
-  if (!r.Get(&b) || !GetNotices(&r, config_.num_hosts, data_pages_, &vt, &notices) || !r.done()) {
+  std::vector<HomeMove> moves;
+  if (!r.Get(&b) || !GetNotices(&r, config_.num_hosts, data_pages_, &vt, &notices) ||
+      !GetMoves(&r, config_.num_hosts, data_pages_, &moves) || !r.done()) {
+    return false;
+  }
+  if (!moves.empty() && config_.home_mode != kHomeMigrate) {
+    DSM_LOG_WARN("home moves at barrier %" PRIu64 " in a job whose homes do not migrate", b.epoch);
     return false;
   }
   if (b.epoch != barrier_epoch_ || barrier_slots_.size() != config_.local_nodes) {
@@ -244,11 +250,74 @@ bool Coherence::OnBarrierDepart(std::string_view body) {
     return false;
   }
   ApplyNotices(notices);
+  if (!ApplyMoves(moves)) return true;  // the job is ending
   ++barrier_epoch_;
   ++stats_.barriers;
   std::vector<uint32_t> slots = std::move(barrier_slots_);
   barrier_slots_.clear();
   for (uint32_t slot : slots) Complete(slot, NodeReply{});
+  // Requests of hosts that departed first, which may be for pages homed
+  // here since this barrier.
+  std::vector<Deferred> ready;
+  for (size_t i = 0; i < deferred_.size();) {
+    if (BodyReader(deferred_[i].body).Get(&b) && b.epoch <= barrier_epoch_) {
+      ready.push_back(std::move(deferred_[i]));
+      deferred_.erase(deferred_.begin() + static_cast<ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+  for (const Deferred& d : ready) OnMessage(d.from, d.type, d.request_id, d.body);
+  return true;
+}
+
+// Every node of every host is in the barrier, every diff of the interval
+// has been applied at its home, and this host applied the barrier's
+// notices. A moved page was written by its new home alone in the interval,
+// so that host's copy is the old home's, version for version (its own
+// diffs' acknowledgements carried it there); the old home keeps its copy as
+// a valid one, so the new home marks the page copied (its next write is
+// logged and makes that copy stale).
+bool Coherence::ApplyMoves(const std::vector<HomeMove>& moves) {
+  for (const HomeMove& mv : moves) {
+    PageMeta& m = meta_[mv.page];
+    const uint32_t state = LoadAcquire(&m.state);
+    if (mv.home == config_.host_id) {
+      if (state != kPageValid || m.version != mv.version || busy_.count(mv.page)) {
+        fail_("page " + std::to_string(mv.page) + " was to move its home to host " +
+              std::to_string(config_.host_id) + " at version " + std::to_string(mv.version) +
+              ", but this host's copy is " +
+              (state == kPageValid ? "at version " + std::to_string(m.version) : "not valid"));
+        return false;
+      }
+      twins_.erase(mv.page);
+      wanted_version_.erase(mv.page);
+      m.home = static_cast<uint16_t>(mv.home);
+      __atomic_store_n(&m.copied, uint16_t{1}, __ATOMIC_RELAXED);
+      StoreRelease(&m.state, uint32_t{kPageHome});
+      ++stats_.homes_gained;
+      DSM_LOG_DEBUG("page %u homed here from now on (version %" PRIu64 ")", mv.page, mv.version);
+    } else if (state == kPageHome) {
+      if (m.version != mv.version) {
+        fail_("page " + std::to_string(mv.page) + " was to move its home away from host " +
+              std::to_string(config_.host_id) + " at version " + std::to_string(mv.version) +
+              ", but its version here is " + std::to_string(m.version));
+        return false;
+      }
+      m.home = static_cast<uint16_t>(mv.home);
+      __atomic_store_n(&m.copied, uint16_t{0}, __ATOMIC_RELAXED);
+      StoreRelease(&m.state, uint32_t{kPageValid});
+      // Into the ring: a local node that still holds the page untracked
+      // (its last release came before the new home's copy left, so that
+      // copy has all its writes) drops it at its acquire after this barrier
+      // and faults again, now on a page homed elsewhere.
+      fresh_invalid_.push_back(mv.page);
+      ++stats_.homes_lost;
+    } else if (state != kPageUntouched) {
+      m.home = static_cast<uint16_t>(mv.home);
+    }
+  }
+  PublishInvalidations();
   return true;
 }
 

@@ -95,9 +95,9 @@ std::string HostCore::StatsTable() const {
   Append(&out,
          "host %u: notices %" PRIu64 " sent %" PRIu64 " received; %" PRIu64
          " invalidations; locks %" PRIu64 " local %" PRIu64 " from other hosts, %" PRIu64
-         " tokens returned; %" PRIu64 " barriers\n",
+         " tokens returned; %" PRIu64 " barriers; homes %" PRIu64 " gained %" PRIu64 " lost\n",
          host_id_, h.notices_sent, h.notices_received, h.invalidations, h.lock_local, h.lock_remote,
-         h.token_returns, h.barriers);
+         h.token_returns, h.barriers, h.homes_gained, h.homes_lost);
   Append(&out, "host %u: sent", host_id_);
   for (uint16_t t = 0; t < peer::kMsgTypeEnd; ++t) {
     if (h.msgs_sent[t] == 0) continue;
@@ -145,9 +145,9 @@ std::string HostCore::StatsJson() const {
     Append(&out,
            ",\"notices_sent\":%" PRIu64 ",\"notices_received\":%" PRIu64 ",\"invalidations\":%" PRIu64
            ",\"lock_local\":%" PRIu64 ",\"lock_remote\":%" PRIu64 ",\"token_returns\":%" PRIu64
-           ",\"barriers\":%" PRIu64 "}",
+           ",\"barriers\":%" PRIu64 ",\"homes_gained\":%" PRIu64 ",\"homes_lost\":%" PRIu64 "}",
            h.notices_sent, h.notices_received, h.invalidations, h.lock_local, h.lock_remote,
-           h.token_returns, h.barriers);
+           h.token_returns, h.barriers, h.homes_gained, h.homes_lost);
     out += ",\"messages\":{";
     bool firstm = true;
     for (uint16_t t = 0; t < peer::kMsgTypeEnd; ++t) {

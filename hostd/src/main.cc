@@ -59,7 +59,9 @@ a job of several hosts (one daemon per host; dsm-run --hosts starts them):
   --join ENDPOINT    host 0's endpoint (every host but 0)
   --job-id N         the job's id, the same for every daemon (decimal);
                      daemons of other jobs are refused
-  --home MODE        where pages live: first-touch (default) or round-robin
+  --home MODE        where pages live: first-touch (default), round-robin or
+                     migrate (first touch; a barrier moves a page written by
+                     one host only to that host)
   --keys-fd FD       read the job's CURVE key pair from FD (to its end; then
                      FD is closed): two lines, "curve-public <key>" and
                      "curve-secret <key>", each key 40 characters of Z85
@@ -186,8 +188,10 @@ int main(int argc, char** argv) {
         config.space.home_mode = dsm::device::kHomeFirstTouch;
       } else if (mode == "round-robin") {
         config.space.home_mode = dsm::device::kHomeRoundRobin;
+      } else if (mode == "migrate") {
+        config.space.home_mode = dsm::device::kHomeMigrate;
       } else {
-        return UsageError("--home needs first-touch or round-robin");
+        return UsageError("--home needs first-touch, round-robin or migrate");
       }
     } else {
       return UsageError("unknown argument '" + std::string(arg) + "'");

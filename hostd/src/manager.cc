@@ -20,7 +20,7 @@ Manager::Manager(uint32_t num_hosts, uint64_t data_pages, device::HomeMode home_
       intervals_(num_hosts, 0),
       arrived_(num_hosts, false),
       pinned_(pinned) {
-  if (home_mode_ == device::kHomeFirstTouch) {
+  if (home_mode_ != device::kHomeRoundRobin) {
     directory_.assign(data_pages, 0);
     pinned_.ForEach(data_pages, [this](uint64_t p) { directory_[p] = 1; });
   }
@@ -57,6 +57,34 @@ void Manager::Record(uint32_t from, const std::vector<Notice>& notices) {
   if (notices.empty()) return;
   ++intervals_[from];
   for (const Notice& n : notices) log_.push_back(n);
+  if (home_mode_ == device::kHomeMigrate) {
+    interval_writes_.insert(interval_writes_.end(), notices.begin(), notices.end());
+  }
+}
+
+std::vector<HomeMove> Manager::MoveHomes() {
+  std::vector<HomeMove> moves;
+  std::vector<Notice>& w = interval_writes_;
+  std::sort(w.begin(), w.end(), [](const Notice& a, const Notice& b) { return a.page < b.page; });
+  for (size_t i = 0; i < w.size();) {
+    const uint32_t page = w[i].page;
+    const uint32_t writer = w[i].writer;
+    uint64_t version = w[i].version;
+    bool one_writer = true;
+    size_t j = i + 1;
+    for (; j < w.size() && w[j].page == page; ++j) {
+      one_writer = one_writer && w[j].writer == writer;
+      version = std::max(version, w[j].version);
+    }
+    i = j;
+    const uint8_t home = directory_[page];
+    if (!one_writer || home == 0 || home == writer + 1 || pinned_.Contains(page)) continue;
+    directory_[page] = static_cast<uint8_t>(writer + 1);
+    moves.push_back(HomeMove{page, writer, version});
+  }
+  w.clear();
+  homes_moved_ += moves.size();
+  return moves;
 }
 
 std::vector<Notice> Manager::TakeFor(uint32_t h) {
@@ -154,11 +182,13 @@ bool Manager::OnBarrierArrive(uint32_t from, std::string_view body) {
   Record(from, notices);
   arrived_[from] = true;
   if (++arrivals_ < num_hosts_) return true;
+  const std::vector<HomeMove> moves = MoveHomes();
   for (uint32_t h = 0; h < num_hosts_; ++h) {
     std::vector<Notice> out = TakeFor(h);
     BodyWriter w;
     w.Put(BarrierBody{epoch_});
     PutNotices(&w, intervals_, out);
+    PutMoves(&w, moves);
     send_(h, kBarrierDepart, 0, w.Take());
   }
   Trim();

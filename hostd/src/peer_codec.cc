@@ -33,6 +33,25 @@ bool GetNotices(BodyReader* r, uint32_t num_hosts, uint64_t data_pages, std::vec
   return true;
 }
 
+void PutMoves(BodyWriter* w, const std::vector<HomeMove>& moves) {
+  w->Reserve(sizeof(MoveHeader) + moves.size() * sizeof(HomeMove));
+  w->Put(MoveHeader{moves.size()});
+  if (!moves.empty()) w->PutBytes(moves.data(), moves.size() * sizeof(HomeMove));
+}
+
+bool GetMoves(BodyReader* r, uint32_t num_hosts, uint64_t data_pages, std::vector<HomeMove>* moves) {
+  MoveHeader h;
+  if (!r->Get(&h) || h.move_count > r->remaining() / sizeof(HomeMove)) return false;
+  std::string_view bytes;
+  if (!r->GetBytes(h.move_count * sizeof(HomeMove), &bytes)) return false;
+  moves->resize(h.move_count);
+  if (h.move_count != 0) std::memcpy(moves->data(), bytes.data(), bytes.size());
+  for (const HomeMove& m : *moves) {
+    if (m.page >= data_pages || m.home >= num_hosts) return false;
+  }
+  return true;
+}
+
 void CompactNotices(std::vector<Notice>* notices) {
   std::sort(notices->begin(), notices->end(), [](const Notice& a, const Notice& b) {
     return a.page != b.page ? a.page < b.page : a.version > b.version;

@@ -371,10 +371,19 @@ void CoherenceClient::Acquire() {
     uint32_t p = __atomic_load_n(&ring_[i & mask], __ATOMIC_RELAXED);
     if (p >= pages_) continue;  // cannot happen unless the ring was overwritten (checked below)
     uint8_t& mine = state_[p];
-    if (!(mine & kReadable) || (mine & kUntracked)) continue;
+    if (!(mine & kReadable)) continue;
     // A page homed here was listed because the daemon copied it out (for
-    // Release()); the home's copy is never stale.
+    // Release()); the home's copy is never stale, and an untracked page
+    // stays untracked.
     if (LoadAcquire(&meta_[p].state) == kPageHome) continue;
+    if (mine & kUntracked) {
+      // Its home moved to another host at the barrier this acquire ends
+      // (home migration), whose copy has every write this node made (else
+      // this node's release would have tracked the page and the home would
+      // not have moved). From now on it is written like any remote page.
+      mine = 0;
+      --untracked_count_;
+    }
     mine &= kDirty;
     ++counters_->pages_dropped;
     if (run_len != 0 && p == run_start + run_len) {

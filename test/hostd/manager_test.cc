@@ -24,12 +24,13 @@ class ManagerTest : public ::testing::Test {
   static constexpr uint32_t kHosts = 3;
   static constexpr uint64_t kPages = 1000;
 
-  ManagerTest()
+  explicit ManagerTest(device::HomeMode mode = device::kHomeFirstTouch, device::PinnedPages pinned = {})
       : heap_(1 << 20, 64 << 20),
-        manager_(kHosts, kPages, device::kHomeFirstTouch, &heap_,
+        manager_(kHosts, kPages, mode, &heap_,
                  [this](uint32_t to, uint16_t type, uint64_t id, std::string body) {
                    sent_.push_back(Sent{to, type, id, std::move(body)});
-                 }) {}
+                 },
+                 pinned) {}
 
   static std::string LockMsg(uint32_t id, uint32_t flags) {
     BodyWriter w;
@@ -49,16 +50,43 @@ class ManagerTest : public ::testing::Test {
     sent_.pop_front();
     return s;
   }
-  // Decodes the notices of a grant or departure.
-  static std::vector<Notice> NoticesOf(const Sent& s, size_t fixed) {
+  // Decodes the notices of a grant or departure (and a departure's home
+  // moves).
+  static std::vector<Notice> NoticesOf(const Sent& s, size_t fixed, std::vector<HomeMove>* moves = nullptr) {
     BodyReader r(s.body);
     std::string_view skip;
     EXPECT_TRUE(r.GetBytes(fixed, &skip));
     std::vector<uint64_t> vt;
     std::vector<Notice> notices;
     EXPECT_TRUE(GetNotices(&r, kHosts, kPages, &vt, &notices));
+    std::vector<HomeMove> m;
+    if (s.type == kBarrierDepart) EXPECT_TRUE(GetMoves(&r, kHosts, kPages, &m));
+    if (moves != nullptr) *moves = m;
     EXPECT_TRUE(r.done());
     return notices;
+  }
+  bool Arrive(uint32_t h, uint64_t epoch, std::vector<Notice> n) {
+    BodyWriter w;
+    w.Put(BarrierBody{epoch});
+    return manager_.OnMessage(h, kBarrierArrive, 0, WithNotices(w.Take(), std::move(n)));
+  }
+  // Homes of `pages` as the directory answers host h (looked up, not claimed
+  // unless `claim`).
+  std::vector<uint32_t> Query(uint32_t h, std::vector<uint32_t> pages, uint32_t flags) {
+    BodyWriter w;
+    w.Put(PageListBody{static_cast<uint32_t>(pages.size()), flags});
+    w.PutBytes(pages.data(), pages.size() * 4);
+    EXPECT_TRUE(manager_.OnMessage(h, kHomeQuery, 42, w.Take()));
+    Sent s = Pop();
+    EXPECT_EQ(s.type, kHomeReply);
+    EXPECT_EQ(s.request_id, 42u);
+    BodyReader r(s.body);
+    PageListBody b;
+    EXPECT_TRUE(r.Get(&b));
+    std::vector<uint32_t> homes;
+    HomeEntry e;
+    while (r.Get(&e)) homes.push_back(e.home);
+    return homes;
   }
   static LockBody LockOf(const Sent& s) {
     BodyReader r(s.body);
@@ -140,12 +168,7 @@ TEST_F(ManagerTest, RefusesReturnsAndRequestsThatBreakTheProtocol) {
 }
 
 TEST_F(ManagerTest, BarrierDepartsEveryHostWithWhatItHasNotSeen) {
-  auto arrive = [&](uint32_t h, uint64_t epoch, std::vector<Notice> n) {
-    BodyWriter w;
-    w.Put(BarrierBody{epoch});
-    std::string fixed = w.Take();
-    return manager_.OnMessage(h, kBarrierArrive, 0, WithNotices(fixed, n));
-  };
+  auto arrive = [&](uint32_t h, uint64_t epoch, std::vector<Notice> n) { return Arrive(h, epoch, n); };
   ASSERT_TRUE(arrive(0, 0, {{10, 0, 1}}));
   EXPECT_FALSE(arrive(0, 0, {})) << "twice in one barrier";
   EXPECT_FALSE(arrive(1, 1, {})) << "wrong epoch";
@@ -157,9 +180,11 @@ TEST_F(ManagerTest, BarrierDepartsEveryHostWithWhatItHasNotSeen) {
     Sent d = Pop();
     EXPECT_EQ(d.to, h);
     EXPECT_EQ(d.type, kBarrierDepart);
-    auto n = NoticesOf(d, sizeof(BarrierBody));
+    std::vector<HomeMove> moves;
+    auto n = NoticesOf(d, sizeof(BarrierBody), &moves);
     for (const Notice& x : n) EXPECT_NE(x.writer, h);
     EXPECT_EQ(n.size(), h == 2 ? 2u : 1u);
+    EXPECT_TRUE(moves.empty()) << "first touch: homes never move";
   }
   EXPECT_EQ(manager_.log_size(), 0u) << "everyone has everything after a barrier";
   EXPECT_EQ(manager_.barriers(), 1u);
@@ -167,22 +192,7 @@ TEST_F(ManagerTest, BarrierDepartsEveryHostWithWhatItHasNotSeen) {
 }
 
 TEST_F(ManagerTest, FirstTouchClaimsTheFirstPageOrAsManyAsAsked) {
-  auto query = [&](uint32_t h, std::vector<uint32_t> pages, uint32_t flags) {
-    BodyWriter w;
-    w.Put(PageListBody{static_cast<uint32_t>(pages.size()), flags});
-    w.PutBytes(pages.data(), pages.size() * 4);
-    EXPECT_TRUE(manager_.OnMessage(h, kHomeQuery, 42, w.Take()));
-    Sent s = Pop();
-    EXPECT_EQ(s.type, kHomeReply);
-    EXPECT_EQ(s.request_id, 42u);
-    BodyReader r(s.body);
-    PageListBody b;
-    EXPECT_TRUE(r.Get(&b));
-    std::vector<uint32_t> homes;
-    HomeEntry e;
-    while (r.Get(&e)) homes.push_back(e.home);
-    return homes;
-  };
+  auto query = [&](uint32_t h, std::vector<uint32_t> pages, uint32_t flags) { return Query(h, pages, flags); };
   EXPECT_EQ(query(2, {4, 5, 6}, kClaimFirst), (std::vector<uint32_t>{2, kNoHome, kNoHome}));
   EXPECT_EQ(query(1, {5, 4}, kClaimFirst), (std::vector<uint32_t>{1, 2}));
   EXPECT_EQ(query(0, {4, 5, 6}, 0), (std::vector<uint32_t>{2, 1, kNoHome}));
@@ -196,6 +206,89 @@ TEST_F(ManagerTest, FirstTouchClaimsTheFirstPageOrAsManyAsAsked) {
             (std::vector<uint32_t>{1, 1, 1, 2, kNoHome}));
   EXPECT_EQ(query(2, {12, 13, 14}, kClaimFirst | (2u << kClaimCountShift)),
             (std::vector<uint32_t>{1, 2, kNoHome}));
+}
+
+class MigratingManagerTest : public ManagerTest {
+ protected:
+  // Page 0 is pinned (the control page).
+  MigratingManagerTest() : ManagerTest(device::kHomeMigrate, device::PinnedPages{1, 0, 0}) {}
+};
+
+TEST_F(MigratingManagerTest, ABarrierMovesPagesWrittenByOneOtherHostOnly) {
+  // Homes: pages 20-24 on host 0, 30 on host 1; page 0 is pinned (host 0).
+  EXPECT_EQ(Query(0, {20, 21, 22, 23, 24}, kClaimFirst | (5u << kClaimCountShift)),
+            (std::vector<uint32_t>{0, 0, 0, 0, 0}));
+  EXPECT_EQ(Query(1, {30}, kClaimFirst), (std::vector<uint32_t>{1}));
+  // Interval: host 1 alone writes 20 (twice: the newest version counts) and
+  // 30 (its own home); hosts 1 and 2 write 21; host 0 (the home) and host 2
+  // write 22; host 2 writes 23, one notice by lock return, one at the
+  // barrier; host 1 writes the pinned page 0. Nobody writes 24.
+  ASSERT_TRUE(manager_.OnMessage(2, kLockRequest, 0, LockMsg(7, 0)));
+  Pop();
+  ASSERT_TRUE(manager_.OnMessage(2, kLockReturn, 0, WithNotices(LockMsg(7, 0), {{23, 2, 4}})));
+  ASSERT_TRUE(Arrive(0, 0, {{22, 0, 3}}));
+  ASSERT_TRUE(Arrive(1, 0, {{20, 1, 5}, {21, 1, 2}, {30, 1, 1}, {0, 1, 9}}));
+  ASSERT_TRUE(manager_.OnMessage(1, kLockRequest, 0, LockMsg(8, 0)));
+  Pop();
+  ASSERT_TRUE(manager_.OnMessage(1, kLockReturn, 0, WithNotices(LockMsg(8, 0), {{20, 1, 6}})));
+  ASSERT_TRUE(Arrive(2, 0, {{21, 2, 3}, {22, 2, 4}, {23, 2, 5}}));
+  ASSERT_EQ(sent_.size(), kHosts);
+  for (uint32_t h = 0; h < kHosts; ++h) {
+    Sent d = Pop();
+    ASSERT_EQ(d.type, kBarrierDepart);
+    std::vector<HomeMove> moves;
+    NoticesOf(d, sizeof(BarrierBody), &moves);
+    ASSERT_EQ(moves.size(), 2u) << "every host hears of every move";
+    EXPECT_EQ(moves[0].page, 20u);
+    EXPECT_EQ(moves[0].home, 1u);
+    EXPECT_EQ(moves[0].version, 6u);
+    EXPECT_EQ(moves[1].page, 23u);
+    EXPECT_EQ(moves[1].home, 2u);
+    EXPECT_EQ(moves[1].version, 5u);
+  }
+  EXPECT_EQ(manager_.homes_moved(), 2u);
+  // The directory says so at once.
+  EXPECT_EQ(Query(0, {20, 21, 22, 23, 24, 30, 0}, 0), (std::vector<uint32_t>{1, 0, 0, 2, 0, 1, 0}));
+  // The next interval starts from nothing: host 0 writes 20 alone, and it
+  // moves back.
+  ASSERT_TRUE(Arrive(0, 1, {{20, 0, 7}}));
+  ASSERT_TRUE(Arrive(1, 1, {}));
+  ASSERT_TRUE(Arrive(2, 1, {}));
+  for (uint32_t h = 0; h < kHosts; ++h) {
+    std::vector<HomeMove> moves;
+    NoticesOf(Pop(), sizeof(BarrierBody), &moves);
+    ASSERT_EQ(moves.size(), 1u);
+    EXPECT_EQ(moves[0].page, 20u);
+    EXPECT_EQ(moves[0].home, 0u);
+  }
+  EXPECT_EQ(Query(2, {20}, 0), (std::vector<uint32_t>{0}));
+}
+
+TEST(PeerCodecTest, MoveBlocksRejectEveryMalformation) {
+  BodyWriter w;
+  PutMoves(&w, {{3, 1, 9}, {4, 0, 1}});
+  std::string good = w.Take();
+  std::vector<HomeMove> m;
+  {
+    BodyReader r(good);
+    ASSERT_TRUE(GetMoves(&r, 2, 10, &m));
+    EXPECT_TRUE(r.done());
+    ASSERT_EQ(m.size(), 2u);
+    EXPECT_EQ(m[1].page, 4u);
+  }
+  for (size_t cut = 0; cut < good.size(); ++cut) {
+    BodyReader r(std::string_view(good).substr(0, cut));
+    EXPECT_FALSE(GetMoves(&r, 2, 10, &m)) << cut;
+  }
+  BodyReader host_out(good);
+  EXPECT_FALSE(GetMoves(&host_out, 1, 10, &m)) << "a home beyond the hosts";
+  BodyReader page_out(good);
+  EXPECT_FALSE(GetMoves(&page_out, 2, 4, &m)) << "a page beyond the data area";
+  std::string huge = good;
+  uint64_t count = ~0ULL / 2;
+  std::memcpy(huge.data(), &count, 8);
+  BodyReader r(huge);
+  EXPECT_FALSE(GetMoves(&r, 2, 10, &m));
 }
 
 TEST_F(ManagerTest, HeapAllocAndFree) {

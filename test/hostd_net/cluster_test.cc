@@ -18,9 +18,9 @@
 //    daemons' status says which host was lost): never wrong data, never a
 //    hang.
 //  * ClusterKill: a host dies mid-job; the others end it within 3 s.
-//  * ClusterUntracked: pages homed on the writer's host that no other host
-//    has a copy of are written untracked; once a copy leaves, the writer's
-//    next release logs them.
+//
+// Tests of single page mechanisms (home-release logs, claim-ahead,
+// untracked writes, home migration) are in cluster_pages_test.cc.
 #include <gtest/gtest.h>
 #include <sched.h>
 
@@ -41,7 +41,11 @@ namespace {
 using namespace dsm::device;
 using testing::Cluster;
 using testing::ClusterOptions;
+using testing::ExpectFinished;
+using testing::FinishJob;
+using testing::kRunTimeoutMs;
 using testing::RunOutcome;
+using testing::SurvivedOrFailedLoudly;
 using testing::TestNode;
 
 // ---------------------------------------------------------------------------
@@ -208,31 +212,6 @@ bool FalseSharing(TestNode& n, uint64_t region, int rounds) {
   return !n.failed();
 }
 
-// Node 0 finishes the job after a last barrier; every other node's next
-// request says so.
-void FinishJob(TestNode& n) {
-  if (n.id() == 0) {
-    if (n.Barrier()) n.Finish(0);
-    return;
-  }
-  bool finished = false;
-  if (n.FinalBarrier(&finished) && !finished) n.Expect(kBarrier, {}, kJobFinished);
-}
-
-// The run ended with the job finished everywhere and nothing wrong.
-void ExpectFinished(Cluster& cluster, const RunOutcome& run) {
-  ASSERT_FALSE(run.hung) << run.Describe();
-  EXPECT_FALSE(run.any_wrong_data()) << run.Describe();
-  bool ok = !run.any_wrong_data();
-  for (const auto& node : run.nodes) {
-    EXPECT_EQ(node.status, kOk) << run.Describe();
-    ok = ok && node.status == kOk;
-  }
-  if (!ok) return;  // the job did not finish: no status to wait for
-  for (uint32_t h = 0; h < cluster.hosts(); ++h) {
-    EXPECT_EQ(cluster.WaitStatus(h, "finished", 5000), "finished 0") << "host " << h;
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Shapes of clusters: every test runs on each.
@@ -240,13 +219,14 @@ void ExpectFinished(Cluster& cluster, const RunOutcome& run) {
 struct Shape {
   const char* name;
   std::vector<std::vector<uint32_t>> placement;
+  uint32_t home_mode = kHomeFirstTouch;
 };
 
 void PrintTo(const Shape& shape, std::ostream* os) { *os << shape.name; }
 
 class ClusterShapes : public ::testing::TestWithParam<Shape> {
  protected:
-  void SetUp() override { StartCluster(kHomeFirstTouch); }
+  void SetUp() override { StartCluster(GetParam().home_mode); }
   void StartCluster(uint32_t home_mode) {
     ClusterOptions o;
     o.placement = GetParam().placement;
@@ -260,7 +240,6 @@ class ClusterShapes : public ::testing::TestWithParam<Shape> {
   std::unique_ptr<Cluster> cluster_;
 };
 
-constexpr int kRunTimeoutMs = 30000;
 
 TEST_P(ClusterShapes, LockCarriesMessagesBetweenHosts) {
   auto run = testing::RunNodes(*cluster_, [](TestNode& n) {
@@ -314,7 +293,9 @@ TEST_P(ClusterShapes, FalseSharingWithRoundRobinHomes) {
 INSTANTIATE_TEST_SUITE_P(
     Shapes, ClusterShapes,
     ::testing::Values(Shape{"TwoHostsOneNodeEach", {{0}, {1}}}, Shape{"TwoHostsTwoNodesEach", {{0, 2}, {1, 3}}},
-                      Shape{"ThreeHostsTwoNodesEach", {{0, 3}, {1, 4}, {2, 5}}}),
+                      Shape{"ThreeHostsTwoNodesEach", {{0, 3}, {1, 4}, {2, 5}}},
+                      Shape{"TwoHostsTwoNodesEachMigrating", {{0, 2}, {1, 3}}, kHomeMigrate},
+                      Shape{"ThreeHostsTwoNodesEachMigrating", {{0, 3}, {1, 4}, {2, 5}}, kHomeMigrate}),
     [](const ::testing::TestParamInfo<Shape>& info) { return std::string(info.param.name); });
 
 // ---------------------------------------------------------------------------
@@ -428,38 +409,7 @@ class FaultInjector {
   uint64_t by_type_[peer::kMsgTypeEnd] GUARDED_BY(mu_) = {};
 };
 
-bool JobEndedStatus(int32_t status) { return status == kHostLost || status == kNodeLost; }
 
-// The run either finished everywhere with correct data (*survived) or failed
-// loudly: every node returned, each told by its daemon that the job ended
-// (or done before that), and every daemon whose nodes were told says which
-// host or node was lost. "" when so; otherwise what went wrong.
-std::string SurvivedOrFailedLoudly(Cluster& cluster, const RunOutcome& run, bool* survived) {
-  if (run.hung) return "the job hung (neither finished nor failed):\n" + run.Describe();
-  if (run.any_wrong_data()) return "wrong data:\n" + run.Describe();
-  *survived = true;
-  std::vector<bool> told(cluster.hosts(), false);
-  for (uint32_t id = 0; id < run.nodes.size(); ++id) {
-    const auto& n = run.nodes[id];
-    if (n.status == kOk) continue;
-    *survived = false;
-    if (!JobEndedStatus(n.status)) return "a request failed without ending the job:\n" + run.Describe();
-    told[cluster.host_of(id)] = true;
-  }
-  if (*survived) {
-    for (uint32_t h = 0; h < cluster.hosts(); ++h) {
-      std::string line = cluster.WaitStatus(h, "finished", 3000);
-      if (line != "finished 0") return "host " + std::to_string(h) + " did not report the job finished";
-    }
-    return "";
-  }
-  for (uint32_t h = 0; h < cluster.hosts(); ++h) {
-    if (told[h] && cluster.WaitStatus(h, "lost", 3000).empty()) {
-      return "host " + std::to_string(h) + " told its nodes the job failed but reported no loss";
-    }
-  }
-  return "";
-}
 
 // What the daemons said about lost peers, for the report.
 std::string LossReasons(Cluster& cluster) {
@@ -472,247 +422,6 @@ std::string LossReasons(Cluster& cluster) {
   return out;
 }
 
-// Releases of pages homed on the writer's host go through its home-release
-// log, with no message: the daemon drains the logs before notices leave the
-// host. Host 0's node writes pages it homes, under a lock and before a
-// barrier; host 1's node must see every value.
-TEST(ClusterHomeLog, LoggedReleasesReachTheOtherHostThroughLocksAndBarriers) {
-  ClusterOptions o;
-  o.placement = {{0}, {1}};
-  Cluster cluster(o);
-  ASSERT_TRUE(cluster.Start().ok());
-  constexpr int kRounds = 50;
-  auto run = testing::RunNodes(cluster, [&](TestNode& n) {
-    const uint64_t a = n.page_offset(PinnedPagesOf(&n.header()).stack_end + 3);
-    const uint64_t b = a + 5 * kPageSize;
-    if (n.id() == 0) {  // first touch: host 0 is the home of both pages
-      if (!n.Put<uint64_t>(a, 0) || !n.Put<uint64_t>(b, 0)) return;
-    }
-    if (!n.Barrier()) return;
-    for (int round = 1; round <= kRounds; ++round) {
-      if (!n.Lock(9)) return;
-      uint64_t v = 0;
-      if (!n.Get(a, &v)) return;
-      if (!n.Put(a, v + 1) || !n.Unlock(9)) return;
-    }
-    if (n.id() == 0 && !n.Put<uint64_t>(b, 77)) return;
-    if (!n.Barrier()) return;
-    uint64_t va = 0, vb = 0;
-    if (!n.Get(a, &va) || !n.Get(b, &vb)) return;
-    n.Check(va == 2 * kRounds, "the locked counter is " + std::to_string(va));
-    n.Check(vb == 77, "the value written before the barrier is " + std::to_string(vb));
-    FinishJob(n);
-  }, kRunTimeoutMs);
-  ExpectFinished(cluster, run);
-}
-
-// A node that corrupts its home-release log ends the job, named; the daemon
-// does not read entries that were never written.
-TEST(ClusterHomeLog, CorruptLogEndsTheJobNamingTheSlot) {
-  ClusterOptions o;
-  o.placement = {{0}, {1}};
-  Cluster cluster(o);
-  ASSERT_TRUE(cluster.Start().ok());
-  ::testing::internal::CaptureStderr();
-  auto run = testing::RunNodes(cluster, [&](TestNode& n) {
-    if (n.id() == 1) n.CorruptHomeLog(kHomeLogEntries + 1);
-    if (!n.Barrier()) return;
-    FinishJob(n);
-  }, kRunTimeoutMs);
-  bool survived = false;
-  std::string why = SurvivedOrFailedLoudly(cluster, run, &survived);
-  EXPECT_EQ(why, "");
-  const std::string log = ::testing::internal::GetCapturedStderr();
-  EXPECT_FALSE(survived) << run.Describe();
-  EXPECT_NE(log.find("node in slot 1 corrupted its home-release log"), std::string::npos) << log;
-}
-
-// First touches in order claim pages ahead: host 1's node writes 512 pages
-// nobody touched, one after the other, then three more arrays of 256 pages
-// in one loop (a page of each in turn: three runs in order), and asks the
-// manager for homes a few dozen times, not 1280; host 0's node then reads
-// every value.
-TEST(ClusterClaimAhead, InOrderFirstTouchesClaimManyPagesPerQuery) {
-  ClusterOptions o;
-  o.placement = {{0}, {1}};
-  Cluster cluster(o);
-  ASSERT_TRUE(cluster.Start().ok());
-  constexpr uint64_t kOne = 512, kEach = 256, kArrays = 3;
-  constexpr uint64_t kPagesWritten = kOne + kArrays * kEach;
-  // Page k of the job's writes: the single array first, then the three.
-  auto offset_of = [](TestNode& n, uint64_t k) {
-    const uint64_t first = n.page_offset(PinnedPagesOf(&n.header()).stack_end + 8);
-    if (k < kOne) return first + k * kPageSize;
-    k -= kOne;
-    const uint64_t array = k % kArrays, page = k / kArrays;
-    return first + (kOne + 64 + array * (kEach + 64) + page) * kPageSize;
-  };
-  auto run = testing::RunNodes(cluster, [&](TestNode& n) {
-    if (n.id() == 1) {
-      for (uint64_t k = 0; k < kPagesWritten; ++k) {
-        if (!n.Put<uint64_t>(offset_of(n, k), 1000 + k)) return;
-      }
-    }
-    if (!n.Barrier()) return;
-    if (n.id() == 0) {
-      for (uint64_t k = 0; k < kPagesWritten; ++k) {
-        uint64_t v = 0;
-        if (!n.Get(offset_of(n, k), &v)) return;
-        n.Check(v == 1000 + k, "written page " + std::to_string(k) + " holds " + std::to_string(v));
-      }
-    }
-    FinishJob(n);
-  }, kRunTimeoutMs);
-  ExpectFinished(cluster, run);
-  auto view = cluster.View(1);
-  ASSERT_TRUE(view.has_value());
-  const uint64_t queries = view->coherence.msgs_sent[peer::kHomeQuery];
-  EXPECT_GE(queries, 1u);
-  // One run: 1, 2, 4, ... 64 pages per query; each of the three the same.
-  EXPECT_LE(queries, 60u) << "home queries for " << kPagesWritten << " pages touched in order";
-  // They were homed where they were written: host 0 fetched them.
-  auto host0 = cluster.View(0);
-  ASSERT_TRUE(host0.has_value());
-  EXPECT_GE(host0->coherence.pages_fetched, kPagesWritten);
-}
-
-// ---------------------------------------------------------------------------
-// Untracked writes to pages homed on the writer's host (PageMeta::copied).
-
-// Spins (yielding) until *step reaches `want`; false after 10 s.
-bool WaitStep(const std::atomic<int>& step, int want) {
-  const uint64_t deadline = MonotonicNs() + 10'000'000'000ULL;
-  while (step.load() < want) {
-    if (MonotonicNs() > deadline) return false;
-    sched_yield();
-  }
-  return true;
-}
-
-// Host 0's node writes a page it homes untracked; host 1 reads it after a
-// lock; host 0 writes it again without a fault (still untracked) and its next
-// release must log it, or host 1 would keep its stale copy; then the page is
-// tracked, and host 1 sees a third value after the next lock. The test's
-// own atomic `step` orders the nodes without the protocol's help.
-TEST(ClusterUntracked, ACopyMakesTheNextReleaseLogTheUntrackedPage) {
-  ClusterOptions o;
-  o.placement = {{0}, {1}};
-  Cluster cluster(o);
-  ASSERT_TRUE(cluster.Start().ok());
-  std::atomic<int> step{0};
-  auto run = testing::RunNodes(cluster, [&](TestNode& n) {
-    const uint64_t page = PinnedPagesOf(&n.header()).stack_end + 7;
-    const uint64_t at = n.page_offset(page) + 24;
-    auto expect = [&](uint64_t want, const char* when) {
-      uint64_t v = 0;
-      if (n.Lock(9) && n.Get(at, &v)) {
-        n.Check(v == want, std::string(when) + ": read " + std::to_string(v) + ", expected " + std::to_string(want));
-      }
-      return n.Unlock(9);
-    };
-    auto wait = [&](int want) { return n.Check(WaitStep(step, want), "waited 10 s for step " + std::to_string(want)); };
-    if (n.id() == 0) {
-      if (!n.Put<uint64_t>(at, 1)) return;  // first touch: homed on host 0, no copy anywhere
-      n.Check(n.untracked(page), "a fresh page homed here is tracked");
-      if (!n.Barrier() || !n.Lock(9) || !n.Put<uint64_t>(at, 100) || !n.Unlock(9)) return;
-      n.Check(n.untracked(page) && n.untracked_shared() == 0, "released before any copy left: tracked");
-      step = 1;
-      if (!wait(2)) return;  // host 1 has a copy of 100
-      if (!n.Put<uint64_t>(at, 200)) return;  // no fault: still untracked
-      if (!n.Lock(9) || !n.Unlock(9)) return;  // the ring lists the page: logged
-      n.Check(!n.untracked(page) && n.untracked_shared() == 1, "the release did not track the copied page");
-      step = 3;
-      if (!wait(4)) return;  // host 1 fetched 200: the page is copied again
-      if (!n.Put<uint64_t>(at, 300)) return;
-      n.Check(!n.untracked(page), "a write to a page copied since its last notice went untracked");
-      if (!n.Lock(9) || !n.Unlock(9)) return;
-      step = 5;
-    } else {
-      if (!n.Barrier() || !wait(1) || !expect(100, "after the untracked release")) return;
-      step = 2;
-      if (!wait(3) || !expect(200, "after the write made while the copy was out")) return;
-      step = 4;
-      if (!wait(5) || !expect(300, "after the tracked write")) return;
-    }
-    FinishJob(n);
-  }, kRunTimeoutMs);
-  ExpectFinished(cluster, run);
-}
-
-// The race window: host 1 fetches a page while host 0's node keeps writing
-// it untracked. The page has two halves; in round r host 0's node writes
-// half r % 2 over and over with rising values, then under lock 9 publishes
-// the last value and hands the turn to host 1's node, which checks that half
-// exactly while host 0's node already writes the other half (no word is
-// read while written: data-race free, but the fetches copy the page while
-// it is written). Every value host 1 checks was written before a release
-// that the lock orders before its acquire.
-TEST(ClusterUntracked, FetchesWhileTheHomeKeepsWritingSeeEveryReleasedValue) {
-  ClusterOptions o;
-  o.placement = {{0}, {1}};
-  Cluster cluster(o);
-  ASSERT_TRUE(cluster.Start().ok());
-  constexpr uint64_t kRounds = 60;
-  constexpr uint64_t kHalfWords = 240;  // words [8, 248) and [264, 504)
-  std::atomic<uint64_t> untracked_faults{0}, untracked_shared{0};
-  auto run = testing::RunNodes(cluster, [&](TestNode& n) {
-    const uint64_t first = PinnedPagesOf(&n.header()).stack_end + 11;
-    const uint64_t turn = n.page_offset(first);  // uint64 turn (1: host 1's), round, value
-    const uint64_t data = n.page_offset(first + 2);
-    auto half = [&](uint64_t r) { return data + (r % 2 == 0 ? 8 : 264) * sizeof(uint64_t); };
-    std::vector<uint64_t> words(kHalfWords);
-    if (n.id() == 0) {
-      if (!n.Put<uint64_t>(turn, 0) || !n.Put<uint64_t>(data, 0)) return;  // homed on host 0
-      if (!n.Barrier()) return;
-      uint64_t v = 0;
-      for (uint64_t r = 0; r < kRounds; ++r) {
-        for (bool published = false; !published;) {
-          ++v;
-          std::fill(words.begin(), words.end(), (r << 32) | v);
-          if (!n.Write(half(r), words.data(), words.size() * sizeof(uint64_t))) return;
-          uint64_t t = 0;
-          if (!n.Lock(9) || !n.Get(turn, &t)) return;
-          if (t == 0) {
-            if (!n.Put(turn + 8, r) || !n.Put(turn + 16, (r << 32) | v) || !n.Put<uint64_t>(turn, 1)) return;
-            published = true;
-          }
-          if (!n.Unlock(9)) return;
-        }
-      }
-      untracked_faults = n.untracked_faults();
-      untracked_shared = n.untracked_shared();
-    } else {
-      if (!n.Barrier()) return;
-      for (uint64_t r = 0; r < kRounds; ++r) {
-        for (uint64_t t = 0; t != 1;) {
-          if (!n.Lock(9) || !n.Get(turn, &t)) return;
-          if (t != 1 && !n.Unlock(9)) return;
-          if (t != 1) sched_yield();
-        }
-        uint64_t round = 0, value = 0;
-        if (!n.Get(turn + 8, &round) || !n.Get(turn + 16, &value) ||
-            !n.Read(half(r), words.data(), words.size() * sizeof(uint64_t))) {
-          return;
-        }
-        n.Check(round == r, "round " + std::to_string(round) + ", expected " + std::to_string(r));
-        for (uint64_t i = 0; i < kHalfWords; ++i) {
-          if (!n.Check(words[i] == value, "round " + std::to_string(r) + ": word " + std::to_string(i) + " is " +
-                                              std::to_string(words[i]) + ", released " + std::to_string(value))) {
-            break;
-          }
-        }
-        if (!n.Put<uint64_t>(turn, 0) || !n.Unlock(9)) return;
-      }
-    }
-    FinishJob(n);
-  }, kRunTimeoutMs, TestNode::Locks::kTable);
-  ExpectFinished(cluster, run);
-  std::printf("[  info    ] host 0: %llu untracked write faults, %llu pages tracked again after a copy\n",
-              static_cast<unsigned long long>(untracked_faults.load()),
-              static_cast<unsigned long long>(untracked_shared.load()));
-  EXPECT_GE(untracked_faults.load(), 1u);
-  EXPECT_GE(untracked_shared.load(), 1u) << "no copy ever met an untracked page";
-}
 
 class ClusterFaults : public ::testing::TestWithParam<FaultCase> {};
 

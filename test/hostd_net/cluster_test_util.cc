@@ -1,5 +1,7 @@
 #include "cluster_test_util.h"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -401,7 +403,14 @@ void TestNode::Acquire() {
     const PageMeta* meta = PageMetaTable(client_->base());
     for (uint64_t i = cursor_; i < head; ++i) {
       uint32_t p = __atomic_load_n(&ring[i & (h.inval_entries - 1)], __ATOMIC_RELAXED);
-      if (p >= pages_ || (mine_[p] & kUntracked) || LoadAcquire(&meta[p].state) == kPageHome) continue;
+      if (p >= pages_ || LoadAcquire(&meta[p].state) == kPageHome) continue;
+      if (mine_[p] & kUntracked) {
+        // Its home moved away at this barrier (home migration): dropped,
+        // as the runtime drops it.
+        mine_[p] = 0;
+        --untracked_count_;
+        continue;
+      }
       mine_[p] &= kDirty;
     }
   }
@@ -578,6 +587,60 @@ RunOutcome RunNodes(Cluster& cluster, const std::function<void(TestNode&)>& prog
   }
   for (auto& t : threads) t.join();
   return out;
+}
+
+void FinishJob(TestNode& n) {
+  if (n.id() == 0) {
+    if (n.Barrier()) n.Finish(0);
+    return;
+  }
+  bool finished = false;
+  if (n.FinalBarrier(&finished) && !finished) n.Expect(kBarrier, {}, kJobFinished);
+}
+
+void ExpectFinished(Cluster& cluster, const RunOutcome& run) {
+  ASSERT_FALSE(run.hung) << run.Describe();
+  EXPECT_FALSE(run.any_wrong_data()) << run.Describe();
+  bool ok = !run.any_wrong_data();
+  for (const auto& node : run.nodes) {
+    EXPECT_EQ(node.status, kOk) << run.Describe();
+    ok = ok && node.status == kOk;
+  }
+  if (!ok) return;  // the job did not finish: no status to wait for
+  for (uint32_t h = 0; h < cluster.hosts(); ++h) {
+    EXPECT_EQ(cluster.WaitStatus(h, "finished", 5000), "finished 0") << "host " << h;
+  }
+}
+
+namespace {
+bool JobEndedStatus(int32_t status) { return status == kHostLost || status == kNodeLost; }
+}  // namespace
+
+std::string SurvivedOrFailedLoudly(Cluster& cluster, const RunOutcome& run, bool* survived) {
+  if (run.hung) return "the job hung (neither finished nor failed):\n" + run.Describe();
+  if (run.any_wrong_data()) return "wrong data:\n" + run.Describe();
+  *survived = true;
+  std::vector<bool> told(cluster.hosts(), false);
+  for (uint32_t id = 0; id < run.nodes.size(); ++id) {
+    const auto& n = run.nodes[id];
+    if (n.status == kOk) continue;
+    *survived = false;
+    if (!JobEndedStatus(n.status)) return "a request failed without ending the job:\n" + run.Describe();
+    told[cluster.host_of(id)] = true;
+  }
+  if (*survived) {
+    for (uint32_t h = 0; h < cluster.hosts(); ++h) {
+      std::string line = cluster.WaitStatus(h, "finished", 3000);
+      if (line != "finished 0") return "host " + std::to_string(h) + " did not report the job finished";
+    }
+    return "";
+  }
+  for (uint32_t h = 0; h < cluster.hosts(); ++h) {
+    if (told[h] && cluster.WaitStatus(h, "lost", 3000).empty()) {
+      return "host " + std::to_string(h) + " told its nodes the job failed but reported no loss";
+    }
+  }
+  return "";
 }
 
 }  // namespace dsm::hostd::testing

@@ -250,4 +250,21 @@ struct RunOutcome {
 RunOutcome RunNodes(Cluster& cluster, const std::function<void(TestNode&)>& program, int timeout_ms,
                     TestNode::Locks locks = TestNode::Locks::kDaemon);
 
+// How long a test's program may run before it counts as a hang.
+constexpr int kRunTimeoutMs = 30000;
+
+// Node 0 finishes the job after a last barrier; every other node's next
+// request says so.
+void FinishJob(TestNode& n);
+
+// GoogleTest expectations: the run ended with the job finished everywhere
+// and nothing wrong.
+void ExpectFinished(Cluster& cluster, const RunOutcome& run);
+
+// The run either finished everywhere with correct data (*survived) or failed
+// loudly: every node returned, each told by its daemon that the job ended
+// (or done before that), and every daemon whose nodes were told says which
+// host or node was lost. "" when so; otherwise what went wrong.
+std::string SurvivedOrFailedLoudly(Cluster& cluster, const RunOutcome& run, bool* survived);
+
 }  // namespace dsm::hostd::testing

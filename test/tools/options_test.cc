@@ -186,7 +186,7 @@ TEST(LauncherOptions, MultiHostErrors) {
             "invalid value 'random' for --placement: must be block or cyclic");
   EXPECT_EQ(ParseError({"-n", "4", "--placement=", "p"}), "invalid value '' for --placement: must be block or cyclic");
   EXPECT_EQ(ParseError({"-n", "4", "--home", "first_touch", "p"}),
-            "invalid value 'first_touch' for --home: must be first-touch or round-robin");
+            "invalid value 'first_touch' for --home: must be first-touch, round-robin or migrate");
   EXPECT_EQ(ParseError({"-n", "4", "--netns=yes", "p"}), "option '--netns' takes no value");
   EXPECT_EQ(ParseError({"-n", "4", "--stats-json=", "p"}), "invalid value '' for --stats-json: empty path");
   EXPECT_EQ(ParseError({"-n", "4", "--stats-json"}), "option '--stats-json' needs a value");

@@ -105,20 +105,22 @@ Summary ParseSummary(uint32_t host, const std::vector<std::string>& lines) {
   Summary s;
   if (lines.size() != 3) return s;
   unsigned h[3];
-  uint64_t v[15];
+  uint64_t v[17];
   int a = std::sscanf(lines[0].c_str(),
                       "host %u: faults %" SCNu64 " read %" SCNu64 " write; fetched %" SCNu64 " pages in %" SCNu64
                       " messages (%" SCNu64 " read ahead); twins %" SCNu64 "; diffs %" SCNu64 " (%" SCNu64 " bytes)",
                       &h[0], &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
   int b = std::sscanf(lines[1].c_str(),
                       "host %u: notices %" SCNu64 " sent %" SCNu64 " received; %" SCNu64 " invalidations; locks %" SCNu64
-                      " local %" SCNu64 " from other hosts, %" SCNu64 " tokens returned; %" SCNu64 " barriers",
-                      &h[1], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14]);
-  if (a != 9 || b != 8 || h[0] != host || h[1] != host) return s;
-  const char* keys[15] = {"faults_read",   "faults_write",     "pages_fetched", "fetch_messages", "prefetched",
-                          "twins",         "diffs",            "diff_bytes",    "notices_sent",   "notices_received",
-                          "invalidations", "lock_local",       "lock_remote",   "token_returns",  "barriers"};
-  for (int i = 0; i < 15; ++i) s.coherence[keys[i]] = v[i];
+                      " local %" SCNu64 " from other hosts, %" SCNu64 " tokens returned; %" SCNu64
+                      " barriers; homes %" SCNu64 " gained %" SCNu64 " lost",
+                      &h[1], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16]);
+  if (a != 9 || b != 10 || h[0] != host || h[1] != host) return s;
+  const char* keys[17] = {"faults_read",   "faults_write", "pages_fetched", "fetch_messages", "prefetched",
+                          "twins",         "diffs",        "diff_bytes",    "notices_sent",   "notices_received",
+                          "invalidations", "lock_local",   "lock_remote",   "token_returns",  "barriers",
+                          "homes_gained",  "homes_lost"};
+  for (int i = 0; i < 17; ++i) s.coherence[keys[i]] = v[i];
   std::string prefix = "host " + std::to_string(host) + ": sent";
   if (!lines[2].starts_with(prefix)) return s;
   std::istringstream rest(lines[2].substr(prefix.size()));

@@ -44,7 +44,14 @@ bool IsVmNode(const Options& o, uint32_t k) {
   return ids && std::find(ids->begin(), ids->end(), k) != ids->end();
 }
 
-const char* HomePolicyName(HomePolicy home) { return home == HomePolicy::kRoundRobin ? "round-robin" : "first-touch"; }
+const char* HomePolicyName(HomePolicy home) {
+  switch (home) {
+    case HomePolicy::kRoundRobin: return "round-robin";
+    case HomePolicy::kMigrate: return "migrate";
+    case HomePolicy::kFirstTouch: break;
+  }
+  return "first-touch";
+}
 
 constexpr const char* kMissingNodes = "missing option -n/--nodes (the number of nodes)";
 
@@ -234,8 +241,10 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
         o.home = HomePolicy::kFirstTouch;
       } else if (*v == "round-robin") {
         o.home = HomePolicy::kRoundRobin;
+      } else if (*v == "migrate") {
+        o.home = HomePolicy::kMigrate;
       } else {
-        fail("invalid value " + Quote(*v) + " for --home: must be first-touch or round-robin");
+        fail("invalid value " + Quote(*v) + " for --home: must be first-touch, round-robin or migrate");
       }
     } else if (name == "--netns") {
       flag();
@@ -476,7 +485,10 @@ options:
                      each of the first hosts) or cyclic (node K on host K
                      mod H)
   --home MODE        where each shared page has its home: first-touch
-                     (default) or round-robin; passed to every daemon
+                     (default: the host that touches it first), round-robin
+                     (page number modulo hosts) or migrate (first touch,
+                     then at every barrier a page written by one host only
+                     moves its home there); passed to every daemon
   --netns            run each host (its daemon and its nodes) in a network
                      namespace of its own, on a private network that dsm-run
                      creates and always removes: namespaces dsm-PID-h<H> and

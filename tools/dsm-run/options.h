@@ -38,8 +38,8 @@ inline constexpr int kExitTimeout = 124;     // --timeout expired
 inline constexpr int kExitCannotExec = 127;  // the program could not be executed
 
 // --home: where the daemons place the home of each shared page.
-enum class HomePolicy { kFirstTouch, kRoundRobin };
-const char* HomePolicyName(HomePolicy home);  // "first-touch", "round-robin"
+enum class HomePolicy { kFirstTouch, kRoundRobin, kMigrate };
+const char* HomePolicyName(HomePolicy home);  // "first-touch", "round-robin", "migrate"
 
 struct Options {
   enum class Action { kRun, kHelp, kVersion };

@@ -333,7 +333,10 @@ static_assert(offsetof(PageMeta, home) == 4);
 static_assert(offsetof(PageMeta, copied) == 6);
 static_assert(offsetof(PageMeta, version) == 8);
 
-enum HomeMode : uint32_t { kHomeFirstTouch = 0, kHomeRoundRobin = 1 };
+// kHomeMigrate: first touch, and then at every barrier a page written by
+// exactly one host in the interval before, which is not its home, gets that
+// host as its home (docs/design.md, "Home migration").
+enum HomeMode : uint32_t { kHomeFirstTouch = 0, kHomeRoundRobin = 1, kHomeMigrate = 2 };
 
 // The pinned pages — the control page, and the guard page and node 0's
 // master stack — are homed on host 0 whatever the home mode, from the start:

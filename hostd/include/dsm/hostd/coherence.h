@@ -57,6 +57,8 @@ struct HostStats {
   uint64_t notices_sent = 0, notices_received = 0, invalidations = 0;
   uint64_t lock_local = 0, lock_remote = 0, token_returns = 0;
   uint64_t barriers = 0;
+  uint64_t homes_gained = 0, homes_lost = 0;  // home migration
+  uint64_t deferred = 0;  // requests from a host that had departed a barrier this one had not
   uint64_t msgs_sent[peer::kMsgTypeEnd] = {};
   uint64_t bytes_sent[peer::kMsgTypeEnd] = {};
 };
@@ -174,6 +176,10 @@ class Coherence {
   bool OnLockGrant(std::string_view body);
   bool OnLockRecall(std::string_view body);
   bool OnBarrierDepart(std::string_view body);
+  // The barrier's home moves (kHomeMigrate; design.md, "Home migration").
+  // False: this host's copy of a page it is to be the home of is not the
+  // old home's version (the job must end).
+  bool ApplyMoves(const std::vector<peer::HomeMove>& moves);
 
   uint64_t Send(uint32_t to, uint16_t type, std::string body, Awaited* awaited = nullptr);
   bool Reply(uint32_t to, uint16_t type, uint64_t request_id, std::string body);
@@ -229,6 +235,15 @@ class Coherence {
 
   std::vector<uint32_t> barrier_slots_;  // local nodes waiting at the barrier
   uint64_t barrier_epoch_ = 0;
+  // Fetches and diffs from hosts that had departed a barrier this host had
+  // not yet (their epoch is ahead of barrier_epoch_): handled once it has.
+  struct Deferred {
+    uint32_t from;
+    uint16_t type;
+    uint64_t request_id;
+    std::string body;
+  };
+  std::vector<Deferred> deferred_;
 
   std::unordered_map<uint64_t, ReleaseOp> releases_;
   uint64_t next_release_ = 1;

@@ -28,6 +28,13 @@
 // notices; when all have, every host departs with what it has not seen.
 // O(hosts) messages per barrier.
 //
+// Home migration (kHomeMigrate): the manager keeps every notice recorded
+// since the last barrier (the log itself is trimmed as hosts are sent its
+// entries). When a barrier completes, a page whose notices all name one
+// writer, which is not the page's home, and which is not pinned, gets that
+// writer as its home: the directory changes at once, and every departure
+// carries the list of moves. Memory: O(notices between two barriers).
+//
 // Thread safety: none; the daemon's event loop owns it.
 #pragma once
 
@@ -63,6 +70,7 @@ class Manager {
   // For tests and statistics.
   [[nodiscard]] size_t log_size() const { return log_.size(); }
   [[nodiscard]] uint64_t barriers() const { return epoch_; }
+  [[nodiscard]] uint64_t homes_moved() const { return homes_moved_; }
 
  private:
   struct LockState {
@@ -85,6 +93,9 @@ class Manager {
   // and advances h's position. Then drops what every host has.
   std::vector<peer::Notice> TakeFor(uint32_t h);
   void Trim();
+  // The home moves of the barrier that just completed (kHomeMigrate), with
+  // the directory updated; forgets the interval's writes.
+  std::vector<peer::HomeMove> MoveHomes();
 
   uint32_t num_hosts_;
   uint64_t data_pages_;
@@ -104,6 +115,8 @@ class Manager {
   uint32_t arrivals_ = 0;
 
   std::vector<uint8_t> directory_;  // first touch: home host + 1, 0 = none yet
+  std::vector<peer::Notice> interval_writes_;  // kHomeMigrate: since the last barrier
+  uint64_t homes_moved_ = 0;
   device::PinnedPages pinned_;
 };
 

@@ -70,6 +70,14 @@ void PutNotices(BodyWriter* w, const std::vector<uint64_t>& vt, const std::vecto
 [[nodiscard]] bool GetNotices(BodyReader* r, uint32_t num_hosts, uint64_t data_pages,
                               std::vector<uint64_t>* vt, std::vector<Notice>* notices);
 
+// A home-move block (kBarrierDepart): MoveHeader, the moves.
+void PutMoves(BodyWriter* w, const std::vector<HomeMove>& moves);
+// Reads a home-move block, checking the count against the bytes left, every
+// page against data_pages and every home against num_hosts. False when
+// anything is off.
+[[nodiscard]] bool GetMoves(BodyReader* r, uint32_t num_hosts, uint64_t data_pages,
+                            std::vector<HomeMove>* moves);
+
 // Sorts by page and keeps one notice per page: the highest version (ties:
 // any). O(n log n).
 void CompactNotices(std::vector<Notice>* notices);

@@ -38,8 +38,10 @@ namespace dsm::hostd::peer {
 
 // "DSMP" read as a little-endian integer.
 constexpr uint32_t kPeerMagic = 0x504d5344u;
-// Version 2 added PeerHeader.link_seq (per-link message numbers).
-constexpr uint16_t kPeerVersion = 2;
+// Version 2 added PeerHeader.link_seq (per-link message numbers); version 3
+// the barrier epoch of kFetch and kDiff (PageRequestBody) and the home moves
+// of kBarrierDepart.
+constexpr uint16_t kPeerVersion = 3;
 constexpr uint32_t kMaxHosts = 64;
 // The largest message a daemon accepts (a million page notices fit).
 constexpr uint64_t kMaxMessageBytes = 256ULL << 20;
@@ -61,13 +63,13 @@ enum MsgType : uint16_t {
   kLockGrant = 23,    // 0 -> h: LockBody + notices. The token, and what h has not seen.
   // Barriers (manager on host 0).
   kBarrierArrive = 30,  // h -> 0: BarrierBody + notices. Every node of h arrived.
-  kBarrierDepart = 31,  // 0 -> h: BarrierBody + notices.
+  kBarrierDepart = 31,  // 0 -> h: BarrierBody + notices + home moves.
   // Pages.
   kHomeQuery = 40,    // h -> 0 (directory): PageListBody. Who is home? (claims under first touch)
   kHomeReply = 41,    // 0 -> h: HomeReplyBody.
-  kFetch = 42,        // h -> home: PageListBody. Send me these pages.
+  kFetch = 42,        // h -> home: PageRequestBody. Send me these pages.
   kFetchReply = 43,   // home -> h: FetchReplyBody (page, version, 4096 bytes each).
-  kDiff = 44,         // h -> home: DiffBody. Apply these diffs.
+  kDiff = 44,         // h -> home: PageRequestBody + diffs. Apply these diffs.
   kDiffAck = 45,      // home -> h: DiffAckBody (old and new version per page).
   // Job-wide heap (host 0).
   kAlloc = 50,        // h -> 0: AllocBody.
@@ -188,11 +190,28 @@ constexpr uint32_t kLockRecallAfter = 1u << 1;  // others wait: give it back aft
 
 struct BarrierBody {
   uint64_t epoch;  // 0 barriers completed before this one
-  // then NoticeHeader + vector + notices
+  // then NoticeHeader + vector + notices; kBarrierDepart then MoveHeader +
+  // moves
 };
 static_assert(sizeof(BarrierBody) == 8);
 
-// kHomeQuery and kFetch: count page indices (uint32 each) follow.
+// Home migration (kHomeMigrate): the pages whose home the barrier moved,
+// sorted by page, at most one per page. Every host gets the whole list.
+// `version` is the page's version at its old home when the barrier
+// completed, which the new home's copy must have.
+struct MoveHeader {
+  uint64_t move_count;  // 0
+};
+static_assert(sizeof(MoveHeader) == 8);
+struct HomeMove {
+  uint32_t page;     // 0
+  uint32_t home;     // 4 the new home host
+  uint64_t version;  // 8
+};
+static_assert(sizeof(HomeMove) == 16);
+
+// kHomeQuery (and the replies' count): count page indices (uint32 each)
+// follow.
 struct PageListBody {
   uint32_t count;  // 0
   uint32_t flags;  // 4 kHomeQuery: kClaimFirst, claim count
@@ -208,6 +227,18 @@ constexpr uint32_t ClaimedPages(uint32_t flags) {
   const uint32_t n = flags >> kClaimCountShift;
   return n != 0 ? n : (flags & kClaimFirst);
 }
+
+// kFetch (count page indices follow) and kDiff (count DiffEntry and their
+// bytes follow). `epoch` is the number of barriers the sender had departed
+// when it sent the request: a home that has departed fewer defers the
+// request until it has (a barrier may have moved the page's home to it, and
+// the sender heard of the move first).
+struct PageRequestBody {
+  uint32_t count;  // 0
+  uint32_t flags;  // 4 0
+  uint64_t epoch;  // 8
+};
+static_assert(sizeof(PageRequestBody) == 16);
 
 // kHomeReply: count entries of HomeEntry follow.
 struct HomeEntry {
