@@ -60,6 +60,8 @@ def parse_args(argv):
                    help="seconds per run before it counts as a timeout (default: small %d, "
                         "default %d, large %d)" % tuple(DEFAULT_TIMEOUT[s]
                                                       for s in suite_matrix.SIZES))
+    p.add_argument("--home", choices=("first-touch", "round-robin", "migrate"),
+                   help="dsm-run --home for every dsmkit run (default: dsm-run's, first-touch)")
     p.add_argument("--report-from", metavar="DIR",
                    help="run nothing: write the results again from DIR/runs.csv and DIR/stats "
                         "of an earlier run (into --out, default DIR)")
@@ -215,7 +217,7 @@ def run_matrix(a, argv):
             stem = "%s-%s-%d" % (prog, c.name, rep)
             r = suite_runner.run_one(prog, c, args_of[prog], rep, paths, a.timeout,
                                      os.path.join(a.out, "logs", stem + ".log"),
-                                     os.path.join(a.out, "stats", stem + ".json"))
+                                     os.path.join(a.out, "stats", stem + ".json"), home=a.home)
             runs.append(r)
             loads.append(os.getloadavg()[0])
             print(progress_line(index, total, r, a.repeat), flush=True)
@@ -227,6 +229,7 @@ def run_matrix(a, argv):
         ("load (1-minute average, sampled after every run)",
          "min %.1f, median %.1f, max %.1f" % (min(loads), statistics.median(loads), max(loads))),
         ("sizes", a.sizes),
+        ("page homes (several hosts)", a.home or "first-touch (dsm-run's default)"),
         ("repeats", "%d (medians)" % a.repeat),
         ("source", git_revision()),
         ("build", "%s (%s)" % (a.build, cache_value(a.build, "CMAKE_BUILD_TYPE") or "?")),

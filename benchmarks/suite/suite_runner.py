@@ -132,9 +132,10 @@ class Paths:
         return os.path.join(self.build, "bin", "dsm-run")
 
 
-def command(prog_name, config, program_args, paths, timeout, stats_json):
+def command(prog_name, config, program_args, paths, timeout, stats_json, home=None):
     """(argv, extra environment) of one run. program_args: the program's own
-    arguments (options, then its input file) without -p, which is added here."""
+    arguments (options, then its input file) without -p, which is added here.
+    home: dsm-run's --home for dsmkit runs (None: its default)."""
     args = ["-p", str(config.workers)] + list(program_args)
     if config.kind == "omp":
         exe = os.path.join(paths.programs, prog_name + "_omp")
@@ -142,6 +143,8 @@ def command(prog_name, config, program_args, paths, timeout, stats_json):
     exe = os.path.join(paths.programs, prog_name + "_dsm")
     argv = [paths.dsm_run, "-n", str(config.workers), "--hosts", str(config.hosts),
             "--timeout", "%g" % timeout, "--stats-json", stats_json]
+    if home:
+        argv += ["--home", home]
     if config.vm:
         # A guest has no host files: the input file goes to node 0's stdin
         # (see stdin_of), and the programs read their standard input then.
@@ -195,10 +198,11 @@ def judge(result, output, expected_threads, under_dsm_run):
     result.status = "ok"
 
 
-def run_one(prog_name, config, program_args, repeat, paths, timeout, log_path, stats_path):
+def run_one(prog_name, config, program_args, repeat, paths, timeout, log_path, stats_path,
+            home=None):
     """Runs one program once and returns its RunResult; writes the output to
     log_path and (DSM runs) the statistics to stats_path."""
-    argv, extra_env = command(prog_name, config, program_args, paths, timeout, stats_path)
+    argv, extra_env = command(prog_name, config, program_args, paths, timeout, stats_path, home)
     env = dict(os.environ)
     env.pop("OMP_NUM_THREADS", None)
     env.update(extra_env)

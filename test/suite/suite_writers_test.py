@@ -348,6 +348,15 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(argv, ["/b/bin/dsm-run", "-n", "6", "--hosts", "3", "--timeout", "2.5",
                                 "--stats-json", "/x.json", "--", "/b/examples/splash2/fft_dsm",
                                 "-p", "6", "in"])
+        # --home goes to dsm-run, never to an OpenMP run.
+        argv, env = suite_runner.command("fft", suite_matrix.parse_config("dsm-2x1"), ["in"],
+                                         paths, 5, "/x.json", home="migrate")
+        self.assertEqual(argv, ["/b/bin/dsm-run", "-n", "2", "--hosts", "2", "--timeout", "5",
+                                "--stats-json", "/x.json", "--home", "migrate", "--",
+                                "/b/examples/splash2/fft_dsm", "-p", "2", "in"])
+        argv, env = suite_runner.command("fft", suite_matrix.parse_config("omp-1"), [], paths, 5,
+                                         "/x.json", home="migrate")
+        self.assertNotIn("--home", argv)
         # In guests an input file (an absolute path that exists) becomes stdin.
         with tempfile.NamedTemporaryFile() as f:
             vm = suite_matrix.parse_config("vm-2x1")
