@@ -59,9 +59,9 @@ a job of several hosts (one daemon per host; dsm-run --hosts starts them):
   --join ENDPOINT    host 0's endpoint (every host but 0)
   --job-id N         the job's id, the same for every daemon (decimal);
                      daemons of other jobs are refused
-  --home MODE        where pages live: first-touch (default), round-robin or
-                     migrate (first touch; a barrier moves a page written by
-                     one host only to that host)
+  --home MODE        where pages live: migrate (default: first touch, then a
+                     barrier moves a page written by one host only to that
+                     host), first-touch or round-robin
   --keys-fd FD       read the job's CURVE key pair from FD (to its end; then
                      FD is closed): two lines, "curve-public <key>" and
                      "curve-secret <key>", each key 40 characters of Z85

@@ -59,30 +59,41 @@ void Manager::Record(uint32_t from, const std::vector<Notice>& notices) {
   for (const Notice& n : notices) log_.push_back(n);
   if (home_mode_ == device::kHomeMigrate) {
     interval_writes_.insert(interval_writes_.end(), notices.begin(), notices.end());
+    // A program that synchronises by locks alone may go long without a
+    // barrier: keep the list at one entry per page written.
+    if (interval_writes_.size() > 2 * interval_compacted_ + 65536) CompactIntervalWrites();
   }
+}
+
+void Manager::CompactIntervalWrites() {
+  std::vector<Notice>& w = interval_writes_;
+  std::sort(w.begin(), w.end(), [](const Notice& a, const Notice& b) { return a.page < b.page; });
+  size_t out = 0;
+  for (size_t i = 0; i < w.size();) {
+    Notice merged = w[i];
+    size_t j = i + 1;
+    for (; j < w.size() && w[j].page == merged.page; ++j) {
+      if (w[j].writer != merged.writer) merged.writer = kManyWriters;
+      merged.version = std::max(merged.version, w[j].version);
+    }
+    w[out++] = merged;
+    i = j;
+  }
+  w.resize(out);
+  interval_compacted_ = out;
 }
 
 std::vector<HomeMove> Manager::MoveHomes() {
   std::vector<HomeMove> moves;
-  std::vector<Notice>& w = interval_writes_;
-  std::sort(w.begin(), w.end(), [](const Notice& a, const Notice& b) { return a.page < b.page; });
-  for (size_t i = 0; i < w.size();) {
-    const uint32_t page = w[i].page;
-    const uint32_t writer = w[i].writer;
-    uint64_t version = w[i].version;
-    bool one_writer = true;
-    size_t j = i + 1;
-    for (; j < w.size() && w[j].page == page; ++j) {
-      one_writer = one_writer && w[j].writer == writer;
-      version = std::max(version, w[j].version);
-    }
-    i = j;
-    const uint8_t home = directory_[page];
-    if (!one_writer || home == 0 || home == writer + 1 || pinned_.Contains(page)) continue;
-    directory_[page] = static_cast<uint8_t>(writer + 1);
-    moves.push_back(HomeMove{page, writer, version});
+  CompactIntervalWrites();
+  for (const Notice& n : interval_writes_) {
+    const uint8_t home = directory_[n.page];
+    if (n.writer == kManyWriters || home == 0 || home == n.writer + 1 || pinned_.Contains(n.page)) continue;
+    directory_[n.page] = static_cast<uint8_t>(n.writer + 1);
+    moves.push_back(HomeMove{n.page, n.writer, n.version});
   }
-  w.clear();
+  interval_writes_.clear();
+  interval_compacted_ = 0;
   homes_moved_ += moves.size();
   return moves;
 }

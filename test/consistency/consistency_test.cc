@@ -273,8 +273,8 @@ std::vector<Placement> AllPlacements() {
       Make("ThreeHostsTwoNodesEach", 3, 6),
       Make("TwoHostsTwoNodesEachNetns", 2, 4, {}, /*netns=*/true),
       Make("TwoHostsTwoNodesEachRoundRobinHomes", 2, 4, {"--home", "round-robin"}),
-      Make("TwoHostsTwoNodesEachMigratingHomes", 2, 4, {"--home", "migrate"}),
-      Make("ThreeHostsTwoNodesEachMigratingHomes", 3, 6, {"--home", "migrate"}),
+      // Homes migrate by default; here they stay where first touched.
+      Make("TwoHostsTwoNodesEachFirstTouchHomes", 2, 4, {"--home", "first-touch"}),
   };
   for (size_t i = 0; i < all.size(); ++i) all[i].seed_base = 1000000 * i;
   return all;

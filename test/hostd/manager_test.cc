@@ -264,6 +264,35 @@ TEST_F(MigratingManagerTest, ABarrierMovesPagesWrittenByOneOtherHostOnly) {
   EXPECT_EQ(Query(2, {20}, 0), (std::vector<uint32_t>{0}));
 }
 
+// A program that takes locks for a long time between barriers: the
+// interval's writes are compacted on the way (one entry per page), and the
+// barrier still moves exactly the pages one other host alone wrote.
+TEST_F(MigratingManagerTest, ManyIntervalsBetweenBarriersMoveTheSamePages) {
+  constexpr uint32_t kFirst = 100, kCount = 500, kReturns = 150;  // 75000 notices
+  std::vector<uint32_t> pages(kCount);
+  for (uint32_t i = 0; i < kCount; ++i) pages[i] = kFirst + i;
+  ASSERT_EQ(Query(0, pages, kClaimFirst | (kCount << kClaimCountShift)), std::vector<uint32_t>(kCount, 0u));
+  for (uint32_t k = 0; k < kReturns; ++k) {
+    ASSERT_TRUE(manager_.OnMessage(1, kLockRequest, 0, LockMsg(7, 0)));
+    Pop();
+    std::vector<Notice> n;
+    for (uint32_t p : pages) n.push_back(Notice{p, 1, k + 1});
+    if (k == kReturns / 2) n.push_back(Notice{kPages - 1, 1, 1});  // homed nowhere: no move
+    ASSERT_TRUE(manager_.OnMessage(1, kLockReturn, 0, WithNotices(LockMsg(7, 0), n)));
+  }
+  ASSERT_TRUE(Arrive(0, 0, {}));
+  ASSERT_TRUE(Arrive(1, 0, {}));
+  ASSERT_TRUE(Arrive(2, 0, {{kFirst + 7, 2, 3}}));
+  std::vector<HomeMove> moves;
+  for (uint32_t h = 0; h < kHosts; ++h) NoticesOf(Pop(), sizeof(BarrierBody), &moves);
+  ASSERT_EQ(moves.size(), kCount - 1);
+  for (const HomeMove& m : moves) {
+    EXPECT_NE(m.page, kFirst + 7) << "two hosts wrote it";
+    EXPECT_EQ(m.home, 1u);
+    EXPECT_EQ(m.version, kReturns) << "the newest version of page " << m.page;
+  }
+}
+
 TEST(PeerCodecTest, MoveBlocksRejectEveryMalformation) {
   BodyWriter w;
   PutMoves(&w, {{3, 1, 9}, {4, 0, 1}});

@@ -114,7 +114,7 @@ TEST_F(MultiHostJob, CyclicPlacementDefaultHomeAndAFreshJobIdPerJob) {
     };
     EXPECT_EQ(value("--host-id"), std::to_string(h));
     EXPECT_EQ(value("--local-nodes"), lists[h]);
-    EXPECT_EQ(value("--home"), "first-touch");
+    EXPECT_EQ(value("--home"), "migrate") << "the default";
     EXPECT_EQ(value("--join"), h == 0 ? "<none>" : "tcp://127.0.0.1:1");
     EXPECT_EQ(value("--stats-json"), "<none>");
     EXPECT_EQ(std::count(a.begin(), a.end(), "--stats"), 0);

@@ -246,7 +246,7 @@ TEST(LauncherOptions, UsageTextDocumentsEverything) {
                         "--stats", "--trace FILE", "--stack SIZE", "--hostd PATH", "--help", "--version", "DSM_SOCKET", "DSM_NODE_ID",
                         "DSM_NUM_NODES", "/dev/null", "Exit status", "124", "127", "128+S", "[node K] ",
                         "--hosts H", "--placement P", "block", "cyclic", "--home MODE", "first-touch",
-                        "round-robin", "--netns", "--stats-json FILE", "DSM_HOST_ID", "[node K@hH] ",
+                        "round-robin", "migrate", "--netns", "--stats-json FILE", "DSM_HOST_ID", "[node K@hH] ",
                         "10.213.0."}) {
     EXPECT_NE(text.find(s), std::string::npos) << "usage text lacks " << s;
   }

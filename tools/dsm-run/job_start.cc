@@ -216,7 +216,7 @@ std::vector<std::string> Job::DaemonArgs(uint32_t host) const {
     // their session's stdin (kJoinPlaceholder).
     if (host != 0) a.insert(a.end(), {"--join", join_endpoint_.empty() && o_.remote() ? kJoinPlaceholder : join_endpoint_});
     a.insert(a.end(),
-             {"--job-id", std::to_string(job_id_), "--home", HomePolicyName(o_.home.value_or(HomePolicy::kFirstTouch)),
+             {"--job-id", std::to_string(job_id_), "--home", HomePolicyName(o_.home.value_or(HomePolicy::kMigrate)),
               "--ready-fd", std::to_string(kStatusFdInChild), "--keys-fd", std::to_string(kKeysFdInChild),
               "--exit-when-done"});
     if (o_.stats) a.emplace_back("--stats");

@@ -484,11 +484,12 @@ options:
                      0..N/H-1 on host 0 and so on, the remainder one more on
                      each of the first hosts) or cyclic (node K on host K
                      mod H)
-  --home MODE        where each shared page has its home: first-touch
-                     (default: the host that touches it first), round-robin
-                     (page number modulo hosts) or migrate (first touch,
-                     then at every barrier a page written by one host only
-                     moves its home there); passed to every daemon
+  --home MODE        where each shared page has its home: migrate
+                     (default: the host that touches it first, and then at
+                     every barrier a page written by one host only moves
+                     its home there), first-touch (where it was first
+                     touched, for good) or round-robin (page number modulo
+                     hosts); passed to every daemon
   --netns            run each host (its daemon and its nodes) in a network
                      namespace of its own, on a private network that dsm-run
                      creates and always removes: namespaces dsm-PID-h<H> and

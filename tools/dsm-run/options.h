@@ -55,7 +55,7 @@ struct Options {
   std::string hostd;   // --hostd; empty: dsm-hostd next to dsm-run
   uint32_t hosts = 1;  // --hosts: simulated hosts, one daemon each; <= nodes
   Placement placement = Placement::kBlock;
-  std::optional<HomePolicy> home;  // --home; unset: the daemons' default (first-touch)
+  std::optional<HomePolicy> home;  // --home; unset: the daemons' default (migrate)
   bool netns = false;              // --netns: a network namespace per host
   std::string stats_json;          // --stats-json FILE: the daemons' statistics, merged
   // --vm: every node runs in a QEMU guest (vm.h).

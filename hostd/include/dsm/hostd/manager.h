@@ -33,7 +33,8 @@
 // entries). When a barrier completes, a page whose notices all name one
 // writer, which is not the page's home, and which is not pinned, gets that
 // writer as its home: the directory changes at once, and every departure
-// carries the list of moves. Memory: O(notices between two barriers).
+// carries the list of moves. Memory: one entry per page written since the
+// last barrier (the list is compacted whenever it doubles).
 //
 // Thread safety: none; the daemon's event loop owns it.
 #pragma once
@@ -96,6 +97,10 @@ class Manager {
   // The home moves of the barrier that just completed (kHomeMigrate), with
   // the directory updated; forgets the interval's writes.
   std::vector<peer::HomeMove> MoveHomes();
+  // Sorts the interval's writes and keeps one per page (writer
+  // kManyWriters when several hosts wrote it; the highest version).
+  void CompactIntervalWrites();
+  static constexpr uint32_t kManyWriters = ~0u;
 
   uint32_t num_hosts_;
   uint64_t data_pages_;
@@ -116,6 +121,7 @@ class Manager {
 
   std::vector<uint8_t> directory_;  // first touch: home host + 1, 0 = none yet
   std::vector<peer::Notice> interval_writes_;  // kHomeMigrate: since the last barrier
+  size_t interval_compacted_ = 0;              // its size after the last compaction
   uint64_t homes_moved_ = 0;
   device::PinnedPages pinned_;
 };

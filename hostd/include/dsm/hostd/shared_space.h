@@ -25,7 +25,7 @@ struct SpaceConfig {
   uint64_t job_id = 0;
   uint64_t stack_size = device::kMasterStackSize;  // node 0's main stack
   uint64_t globals_size = 0;  // the program's shared globals (dsm-run reads them)
-  uint32_t home_mode = device::kHomeFirstTouch;     // several hosts only
+  uint32_t home_mode = device::kHomeMigrate;        // several hosts only
 };
 
 class SharedSpace {
