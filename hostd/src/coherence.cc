@@ -284,6 +284,14 @@ bool Coherence::OnHomeReply(std::string_view body) {
 void Coherence::FetchPages(uint32_t page) {
   const uint32_t home = meta_[page].home;
   readahead_ = page == last_fetch_end_ ? std::min(readahead_ * 2, kMaxReadAhead) : 1;
+  // A writer going through a run of pages homed elsewhere (each one twinned
+  // here as it starts writing it) is a sequential stream too, even when
+  // other streams' faults come in between (Radix's permutation writes a
+  // run per bucket, a thousand at a time): fetch twice as many pages as
+  // the run has twins behind this page.
+  uint32_t behind = 0;
+  while (behind < kMaxReadAhead / 2 && behind < page && twins_.count(page - behind - 1)) ++behind;
+  readahead_ = std::max(readahead_, std::min(2 * behind, kMaxReadAhead));
   std::vector<uint32_t> pages{page};
   for (uint32_t p = page + 1; p < data_pages_ && pages.size() < readahead_; ++p) {
     const PageMeta& m = meta_[p];

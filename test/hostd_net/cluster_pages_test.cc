@@ -7,6 +7,8 @@
 //  * ClusterUntracked: pages homed on the writer's host that no other host
 //    has a copy of are written untracked; once a copy leaves, the writer's
 //    next release logs them.
+//  * ClusterWriteRuns: a writer's runs of pages homed elsewhere are fetched
+//    ahead, even when many runs are written at once.
 //  * ClusterHomeMigration (--home migrate): a barrier moves a page written
 //    by one host only to that host, which then writes it without diffs; a
 //    request that reaches the new home before the barrier's departure does
@@ -275,6 +277,61 @@ TEST(ClusterUntracked, FetchesWhileTheHomeKeepsWritingSeeEveryReleasedValue) {
               static_cast<unsigned long long>(untracked_shared.load()));
   EXPECT_GE(untracked_faults.load(), 1u);
   EXPECT_GE(untracked_shared.load(), 1u) << "no copy ever met an untracked page";
+}
+
+// ---------------------------------------------------------------------------
+// Fetching ahead for writers.
+
+// Host 1's node writes 16 runs of 8 pages homed on host 0, a page of each
+// run in turn (like Radix's permutation: many sequential streams at once,
+// so consecutive faults are never neighbours). A run's pages twinned here
+// make the next fault of that run fetch twice as many pages: a few fetch
+// messages per run instead of one per page. Host 0 then reads every value.
+TEST(ClusterWriteRuns, InterleavedRunsOfWritesFetchAhead) {
+  ClusterOptions o;
+  o.placement = {{0}, {1}};
+  Cluster cluster(o);
+  ASSERT_TRUE(cluster.Start().ok());
+  constexpr uint64_t kRuns = 16, kRunPages = 8, kGap = 4;
+  auto offset_of = [](TestNode& n, uint64_t run, uint64_t page) {
+    return n.page_offset(PinnedPagesOf(&n.header()).stack_end + 8 + run * (kRunPages + kGap) + page);
+  };
+  auto run = testing::RunNodes(cluster, [&](TestNode& n) {
+    if (n.id() == 0) {
+      for (uint64_t r = 0; r < kRuns; ++r) {
+        for (uint64_t p = 0; p < kRunPages + kGap; ++p) {
+          if (!n.Put<uint64_t>(offset_of(n, r, p), 1)) return;
+        }
+      }
+    }
+    if (!n.Barrier()) return;
+    if (n.id() == 1) {
+      for (uint64_t p = 0; p < kRunPages; ++p) {
+        for (uint64_t r = 0; r < kRuns; ++r) {
+          if (!n.Put<uint64_t>(offset_of(n, r, p) + 8, 1000 * r + p)) return;
+        }
+      }
+    }
+    if (!n.Barrier()) return;
+    if (n.id() == 0) {
+      for (uint64_t r = 0; r < kRuns; ++r) {
+        for (uint64_t p = 0; p < kRunPages; ++p) {
+          uint64_t v = 0;
+          if (!n.Get(offset_of(n, r, p) + 8, &v)) return;
+          n.Check(v == 1000 * r + p, "run " + std::to_string(r) + " page " + std::to_string(p) + " holds " +
+                                         std::to_string(v));
+        }
+      }
+    }
+    FinishJob(n);
+  }, kRunTimeoutMs);
+  ExpectFinished(cluster, run);
+  auto view = cluster.View(1);
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(view->coherence.twins, kRuns * kRunPages);
+  // Per run: 1 page, then 2, then 6 (twice the 3 twinned behind): about 3
+  // fetches (a few more go to the job's own pages).
+  EXPECT_LE(view->coherence.fetch_messages, kRuns * 4) << "one per page would be " << kRuns * kRunPages;
 }
 
 // ---------------------------------------------------------------------------
