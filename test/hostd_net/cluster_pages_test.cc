@@ -343,61 +343,60 @@ uint64_t MovedPage(TestNode& n, uint64_t i) {
   return n.page_offset(PinnedPagesOf(&n.header()).stack_end + 8 + i);
 }
 
+// Writes base + i into moved page i, for every i.
+bool WriteMoved(TestNode& n, uint64_t base) {
+  for (uint64_t i = 0; i < kMovedPages; ++i) {
+    if (!n.Put<uint64_t>(MovedPage(n, i), base + i)) return false;
+  }
+  return true;
+}
+
+// Checks that moved page i holds base + i, for every i.
+bool CheckMoved(TestNode& n, uint64_t base, const std::string& when) {
+  for (uint64_t i = 0; i < kMovedPages; ++i) {
+    uint64_t v = 0;
+    if (!n.Get(MovedPage(n, i), &v)) return false;
+    n.Check(v == base + i, when + ": page " + std::to_string(i) + " holds " + std::to_string(v));
+  }
+  return true;
+}
+
+// Round r: node 1 writes 100 r + i into the moved pages, node 0 waits for
+// that before its barrier (so that its release sees the copies host 1
+// took, and tracks its own untracked pages in round 1); then a barrier.
+bool WriteRound(TestNode& n, std::atomic<int>& step, int r) {
+  if (n.id() == 1) {
+    if (!WriteMoved(n, 100 * static_cast<uint64_t>(r))) return false;
+    step.store(r);
+  } else if (n.id() == 0 && !n.Check(WaitStep(step, r), "waited 10 s for round " + std::to_string(r))) {
+    return false;
+  }
+  return n.Barrier();
+}
+
 // Node 0 initialises pages (homed on host 0); node 1 then writes them in
 // every round and node 0 reads them. The first round's interval has host 0
-// writing too (its node's release tracks the pages host 1 copied: the test
-// makes node 0 wait for node 1's writes before that release), the second has
-// host 1 alone, so the pages move to host 1 at the end of round 2, and
-// rounds 3 and 4 write them in place with no diff. Then node 0 writes them
-// alone and they move back.
+// writing too (its node's release tracks the pages host 1 copied), the
+// second has host 1 alone, so the pages move to host 1 at the end of round
+// 2, and rounds 3 and 4 write them in place with no diff. Then node 0
+// writes them alone and they move back.
 TEST(ClusterHomeMigration, PagesMoveToTheOnlyWriterAndBack) {
   ClusterOptions o;
   o.placement = {{0}, {1}};
   o.home_mode = kHomeMigrate;
   Cluster cluster(o);
   ASSERT_TRUE(cluster.Start().ok());
-  constexpr uint64_t kRounds = 4;
+  constexpr int kRounds = 4;
   std::atomic<int> step{0};
   auto run = testing::RunNodes(cluster, [&](TestNode& n) {
-    if (n.id() == 0) {
-      for (uint64_t i = 0; i < kMovedPages; ++i) {
-        if (!n.Put<uint64_t>(MovedPage(n, i), 1000 + i)) return;
-      }
-    }
-    if (!n.Barrier()) return;
-    for (uint64_t r = 1; r <= kRounds; ++r) {
-      if (n.id() == 1) {
-        for (uint64_t i = 0; i < kMovedPages; ++i) {
-          if (!n.Put<uint64_t>(MovedPage(n, i), r * 100 + i)) return;
-        }
-        step.store(static_cast<int>(r));
-      } else if (!n.Check(WaitStep(step, static_cast<int>(r)), "waited 10 s for round " + std::to_string(r))) {
-        return;
-      }
-      if (!n.Barrier()) return;
-      if (n.id() == 0) {
-        for (uint64_t i = 0; i < kMovedPages; ++i) {
-          uint64_t v = 0;
-          if (!n.Get(MovedPage(n, i), &v)) return;
-          n.Check(v == r * 100 + i, "round " + std::to_string(r) + ": page " + std::to_string(i) + " holds " +
-                                        std::to_string(v));
-        }
-      }
+    if ((n.id() == 0 && !WriteMoved(n, 1000)) || !n.Barrier()) return;
+    for (int r = 1; r <= kRounds; ++r) {
+      if (!WriteRound(n, step, r)) return;
+      if (n.id() == 0 && !CheckMoved(n, 100 * static_cast<uint64_t>(r), "round " + std::to_string(r))) return;
       if (!n.Barrier()) return;
     }
-    if (n.id() == 0) {
-      for (uint64_t i = 0; i < kMovedPages; ++i) {
-        if (!n.Put<uint64_t>(MovedPage(n, i), 5000 + i)) return;
-      }
-    }
-    if (!n.Barrier()) return;
-    if (n.id() == 1) {
-      for (uint64_t i = 0; i < kMovedPages; ++i) {
-        uint64_t v = 0;
-        if (!n.Get(MovedPage(n, i), &v)) return;
-        n.Check(v == 5000 + i, "after moving back: page " + std::to_string(i) + " holds " + std::to_string(v));
-      }
-    }
+    if ((n.id() == 0 && !WriteMoved(n, 5000)) || !n.Barrier()) return;
+    if (n.id() == 1 && !CheckMoved(n, 5000, "after moving back")) return;
     FinishJob(n);
   }, kRunTimeoutMs);
   ExpectFinished(cluster, run);
@@ -447,42 +446,16 @@ TEST(ClusterHomeMigration, RequestsAheadOfTheDepartureWaitForIt) {
   });
   std::atomic<int> step{0};
   auto run = testing::RunNodes(cluster, [&](TestNode& n) {
-    if (n.id() == 0) {
-      for (uint64_t i = 0; i < kMovedPages; ++i) {
-        if (!n.Put<uint64_t>(MovedPage(n, i), 1000 + i)) return;
-      }
+    if ((n.id() == 0 && !WriteMoved(n, 1000)) || !n.Barrier()) return;
+    if (!WriteRound(n, step, 1) || !WriteRound(n, step, 2)) return;
+    // Host 2 departed; host 1 may not have: fetches and diffs for the new
+    // home.
+    if (n.id() == 2 && (!CheckMoved(n, 200, "after the move") || !WriteMoved(n, 7000) || !n.Lock(3) ||
+                        !n.Unlock(3))) {
+      return;
     }
     if (!n.Barrier()) return;
-    for (int r = 1; r <= 2; ++r) {
-      if (n.id() == 1) {
-        for (uint64_t i = 0; i < kMovedPages; ++i) {
-          if (!n.Put<uint64_t>(MovedPage(n, i), 100 * static_cast<uint64_t>(r) + i)) return;
-        }
-        step.store(r);
-      } else if (n.id() == 0 && !n.Check(WaitStep(step, r), "waited 10 s for round " + std::to_string(r))) {
-        return;
-      }
-      if (!n.Barrier()) return;
-    }
-    if (n.id() == 2) {
-      // Host 2 departed; host 1 may not have: a fetch and a diff for the new
-      // home.
-      for (uint64_t i = 0; i < kMovedPages; ++i) {
-        uint64_t v = 0;
-        if (!n.Get(MovedPage(n, i), &v)) return;
-        n.Check(v == 200 + i, "page " + std::to_string(i) + " holds " + std::to_string(v));
-        if (!n.Put<uint64_t>(MovedPage(n, i), 7000 + i)) return;
-      }
-      if (!n.Lock(3) || !n.Unlock(3)) return;
-    }
-    if (!n.Barrier()) return;
-    if (n.id() != 2) {
-      for (uint64_t i = 0; i < kMovedPages; ++i) {
-        uint64_t v = 0;
-        if (!n.Get(MovedPage(n, i), &v)) return;
-        n.Check(v == 7000 + i, "page " + std::to_string(i) + " holds " + std::to_string(v));
-      }
-    }
+    if (n.id() != 2 && !CheckMoved(n, 7000, "written by host 2")) return;
     FinishJob(n);
   }, kRunTimeoutMs);
   releaser.join();
