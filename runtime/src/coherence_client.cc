@@ -108,29 +108,30 @@ void CoherenceClient::PrepareKernelAccess(const void* p, size_t n, bool write_ac
   const auto begin = reinterpret_cast<uintptr_t>(p);
   const uintptr_t end = begin + n < begin ? UINTPTR_MAX : begin + n;
   const uint8_t need = write_access ? kWritable : kReadable;
-  for (uintptr_t a = begin & ~(kPageSize - 1); a < end; a += kPageSize) {
-    uint64_t page;
-    if (a >= alias && a < alias + alias_bytes) {
-      page = alias_first_ + (a - alias) / kPageSize;
-    } else if (a >= lo && a < lo + pages_ * kPageSize) {
-      page = (a - lo) / kPageSize;
-      if (InAlias(page)) continue;
-    } else {
-      continue;
+  // Only the parts of [begin, end) inside the data area or its alias: a
+  // private buffer costs nothing however long the program says it is.
+  auto visit = [&](uintptr_t area, uint64_t area_bytes, uint64_t first_page, bool skip_alias) {
+    const uintptr_t from = begin > area ? begin : area;
+    const uintptr_t to = end < area + area_bytes ? end : area + area_bytes;
+    for (uintptr_t a = from & ~(kPageSize - 1); a < to; a += kPageSize) {
+      const uint64_t page = first_page + (a - area) / kPageSize;
+      if (skip_alias && InAlias(page)) continue;  // used only through the alias
+      if ((__atomic_load_n(&state_[page], __ATOMIC_RELAXED) & need) != 0) continue;
+      // The first byte of the range on this page: a store of what is there
+      // (atomic: another thread may write it) or a load, faulting as the
+      // program would.
+      auto* byte = reinterpret_cast<uint8_t*>(a < begin ? begin : a);
+      if (write_access) {
+        // A locked OR of 0 in assembly: the compiler turns __atomic_fetch_or
+        // of 0 into a load, which faults for reading only.
+        asm volatile("lock orb $0, %0" : "+m"(*byte) : : "memory");
+      } else {
+        (void)__atomic_load_n(byte, __ATOMIC_RELAXED);
+      }
     }
-    if ((__atomic_load_n(&state_[page], __ATOMIC_RELAXED) & need) != 0) continue;
-    // The first byte of the range on this page: a store of what is there
-    // (atomic: another thread may write it) or a load, faulting as the
-    // program would.
-    auto* byte = reinterpret_cast<uint8_t*>(a < begin ? begin : a);
-    if (write_access) {
-      // A locked OR of 0 in assembly: the compiler turns __atomic_fetch_or
-      // of 0 into a load, which faults for reading only.
-      asm volatile("lock orb $0, %0" : "+m"(*byte) : : "memory");
-    } else {
-      (void)__atomic_load_n(byte, __ATOMIC_RELAXED);
-    }
-  }
+  };
+  visit(lo, pages_ * kPageSize, 0, true);
+  if (alias_bytes != 0) visit(alias, alias_bytes, alias_first_, false);
 }
 
 bool CoherenceClient::OnFault(uintptr_t addr, bool write) {

@@ -15,33 +15,24 @@
 // libdsm.so defines these names, so the dynamic linker binds the program's
 // calls (and other libraries') to them ahead of the C library's; the C
 // library's internal calls (stdio refilling its private buffers) are not
-// seen and need not be. Other calls that write user memory (stat, pipe,
-// poll, ...) are not wrapped: docs/design.md, "Limits and costs".
+// seen and need not be; stdio's reads and writes that bypass its buffer
+// are, through fread and fwrite (syscall_wrap_structs.cc, with the calls
+// that fill structures or read paths).
 //
 // Thread-safe and async-signal-safe as the wrapped functions are: the real
 // functions are looked up once (dlsym is not async-signal-safe, so the
 // lookup happens in a constructor, with a fallback on first use).
-#include <dlfcn.h>
+#include "syscall_wrap.h"
+
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "coherence_client.h"
-
 namespace {
 
 using dsm::runtime::PrepareKernelAccess;
-
-template <typename F>
-F Next(F* slot, const char* name) {
-  F f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-  if (f == nullptr) {
-    f = reinterpret_cast<F>(::dlsym(RTLD_NEXT, name));
-    __atomic_store_n(slot, f, __ATOMIC_RELEASE);
-  }
-  return f;
-}
+using dsm::runtime::wrap::Next;
 
 using ReadFn = ssize_t (*)(int, void*, size_t);
 using WriteFn = ssize_t (*)(int, const void*, size_t);
@@ -83,7 +74,7 @@ __attribute__((constructor)) void ResolveTheRealFunctions() {
 }
 
 void PrepareIov(const iovec* iov, int count, bool write_access) {
-  for (int i = 0; iov != nullptr && i < count; ++i) PrepareKernelAccess(iov[i].iov_base, iov[i].iov_len, write_access);
+  if (count > 0) dsm::runtime::wrap::PrepareIov(iov, static_cast<size_t>(count), write_access);
 }
 
 }  // namespace

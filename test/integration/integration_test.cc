@@ -226,6 +226,8 @@ TEST(SharedGlobals, AreOneCopyOnTwoHosts) {
 // kernel meets pages the node has not mapped yet (EFAULT without libdsm's
 // wrappers): node 0 reads its stdin into its shared stack and the shared
 // heap; every node writes that heap copy out and readv's a pipe into its own.
+// Then stat, pipe, poll, a large fread and getcwd on shared structures and
+// paths the node never touched.
 TEST(SystemCalls, ReadAndWriteSharedBuffersAcrossHosts) {
   TempDir dir;
   std::string input;
@@ -239,6 +241,7 @@ TEST(SystemCalls, ReadAndWriteSharedBuffersAcrossHosts) {
     ASSERT_EQ(r.exit_code, 0) << hosts << " hosts\n" << Describe(r);
     EXPECT_NE(r.out.find("syscalls: bytes=" + std::to_string(input.size())), std::string::npos) << Describe(r);
     EXPECT_NE(r.out.find("copies=3 ok"), std::string::npos) << Describe(r);
+    EXPECT_NE(r.out.find("syscalls: structs=3 ok"), std::string::npos) << Describe(r);
     // Each node wrote the whole input to stdout.
     size_t copies = 0;
     for (size_t at = 0; (at = r.out.find(input, at)) != std::string::npos; at += input.size()) ++copies;

@@ -4,22 +4,91 @@
  * dsm_malloc; then every node writes the heap copy to its stdout with
  * write(2) (the last node, on the last host, has never touched it) and
  * readv(2)s a pipe into a buffer of its own in the shared heap. Node 0
- * prints "syscalls: bytes=N sum=S copies=C ok" when every copy matched. */
+ * prints "syscalls: bytes=N sum=S copies=C ok" when every copy matched.
+ *
+ * Then calls that fill structures or read paths, each on shared memory
+ * the calling node has not touched: stat(2) of a path node 0 wrote into a
+ * shared struct stat, pipe(2) into a shared int[2], poll(2) on a shared
+ * pollfd, a large fread(3) (which the C library turns into read(2) on the
+ * caller's buffer) of /dev/zero into a block node 0 filled with 0xff,
+ * getcwd(3) into a shared buffer. "structs=C ok" when every node's matched
+ * what the same calls on private memory say. */
 #include <dsm/dsm.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 enum { kMax = 1 << 16, kMaxNodes = 64 };
+
+enum { kZeros = 1 << 17 };
 
 struct shared {
   char *heap;
   long n;
   char *pipe_copy[kMaxNodes];
   int ok[kMaxNodes];
+  /* Structures and paths, each node's own, all from dsm_malloc. */
+  char *path;                 /* written by node 0 */
+  struct stat *st;            /* [node] */
+  int (*fds)[2];              /* [node] */
+  struct pollfd *pfd;         /* [node] */
+  char *zeros[kMaxNodes];     /* kZeros bytes each, 0xff from node 0 */
+  char (*cwd)[PATH_MAX];      /* [node] */
+  int structs_ok[kMaxNodes];
 };
+
+/* The structure and path calls of the comment above, on node me's parts. */
+static int Structs(struct shared *s, int me) {
+  struct stat mine;
+  if (stat(s->path, &s->st[me]) != 0 || stat(".", &mine) != 0) {
+    perror("stat");
+    return 0;
+  }
+  if (s->st[me].st_ino != mine.st_ino || s->st[me].st_dev != mine.st_dev) {
+    fprintf(stderr, "node %d: stat into shared memory differs\n", me);
+    return 0;
+  }
+  if (pipe(s->fds[me]) != 0) {
+    perror("pipe");
+    return 0;
+  }
+  int ok = write(s->fds[me][1], "x", 1) == 1;
+  s->pfd[me].fd = s->fds[me][0];
+  s->pfd[me].events = POLLIN;
+  int polled = poll(&s->pfd[me], 1, 10000);
+  close(s->fds[me][0]);
+  close(s->fds[me][1]);
+  if (!ok || polled != 1 || !(s->pfd[me].revents & POLLIN)) {
+    fprintf(stderr, "node %d: poll on a shared pollfd: %d (%s)\n", me, polled, polled < 0 ? strerror(errno) : "");
+    return 0;
+  }
+  FILE *z = fopen("/dev/zero", "r");
+  if (z == NULL) {
+    perror("fopen /dev/zero");
+    return 0;
+  }
+  size_t got = fread(s->zeros[me], 1, kZeros, z);
+  fclose(z);
+  for (size_t i = 0; got == kZeros && i < kZeros; i += 4093) {
+    if (s->zeros[me][i] != 0) got = i;
+  }
+  if (got != kZeros) {
+    fprintf(stderr, "node %d: fread into shared memory: %zu of %d bytes\n", me, got, (int)kZeros);
+    return 0;
+  }
+  char here[PATH_MAX];
+  if (getcwd(s->cwd[me], PATH_MAX) == NULL || getcwd(here, sizeof here) == NULL || strcmp(s->cwd[me], here) != 0) {
+    fprintf(stderr, "node %d: getcwd into shared memory: %s\n", me, strerror(errno));
+    return 0;
+  }
+  return 1;
+}
 
 static unsigned long Sum(const char *p, long n) {
   unsigned long s = 0;
@@ -47,6 +116,7 @@ static void EveryNode(void *arg) {
   close(p[0]);
   close(p[1]);
   s->ok[me] = ok;
+  s->structs_ok[me] = Structs(s, me);
 }
 
 int main(void) {
@@ -77,10 +147,29 @@ int main(void) {
   s.n = n;
   int nodes = dsm_num_nodes();
   for (int k = 0; k < nodes && k < kMaxNodes; ++k) s.pipe_copy[k] = dsm_malloc(kMax);
+  s.path = dsm_malloc(PATH_MAX);
+  s.st = dsm_malloc(sizeof *s.st * kMaxNodes);
+  s.fds = dsm_malloc(sizeof *s.fds * kMaxNodes);
+  s.pfd = dsm_malloc(sizeof *s.pfd * kMaxNodes);
+  s.cwd = dsm_malloc(sizeof *s.cwd * kMaxNodes);
+  if (s.path == NULL || s.st == NULL || s.fds == NULL || s.pfd == NULL || s.cwd == NULL) {
+    fprintf(stderr, "dsm_malloc failed\n");
+    return 1;
+  }
+  strcpy(s.path, ".");
+  for (int k = 0; k < nodes && k < kMaxNodes; ++k) {
+    s.zeros[k] = dsm_malloc(kZeros);
+    if (s.zeros[k] == NULL) return 1;
+    memset(s.zeros[k], 0xff, kZeros);
+  }
   dsm_parallel(EveryNode, &s);
-  int copies = 0;
-  for (int k = 0; k < nodes && k < kMaxNodes; ++k) copies += s.ok[k];
+  int copies = 0, structs = 0;
+  for (int k = 0; k < nodes && k < kMaxNodes; ++k) {
+    copies += s.ok[k];
+    structs += s.structs_ok[k];
+  }
   printf("\nsyscalls: bytes=%ld sum=%lu copies=%d %s\n", n, Sum(stack_buf, n), copies,
          copies == nodes ? "ok" : "FAIL");
-  return copies == nodes ? 0 : 1;
+  printf("syscalls: structs=%d %s\n", structs, structs == nodes ? "ok" : "FAIL");
+  return copies == nodes && structs == nodes ? 0 : 1;
 }
