@@ -248,11 +248,39 @@ void ApplyRun(void* page, const DiffRun& run) {
   if (off < end) MergeBytes(page, off, src, end - off);  // tail
 }
 
-}  // namespace
 
-size_t MakeDiffAndUpdateTwin(const void* page, void* twin, std::string* out) {
+// The run form's longest diff: 2048 runs of one byte, the last of two.
+constexpr size_t kMaxRunDiffBytes = 4 * 2048 + 2049;
+
+// Bit `byte` of a bitmask diff's mask: that byte of the page changed.
+bool MaskBit(const char* mask, size_t byte) {
+  return ((static_cast<uint8_t>(mask[byte / 8]) >> (byte % 8)) & 1) != 0;
+}
+
+// Rewrites the run-form diff at out[start..] in the bitmask form.
+void ToBitmask(std::string* out, size_t start) {
+  char mask[kDiffPageSize / 8] = {};
+  std::string bytes;
+  bytes.reserve(out->size() - start);
+  DiffReader r(std::string_view(*out).substr(start));
+  DiffRun run;
+  while (r.Next(&run)) {
+    for (size_t b = run.offset; b < run.offset + run.length; ++b) {
+      mask[b / 8] = static_cast<char>(mask[b / 8] | (1 << (b % 8)));
+    }
+    bytes.append(reinterpret_cast<const char*>(run.bytes), run.length);
+  }
+  out->resize(start);
+  const char marker[2] = {static_cast<char>(kDiffBitmaskMarker & 0xff), static_cast<char>(kDiffBitmaskMarker >> 8)};
+  out->append(marker, 2);
+  out->append(mask, sizeof mask);
+  out->append(bytes);
+}
+
+// MakeDiffAndUpdateTwin's scan, writing the run form.
+size_t MakeRunDiffAndUpdateTwin(const void* page, void* twin, std::string* out) {
   const size_t start = out->size();
-  uint8_t buf[kMaxDiffBytes];
+  uint8_t buf[kMaxRunDiffBytes];
   Cursor c{buf, nullptr};
   // Blocks of four words, in three tight loops: unchanged blocks (eight loads
   // and a branch each), blocks where every byte changed, and anything else,
@@ -306,8 +334,46 @@ size_t MakeDiffAndUpdateTwin(const void* page, void* twin, std::string* out) {
   return out->size() - start;
 }
 
+}  // namespace
+
+size_t MakeDiffAndUpdateTwin(const void* page, void* twin, std::string* out) {
+  const size_t start = out->size();
+  const size_t n = MakeRunDiffAndUpdateTwin(page, twin, out);
+  // Many small runs: the bitmask form is shorter (a run's header costs 4
+  // bytes, the mask 514 for the whole page). More than 128 runs need more
+  // than 5 * 128 bytes, so shorter diffs are not even looked at.
+  if (n > 5 * (kDiffBitmaskHeader / kDiffRunHeader)) {
+    size_t runs = 0;
+    DiffReader r(std::string_view(*out).substr(start));
+    DiffRun run;
+    while (r.Next(&run)) ++runs;
+    if (runs * kDiffRunHeader > kDiffBitmaskHeader) ToBitmask(out, start);
+  }
+  return out->size() - start;
+}
+
+
 bool DiffReader::Next(DiffRun* run) {
-  if (malformed_ || pos_ == diff_.size()) return false;
+  if (malformed_) return false;
+  if (!started_) {
+    started_ = true;
+    if (diff_.size() >= 2 && GetU16(diff_.data()) == kDiffBitmaskMarker) {
+      // The whole form is checked at once: the mask, then exactly one byte
+      // per bit set in it.
+      bitmask_ = true;
+      size_t set = 0;
+      for (size_t i = 2; i < kDiffBitmaskHeader && i < diff_.size(); ++i) {
+        set += static_cast<size_t>(std::popcount(static_cast<uint8_t>(diff_[i])));
+      }
+      if (diff_.size() < kDiffBitmaskHeader || diff_.size() != kDiffBitmaskHeader + set) {
+        malformed_ = true;
+        return false;
+      }
+      pos_ = kDiffBitmaskHeader;
+    }
+  }
+  if (bitmask_) return NextOfBitmask(run);
+  if (pos_ == diff_.size()) return false;
   const size_t left = diff_.size() - pos_;
   if (left < kDiffRunHeader) {
     malformed_ = true;
@@ -325,6 +391,26 @@ bool DiffReader::Next(DiffRun* run) {
   run->bytes = reinterpret_cast<const uint8_t*>(diff_.data() + pos_ + kDiffRunHeader);
   pos_ += kDiffRunHeader + length;
   end_of_last_run_ = offset + length;
+  return true;
+}
+
+bool DiffReader::NextOfBitmask(DiffRun* run) {
+  const char* mask = diff_.data() + 2;
+  size_t b = end_of_last_run_;
+  while (b < kDiffPageSize && !MaskBit(mask, b)) {
+    b = (b % 8 == 0 && mask[b / 8] == 0) ? b + 8 : b + 1;  // whole empty mask bytes at once
+  }
+  if (b >= kDiffPageSize) {
+    end_of_last_run_ = kDiffPageSize;
+    return false;
+  }
+  size_t e = b + 1;
+  while (e < kDiffPageSize && MaskBit(mask, e)) ++e;
+  run->offset = static_cast<uint32_t>(b);
+  run->length = static_cast<uint32_t>(e - b);
+  run->bytes = reinterpret_cast<const uint8_t*>(diff_.data() + pos_);
+  pos_ += e - b;
+  end_of_last_run_ = static_cast<uint32_t>(e);
   return true;
 }
 

@@ -51,9 +51,11 @@ uint64_t LoadWord(const Page& p, size_t w) {
 }
 
 // The encoding, written the obvious way: exact maximal runs of differing
-// bytes.
+// bytes, or with more than 128 runs the bitmask form (marker, 512 bytes of
+// mask, the changed bytes).
 std::string ReferenceDiff(const Page& old_page, const Page& new_page) {
   std::string d;
+  size_t runs = 0;
   size_t i = 0;
   while (i < kPage) {
     if (old_page.b[i] == new_page.b[i]) {
@@ -68,13 +70,32 @@ std::string ReferenceDiff(const Page& old_page, const Page& new_page) {
     d.push_back(static_cast<char>(len & 0xff));
     d.push_back(static_cast<char>(len >> 8));
     d.append(reinterpret_cast<const char*>(new_page.b + start), len);
+    ++runs;
   }
-  return d;
+  if (runs <= 128) return d;
+  std::string mask(kPage / 8, '\0'), bytes;
+  for (size_t b = 0; b < kPage; ++b) {
+    if (old_page.b[b] == new_page.b[b]) continue;
+    mask[b / 8] = static_cast<char>(mask[b / 8] | (1 << (b % 8)));
+    bytes.push_back(static_cast<char>(new_page.b[b]));
+  }
+  return std::string("\xff\xff", 2) + mask + bytes;
 }
 
 // Validation written independently of DiffReader: the expected answer for
 // fuzzed inputs, and the page a well-formed diff makes.
 bool ReferenceApply(std::string_view d, Page* page) {
+  if (d.size() >= 2 && d[0] == '\xff' && d[1] == '\xff') {  // the bitmask form
+    if (d.size() < 2 + kPage / 8) return false;
+    size_t set = 0;
+    for (size_t b = 0; b < kPage; ++b) set += (static_cast<uint8_t>(d[2 + b / 8]) >> (b % 8)) & 1;
+    if (d.size() != 2 + kPage / 8 + set) return false;
+    size_t next = 2 + kPage / 8;
+    for (size_t b = 0; b < kPage; ++b) {
+      if ((static_cast<uint8_t>(d[2 + b / 8]) >> (b % 8)) & 1) page->b[b] = static_cast<uint8_t>(d[next++]);
+    }
+    return true;
+  }
   std::vector<std::pair<size_t, std::string_view>> runs;
   size_t pos = 0;
   size_t end_of_last = 0;
@@ -148,7 +169,9 @@ TEST(PageDiff, OnlyTheBytesThatDifferAreSentEvenInsideAWord) {
   auto page = NewPage(0x00);
   for (size_t i = 1; i < kPage; i += 2) page->b[i] = 0x33;  // every other byte
   std::string out;
-  EXPECT_EQ(MakeDiffAndUpdateTwin(page->b, twin->b, &out), 2048u * 5);
+  // 2048 runs of one byte: the bitmask form, 514 + 2048 bytes (the run form
+  // would take 2048 * 5).
+  EXPECT_EQ(MakeDiffAndUpdateTwin(page->b, twin->b, &out), kDiffBitmaskHeader + 2048u);
   DiffReader r(out);
   DiffRun run;
   size_t runs = 0;
@@ -163,13 +186,51 @@ TEST(PageDiff, OnlyTheBytesThatDifferAreSentEvenInsideAWord) {
 }
 
 TEST(PageDiff, LongestDiffIsMaxDiffBytes) {
+  // 129 runs (the fewest the bitmask form is chosen for) separated by one
+  // equal byte each: 514 + 4096 - 128 bytes.
   auto twin = NewPage(0x00);
-  auto page = NewPage(0x00);
-  for (size_t i = 0; i < kPage; i += 2) page->b[i] = 1;
-  page->b[kPage - 1] = 1;  // the last run is two bytes long
+  auto page = NewPage(0x01);
+  for (size_t i = 16; i < kPage; i += 32) page->b[i] = 0;
   std::string out;
   EXPECT_EQ(MakeDiffAndUpdateTwin(page->b, twin->b, &out), kMaxDiffBytes);
   EXPECT_EQ(out, ReferenceDiff(*NewPage(0x00), *page));
+  // 128 runs stay in the run form, one byte shorter at most.
+  auto twin2 = NewPage(0x00);
+  auto page2 = NewPage(0x01);
+  for (size_t i = 32; i < kPage; i += 32) page2->b[i] = 0;
+  std::string runs;
+  EXPECT_EQ(MakeDiffAndUpdateTwin(page2->b, twin2->b, &runs), 128 * kDiffRunHeader + kPage - 127);
+  EXPECT_LT(runs.size(), kMaxDiffBytes);
+  EXPECT_EQ(runs, ReferenceDiff(*NewPage(0x00), *page2));
+}
+
+// Keys of a few significant bytes rewritten in place (Radix's permutation):
+// three bytes of every four change, the fourth stays 0. The bitmask form
+// carries 514 + 3072 bytes where runs would take 7168; the home gets the
+// same page either way, and its own writes to the unchanged bytes survive.
+TEST(PageDiff, InterleavedChangesTakeTheBitmaskFormAndApplyExactly) {
+  auto twin = NewPage(0x00);
+  auto page = NewPage(0x00);
+  for (size_t i = 0; i < kPage; ++i) page->b[i] = i % 4 == 3 ? 0 : static_cast<uint8_t>(1 + i % 251);
+  std::string out;
+  ASSERT_EQ(MakeDiffAndUpdateTwin(page->b, twin->b, &out), kDiffBitmaskHeader + 3072u);
+  EXPECT_EQ(out, ReferenceDiff(*NewPage(0x00), *page));
+  EXPECT_TRUE(DiffIsWellFormed(out));
+  auto home = NewPage(0x00);
+  for (size_t i = 3; i < kPage; i += 4) home->b[i] = 0x7e;  // the home's own bytes
+  ASSERT_TRUE(ApplyDiff(home->b, out));
+  for (size_t i = 0; i < kPage; ++i) {
+    ASSERT_EQ(home->b[i], i % 4 == 3 ? 0x7e : page->b[i]) << "byte " << i;
+  }
+  // Every cut of it is refused, and so is a byte more or a bit more.
+  for (size_t cut : {size_t{1}, size_t{2}, size_t{100}, kDiffBitmaskHeader, out.size() - 1}) {
+    EXPECT_FALSE(DiffIsWellFormed(std::string_view(out).substr(0, cut))) << cut;
+  }
+  EXPECT_FALSE(DiffIsWellFormed(out + "x"));
+  std::string extra_bit = out;
+  extra_bit[2 + 3 / 8] = static_cast<char>(extra_bit[2] | (1 << 3));
+  EXPECT_FALSE(DiffIsWellFormed(extra_bit));
+  EXPECT_FALSE(ApplyDiff(home->b, extra_bit));
 }
 
 // A change pattern: which bytes of a page change.

@@ -18,19 +18,25 @@
 // ordering with the program's own synchronisation (lock grants, barrier
 // departures, messages) is the caller's: everything here is relaxed.
 //
-// Diff encoding (docs/wire-format.md, "Page diffs"): a sequence of runs,
+// Diff encoding (docs/wire-format.md, "Page diffs"), in one of two forms.
+// Runs: a sequence of
 //
 //   offset  u16 little-endian   first byte of the run in the page
 //   length  u16 little-endian   1 .. kPageSize - offset
 //   bytes   length bytes        the page's new bytes
 //
 // with offset >= the end of the previous run (increasing, not overlapping)
-// and nothing after the last run. The empty string is the diff of an
-// unchanged page. MakeDiffAndUpdateTwin emits exact maximal runs of differing
-// bytes (two of its runs are always separated by at least one equal byte), so
-// a diff never carries a byte that did not change: applying it at the home
-// cannot overwrite another host's bytes of the same word. Its output is at
-// most kMaxDiffBytes long (every other byte changed).
+// and nothing after the last run. Bitmask: the u16 0xffff (never a run's
+// offset), 512 bytes of mask (bit b % 8 of byte b / 8 set: byte b of the
+// page changed), then the changed bytes in page order, nothing else. The
+// empty string is the diff of an unchanged page. MakeDiffAndUpdateTwin
+// emits exact maximal runs of differing bytes (two of its runs are always
+// separated by at least one equal byte), in the bitmask form when that is
+// shorter (more than 128 runs: many small changes, as when two hosts write
+// interleaved bytes or most bytes of every word change but one), so a diff
+// never carries a byte that did not change: applying it at the home cannot
+// overwrite another host's bytes of the same word. Its output is at most
+// kMaxDiffBytes long.
 //
 // Cost (benchmarks/micro/diff_bench.cc measures it): pages are scanned
 // four words at a time; an unchanged block costs eight loads, a block where
@@ -55,9 +61,14 @@ namespace dsm::hostd {
 constexpr size_t kDiffPageSize = device::kPageSize;
 // Size of a run's header (offset and length).
 constexpr size_t kDiffRunHeader = 4;
-// The longest diff MakeDiffAndUpdateTwin emits: 2048 runs separated by one
-// equal byte each, one of them two bytes long (4 * 2048 + 2049).
-constexpr size_t kMaxDiffBytes = 10241;
+// The bitmask form: its marker, and marker and mask together.
+constexpr uint16_t kDiffBitmaskMarker = 0xffff;
+constexpr size_t kDiffBitmaskHeader = 2 + kDiffPageSize / 8;
+// The longest diff MakeDiffAndUpdateTwin emits: 129 runs (the fewest the
+// bitmask form is chosen for) separated by one equal byte each, in the
+// bitmask form (514 + 4096 - 128); 128 runs in the run form are at most
+// 4481.
+constexpr size_t kMaxDiffBytes = kDiffBitmaskHeader + kDiffPageSize - 128;
 
 // Appends to *out the diff of page against twin and, in the same pass, makes
 // the twin equal to what the diff says the page holds: each 8-byte word of the
@@ -103,7 +114,9 @@ struct DiffRun {
   const uint8_t* bytes = nullptr;
 };
 
-// Walks the runs of a diff, checking each as it goes:
+// Walks the runs of a diff (in either form: a bitmask diff's maximal runs of
+// set bits, each with its bytes, which lie together in the diff), checking
+// each as it goes:
 //   DiffReader r(diff);
 //   DiffRun run;
 //   while (r.Next(&run)) { ... }
@@ -124,10 +137,14 @@ class DiffReader {
   [[nodiscard]] size_t position() const { return pos_; }
 
  private:
+  bool NextOfBitmask(DiffRun* run);
+
   std::string_view diff_;
   size_t pos_ = 0;
   uint32_t end_of_last_run_ = 0;
   bool malformed_ = false;
+  bool started_ = false;
+  bool bitmask_ = false;  // the bitmask form: end_of_last_run_ is the next bit to look at
 };
 
 }  // namespace dsm::hostd

@@ -39,8 +39,8 @@ namespace dsm::hostd::peer {
 // "DSMP" read as a little-endian integer.
 constexpr uint32_t kPeerMagic = 0x504d5344u;
 // Version 2 added PeerHeader.link_seq (per-link message numbers); version 3
-// the barrier epoch of kFetch and kDiff (PageRequestBody) and the home moves
-// of kBarrierDepart.
+// the barrier epoch of kFetch and kDiff (PageRequestBody), the home moves
+// of kBarrierDepart and the bitmask form of page diffs (page_diff.h).
 constexpr uint16_t kPeerVersion = 3;
 constexpr uint32_t kMaxHosts = 64;
 // The largest message a daemon accepts (a million page notices fit).
