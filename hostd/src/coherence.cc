@@ -51,6 +51,11 @@ Coherence::Coherence(const SharedSpace* space, const Config& config, ShmHeap* he
 
 Coherence::~Coherence() = default;
 
+uint64_t Coherence::RequestEpoch(std::string_view body) {
+  PageRequestBody b;
+  return BodyReader(body).Get(&b) ? b.epoch : 0;  // too short: handled (and refused) now
+}
+
 uint32_t Coherence::RoundRobinHome(uint32_t page) const {
   return pinned_.Contains(page) ? 0 : page % config_.num_hosts;
 }
@@ -112,8 +117,7 @@ void Coherence::OnMessage(uint32_t from, uint16_t type, uint64_t request_id, std
       case kDiff: {
         // A barrier may have moved a page's home here, and the sender heard
         // of it first: its request waits until this host has departed too.
-        PageRequestBody b;
-        if (BodyReader(body).Get(&b) && b.epoch > barrier_epoch_) {
+        if (RequestEpoch(body) > barrier_epoch_) {
           ++stats_.deferred;
           deferred_.push_back(Deferred{from, type, request_id, std::string(body)});
           return;

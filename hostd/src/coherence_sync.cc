@@ -260,7 +260,7 @@ bool Coherence::OnBarrierDepart(std::string_view body) {
   // here since this barrier.
   std::vector<Deferred> ready;
   for (size_t i = 0; i < deferred_.size();) {
-    if (BodyReader(deferred_[i].body).Get(&b) && b.epoch <= barrier_epoch_) {
+    if (RequestEpoch(deferred_[i].body) <= barrier_epoch_) {
       ready.push_back(std::move(deferred_[i]));
       deferred_.erase(deferred_.begin() + static_cast<ptrdiff_t>(i));
     } else {

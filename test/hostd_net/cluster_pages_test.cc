@@ -412,12 +412,13 @@ TEST(ClusterHomeMigration, PagesMoveToTheOnlyWriterAndBack) {
 }
 
 // The departure of the barrier that moves the pages to host 1 is held back
-// on its way to host 1, while host 2's node goes on and reads and writes
-// them: its requests reach host 1 before host 1 knows it is their home, and
-// must wait for the departure rather than be refused. (Between host 0 and
-// host 1 this cannot happen: the manager's departure and host 0's requests
-// share one ordered link.) Heartbeats are off, so that holding one message
-// back does not look like a lost one.
+// on its way to host 1, while host 2's node goes on and writes them: its
+// diff (of all eight pages, whose copies it read under a lock after host
+// 1's last writes) reaches host 1 before host 1 knows it is their home, and
+// must wait for the departure rather than be refused, and then be applied.
+// (Between host 0 and host 1 this cannot happen: the manager's departure
+// and host 0's requests share one ordered link.) Heartbeats are off, so
+// that holding one message back does not look like a lost one.
 TEST(ClusterHomeMigration, RequestsAheadOfTheDepartureWaitForIt) {
   ClusterOptions o;
   o.placement = {{0}, {1}, {2}};
@@ -447,13 +448,17 @@ TEST(ClusterHomeMigration, RequestsAheadOfTheDepartureWaitForIt) {
   std::atomic<int> step{0};
   auto run = testing::RunNodes(cluster, [&](TestNode& n) {
     if ((n.id() == 0 && !WriteMoved(n, 1000)) || !n.Barrier()) return;
-    if (!WriteRound(n, step, 1) || !WriteRound(n, step, 2)) return;
-    // Host 2 departed; host 1 may not have: fetches and diffs for the new
-    // home.
-    if (n.id() == 2 && (!CheckMoved(n, 200, "after the move") || !WriteMoved(n, 7000) || !n.Lock(3) ||
-                        !n.Unlock(3))) {
-      return;
-    }
+    if (!WriteRound(n, step, 1)) return;
+    // Round 2: host 1 writes under lock 5; host 2 then reads the pages under
+    // the same lock (valid copies of the version the move will name).
+    if (n.id() == 1 && (!n.Lock(5) || !WriteMoved(n, 200) || !n.Unlock(5))) return;
+    if (n.id() == 1) step.store(2);
+    if (n.id() != 1 && !n.Check(WaitStep(step, 2), "waited 10 s for round 2")) return;
+    if (n.id() == 2 && (!n.Lock(5) || !CheckMoved(n, 200, "under the lock") || !n.Unlock(5))) return;
+    if (!n.Barrier()) return;
+    // Host 2 departed; host 1 may not have: a diff of eight pages for the
+    // new home.
+    if (n.id() == 2 && (!WriteMoved(n, 7000) || !n.Lock(3) || !n.Unlock(3))) return;
     if (!n.Barrier()) return;
     if (n.id() != 2 && !CheckMoved(n, 7000, "written by host 2")) return;
     FinishJob(n);
@@ -465,6 +470,10 @@ TEST(ClusterHomeMigration, RequestsAheadOfTheDepartureWaitForIt) {
   EXPECT_GE(h1->coherence.deferred, 1u);
   EXPECT_EQ(h1->coherence.homes_gained, kMovedPages);
   EXPECT_EQ(h1->coherence.diffs, 2 * kMovedPages) << "host 1's writes after the move need no diff";
+  auto h2 = cluster.View(2);
+  ASSERT_TRUE(h2.has_value());
+  EXPECT_EQ(h2->coherence.diffs, kMovedPages) << "host 2's one release, to the new home";
+  EXPECT_EQ(h2->coherence.msgs_sent[peer::kDiff], 1u);
 }
 
 }  // namespace

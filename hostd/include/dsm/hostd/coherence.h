@@ -244,6 +244,9 @@ class Coherence {
     std::string body;
   };
   std::vector<Deferred> deferred_;
+  // The barrier epoch a kFetch or kDiff body carries (0 when it is too short
+  // to carry one: its handler refuses it).
+  static uint64_t RequestEpoch(std::string_view body);
 
   std::unordered_map<uint64_t, ReleaseOp> releases_;
   uint64_t next_release_ = 1;
