@@ -61,7 +61,7 @@ def parse_args(argv):
                         "default %d, large %d)" % tuple(DEFAULT_TIMEOUT[s]
                                                       for s in suite_matrix.SIZES))
     p.add_argument("--home", choices=("first-touch", "round-robin", "migrate"),
-                   help="dsm-run --home for every dsmkit run (default: dsm-run's, first-touch)")
+                   help="dsm-run --home for every dsmkit run (default: dsm-run's, migrate)")
     p.add_argument("--report-from", metavar="DIR",
                    help="run nothing: write the results again from DIR/runs.csv and DIR/stats "
                         "of an earlier run (into --out, default DIR)")
@@ -229,7 +229,7 @@ def run_matrix(a, argv):
         ("load (1-minute average, sampled after every run)",
          "min %.1f, median %.1f, max %.1f" % (min(loads), statistics.median(loads), max(loads))),
         ("sizes", a.sizes),
-        ("page homes (several hosts)", a.home or "first-touch (dsm-run's default)"),
+        ("page homes (several hosts)", a.home or "migrate (dsm-run's default)"),
         ("repeats", "%d (medians)" % a.repeat),
         ("source", git_revision()),
         ("build", "%s (%s)" % (a.build, cache_value(a.build, "CMAKE_BUILD_TYPE") or "?")),

@@ -22,7 +22,7 @@ BACKSTOP_SECONDS = 60
 
 STAT_KEYS = ("faults", "read_faults", "write_faults", "pages_fetched", "fetch_messages",
              "diffs", "diff_bytes", "messages", "message_bytes", "lock_acquires", "lock_wait_s",
-             "barriers", "barrier_wait_s", "fault_s", "nodes")
+             "barriers", "barrier_wait_s", "fault_s", "nodes", "homes_moved")
 
 
 @dataclass
@@ -109,6 +109,7 @@ def aggregate_stats(doc):
         c = h.get("coherence", {})
         for k in ("pages_fetched", "fetch_messages", "diffs", "diff_bytes"):
             out[k] += c.get(k, 0)
+        out["homes_moved"] += c.get("homes_gained", 0)  # home migration: pages that moved here
         for m in h.get("messages", {}).values():
             out["messages"] += m.get("count", 0)
             out["message_bytes"] += m.get("bytes", 0)

@@ -322,13 +322,15 @@ class RunnerTest(unittest.TestCase):
                 "lock_wait_ns": 1000000000, "barriers": 4, "barrier_wait_ns": 500000000,
                 "fault_ns": 250000000}
         host = {"nodes": [node, node], "coherence": {"pages_fetched": 10, "fetch_messages": 4,
-                                                     "diffs": 3, "diff_bytes": 300},
+                                                     "diffs": 3, "diff_bytes": 300,
+                                                     "homes_gained": 5, "homes_lost": 2},
                 "messages": {"fetch": {"count": 4, "bytes": 40},
                              "diff": {"count": 3, "bytes": 330}}}
         s = suite_runner.aggregate_stats(json.loads(json.dumps({"hosts": [host, host, None]})))
         self.assertEqual((s["faults"], s["read_faults"], s["nodes"], s["hosts_missing"]),
                          (20, 8, 4, 1))
         self.assertEqual((s["pages_fetched"], s["diffs"], s["diff_bytes"]), (20, 6, 600))
+        self.assertEqual(s["homes_moved"], 10, "pages that moved their home, counted where they arrived")
         self.assertEqual((s["messages"], s["message_bytes"]), (14, 740))
         self.assertEqual((s["lock_acquires"], s["barriers"]), (8, 4))
         self.assertTrue(math.isclose(s["lock_wait_s"], 4.0))
