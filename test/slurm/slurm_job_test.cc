@@ -12,9 +12,13 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include <cstdio>
 #include <regex>
 
+#include "merged_stats.h"
 #include "slurm_cluster.h"
 #include "stdin_check.h"
 
@@ -107,6 +111,21 @@ TEST_F(SlurmJob, PiAndTheCounterAcrossThreeMachines) {
   r = RunJob(Salloc({"-N3", "-n5"}, {"-n", "5"}, DSM_TEST_COUNTER_PATH, {"2000"}));
   EXPECT_EQ(r.status, 0) << Describe(r);
   EXPECT_NE(r.out.find("counter=10000 expected=10000 nodes=5"), std::string::npos) << Describe(r);
+}
+
+// --stats-json inside an allocation: each srun step's agent sends its
+// daemon's statistics back, merged into one file here.
+TEST_F(SlurmJob, StatisticsOfEveryMachineComeBackInOneFile) {
+  const std::string json = cluster_->WriteFile("stats.json", "");
+  RunResult r = RunJob(Salloc({"-N2", "-n3"}, {"-n", "3", "--stats-json", json}, DSM_TEST_COUNTER_PATH, {"500"}));
+  EXPECT_EQ(r.status, 0) << Describe(r);
+  EXPECT_NE(r.out.find("counter=1500 expected=1500 nodes=3"), std::string::npos) << Describe(r);
+  EXPECT_EQ(r.err.find("statistics"), std::string::npos) << "no warning about them\n" << Describe(r);
+  std::ifstream in(json);
+  std::stringstream text;
+  text << in.rdbuf();
+  // 3 tasks on 2 machines: 2 and 1 slots (SLURM_TASKS_PER_NODE 2,1).
+  EXPECT_EQ(dsm::testing::CheckMergedStats(text.str(), {2, 1}, 1500), "");
 }
 
 // Node 0 reads dsm-run's standard input through its srun step: every byte

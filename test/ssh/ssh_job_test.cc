@@ -12,11 +12,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
 
+#include "merged_stats.h"
 #include "ssh_cluster.h"
 #include "stdin_check.h"
 
@@ -100,6 +102,24 @@ TEST_F(SshJob, PiAndTheCounterAcrossThreeHosts) {
   r = RunJob(DsmRun({"--host", list, "-n", "5"}, DSM_TEST_COUNTER_PATH, {"2000"}));
   EXPECT_EQ(r.status, 0) << Describe(r);
   EXPECT_NE(r.out.find("counter=10000 expected=10000 nodes=5"), std::string::npos) << Describe(r);
+}
+
+// --stats-json across machines: each host's agent sends its daemon's
+// statistics back on the daemon's status channel once the daemon exited, and
+// dsm-run merges them into one file on the launch machine (TearDown checks
+// that nothing stays in the hosts' directories).
+TEST_F(SshJob, StatisticsOfEveryHostComeBackInOneFile) {
+  const std::string list = SshCluster::Address(0) + "," + SshCluster::Address(1) + ":2";
+  const std::string json = cluster_->WriteFile("stats.json", "");
+  RunResult r = RunJob(DsmRun({"--host", list, "-n", "3", "--stats-json", json}, DSM_TEST_COUNTER_PATH, {"500"}));
+  EXPECT_EQ(r.status, 0) << Describe(r);
+  EXPECT_NE(r.out.find("counter=1500 expected=1500 nodes=3"), std::string::npos) << Describe(r);
+  EXPECT_EQ(r.err.find("statistics"), std::string::npos) << "no warning about them\n" << Describe(r);
+  std::ifstream in(json);
+  std::stringstream text;
+  text << in.rdbuf();
+  // Block placement: host 0's one slot, then host 1's two.
+  EXPECT_EQ(dsm::testing::CheckMergedStats(text.str(), {1, 2}, 1500), "");
 }
 
 TEST_F(SshJob, ConsistencyProgramsAcrossThreeHosts) {

@@ -25,6 +25,7 @@
 
 #include "dsm/common/fd.h"
 #include "dsm/common/job_keys.h"
+#include "dsm/common/job_status.h"
 #include "dsm/common/parse.h"
 #include "remote.h"
 #include "spawn.h"
@@ -48,6 +49,7 @@ struct AgentArgs {
   std::vector<std::string> env;
   std::string label = "process";
   std::string resolve;  // --resolve NAME: kHostAddressPlaceholder's value
+  std::string stats;    // --stats NAME: the daemon's statistics file in the directory, sent back
   std::vector<std::string> argv;
 };
 
@@ -96,6 +98,8 @@ std::optional<AgentArgs> Parse(const std::vector<std::string>& args) {
       a.env.push_back(*v);
     } else if (s == "--resolve" && (v = next())) {
       a.resolve = *v;
+    } else if (s == "--stats" && (v = next())) {
+      a.stats = *v;
     } else if (s == "--label" && (v = next())) {
       a.label = *v;
     } else {
@@ -104,10 +108,39 @@ std::optional<AgentArgs> Parse(const std::vector<std::string>& args) {
   }
   a.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
   if (a.argv.empty() || a.dir_name.empty() || a.dir_name.find('/') != std::string::npos ||
-      a.stage_name.find('/') != std::string::npos) {
+      a.stage_name.find('/') != std::string::npos || a.stats.find('/') != std::string::npos) {
     return std::nullopt;
   }
   return a;
+}
+
+// The daemon's statistics file, if it wrote one, to dsm-run on the status
+// channel (our standard output): "stats-json <n>" and the n bytes
+// (dsm/common/job_status.h). A file too large or unreadable is named and
+// not sent; dsm-run then says the host's statistics are missing.
+void SendStats(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno != ENOENT) Complain("cannot read the statistics %s: %s", path.c_str(), std::strerror(errno));
+    return;
+  }
+  std::string text;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || text.size() + static_cast<size_t>(n) > jobstatus::kMaxStatsJsonBytes) {
+      Complain("cannot send the statistics %s: %s", path.c_str(), n < 0 ? std::strerror(errno) : "too large");
+      return;
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  text.insert(0, jobstatus::FormatStatsJsonHeader(text.size()));
+  for (size_t done = 0; done < text.size();) {
+    ssize_t w = ::write(STDOUT_FILENO, text.data() + done, text.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;  // dsm-run is gone
+    done += static_cast<size_t>(w);
+  }
 }
 
 std::string Replace(std::string s, std::string_view what, const std::string& with) {
@@ -323,11 +356,13 @@ int RunAgent(const std::vector<std::string>& args) {
       jobkeys::Wipe(block);
       return fail("no key block on stdin");
     }
-    // The directory holds only a staged program (the daemon's socket is an
-    // abstract one, RemoteLauncher::SocketPath).
-    if (a.stage) {
+    // The directory holds only a staged program and the daemon's statistics
+    // (its socket is an abstract one, RemoteLauncher::SocketPath).
+    if (a.stage || !a.stats.empty()) {
       if (::mkdir(dir.c_str(), 0700) != 0) return fail("cannot create " + dir + ": " + std::strerror(errno));
       made_dir = true;
+    }
+    if (a.stage) {
       if (Status s = StageProgram(dir + "/" + a.stage_name, a.stage_size); !s.ok()) return fail(s.message());
     }
     // Another host's daemon: wait for host 0's endpoint (kJoinPlaceholder).
@@ -441,6 +476,7 @@ int RunAgent(const std::vector<std::string>& args) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  if (!lost && !a.stats.empty()) SendStats(dir + "/" + a.stats);
   if (made_dir) RemoveTree(dir);
   if (lost) return 1;  // nobody is listening any more
   if (WIFSIGNALED(status)) {

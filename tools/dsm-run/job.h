@@ -123,6 +123,7 @@ class Job {
     int64_t ready_deadline = 0;  // 0: not waiting for "ready"
     UniqueFd agent_in;           // a remote host: its ssh's stdin (kept open for the job's life)
     std::string agent_pending;   // what is still to be written there (wiped once written)
+    std::optional<std::string> stats_json;  // a remote host: its statistics, from its agent
   };
 
   // job_start.cc

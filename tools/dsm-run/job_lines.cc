@@ -43,6 +43,11 @@ void Job::OnStatusEvent(size_t daemon, const StatusEvent& event) {
         OnStatusLine(daemon, event.text);  // not "ready"
       }
       return;
+    case StatusEvent::Type::kStatsJson:
+      // A remote daemon's --stats-json file, sent by its agent once the
+      // daemon exited (job_status.h); merged in WriteStats.
+      d.stats_json = event.text;
+      return;
     case StatusEvent::Type::kEnd:
       // End of file (the daemon exited or closed it), or an error. A last
       // line without its newline counts, except as a bad first line: then

@@ -224,7 +224,12 @@ std::vector<std::string> Job::DaemonArgs(uint32_t host) const {
     if (o_.stack != 0) a.insert(a.end(), {"--stack", std::to_string(o_.stack)});
   }
   if (globals_size_ != 0) a.insert(a.end(), {"--globals", std::to_string(globals_size_)});
-  if (!o_.stats_json.empty()) a.insert(a.end(), {"--stats-json", HostStatsPath(o_.stats_json, host)});
+  if (!o_.stats_json.empty()) {
+    // On another machine the file goes to the host's private directory, and
+    // its agent sends it back (RemoteLauncher::DaemonArgv: --stats).
+    a.insert(a.end(), {"--stats-json", remote_ ? std::string(kDirPlaceholder) + "/" + kRemoteStatsName
+                                                : HostStatsPath(o_.stats_json, host)});
+  }
   return a;
 }
 
@@ -398,7 +403,19 @@ void Job::Teardown() {
   children_.clear();
   output_.FlushAll();
   RemoveVmFiles();
-  for (Daemon& d : daemons_) {
+  for (size_t k = 0; k < daemons_.size(); ++k) {
+    Daemon& d = daemons_[k];
+    // What is still in the pipe: a remote daemon's agent writes the
+    // statistics after the daemon exited, maybe after its last status line
+    // was read. Every session has ended, so this reads to the end.
+    std::vector<StatusEvent> events;
+    while (remote_ && stats_out_ && d.status.open()) {
+      events.clear();
+      d.status.Drain(&events);
+      for (const StatusEvent& e : events) {
+        if (e.type == StatusEvent::Type::kStatsJson) d.stats_json = e.text;
+      }
+    }
     d.status = StatusReader();
     d.agent_in.reset();
     jobkeys::Wipe(d.agent_pending);
@@ -438,6 +455,18 @@ void Job::Teardown() {
 void Job::WriteStats() {
   std::vector<std::optional<std::string>> per_host(o_.hosts);
   for (uint32_t k = 0; k < o_.hosts; ++k) {
+    if (remote_) {
+      // Sent by the host's agent (no file here).
+      const std::optional<std::string>& got = k < daemons_.size() ? daemons_[k].stats_json : std::nullopt;
+      if (!got) {
+        if (k < daemons_.size() && daemons_[k].started) Say("warning: no statistics from host %u", k);
+      } else if (!IsJsonObject(*got)) {
+        Say("warning: the statistics host %u sent are not a JSON object; left out", k);
+      } else {
+        per_host[k] = *got;
+      }
+      continue;
+    }
     std::string path = HostStatsPath(o_.stats_json, k);
     std::ifstream in(path, std::ios::binary);
     if (!in) {

@@ -70,6 +70,10 @@ namespace dsm::launcher {
 inline constexpr const char* kAgentOption = "--agent";
 inline constexpr const char* kDirPlaceholder = "@DSM_DIR@";
 inline constexpr const char* kSshAddressPlaceholder = "@DSM_SSH_ADDR@";
+// A remote daemon's --stats-json file, in the host's directory: its agent
+// (--stats NAME) sends it back on the daemon's status channel once the daemon
+// exited (dsm/common/job_status.h, "stats-json").
+inline constexpr const char* kRemoteStatsName = "stats.json";
 // The address the agent's --resolve NAME gives on that host.
 inline constexpr const char* kHostAddressPlaceholder = "@DSM_HOST_ADDR@";
 // In a daemon's command (--join @DSM_JOIN@): host 0's endpoint, which dsm-run

@@ -3,11 +3,13 @@
 // The lines themselves are defined in dsm/common/job_status.h; this only cuts
 // the byte stream into them, whatever pieces the bytes come in, and reports a
 // line that grows too long (kMaxLineLength with no '\n') once, dropping the
-// rest of it. What a line means is the caller's business.
+// rest of it; an agent's statistics record ("stats-json <n>" and n bytes)
+// comes out whole as one event. What a line means is the caller's business.
 //
 // Owns the pipe's read end (non-blocking). Single thread.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,7 @@ struct StatusEvent {
     kLine,      // text: a complete line, without its '\n'
     kOverlong,  // text: the first kMaxLineLength bytes of a line that is too long
     kEnd,       // end of file or a read error; text: an unterminated last line, if any
+    kStatsJson, // text: the n bytes of an agent's "stats-json <n>" record (job_status.h)
   };
   Type type;
   std::string text;
@@ -44,6 +47,8 @@ class StatusReader {
   UniqueFd fd_;
   std::string buf_;    // an incomplete line
   bool skip_ = false;  // dropping the rest of an overlong line
+  uint64_t blob_left_ = 0;  // bytes of a statistics record still to come
+  std::string blob_;        // those that came
 };
 
 }  // namespace dsm::launcher

@@ -23,6 +23,13 @@
 // word from its argument; nothing else is on the line. A line longer than
 // kMaxLineLength (its '\n' included) is not a status line.
 //
+// On another machine (dsm-run --hostfile, --host, Slurm) the daemon's pipe is
+// its agent's standard output (tools/dsm-run/remote.h), and once the daemon
+// has exited the agent may append its statistics there: the line
+// "stats-json <n>" and then exactly n bytes (at most kMaxStatsJsonBytes), the
+// daemon's --stats-json file. This record is not a status line: Parse()
+// refuses it; ParseStatsJsonHeader() reads its first line.
+//
 // Parse() is strict: anything else, a '\r' included, is an error value, never
 // a crash and never a guess. Whether a node or host number is in the job's
 // range is for the caller to judge. Thread-safe; allocates (not
@@ -41,6 +48,8 @@ namespace dsm::jobstatus {
 inline constexpr size_t kMaxLineLength = 256;
 // The longest endpoint in a "listening" line.
 inline constexpr size_t kMaxEndpointLength = 200;
+// The most bytes of statistics an agent's "stats-json" record carries.
+inline constexpr uint64_t kMaxStatsJsonBytes = 64ULL << 20;
 
 enum class Kind {
   kListening,  // endpoint
@@ -85,5 +94,11 @@ Result<std::string> Format(const Line& line);
 // One line, without its '\n'. An error (EPROTO) with a short reason for
 // anything but the lines above, exactly as written there.
 Result<Line> Parse(std::string_view text);
+
+// The first line of an agent's statistics record, '\n' included, for n bytes
+// (n <= kMaxStatsJsonBytes).
+std::string FormatStatsJsonHeader(uint64_t n);
+// True when text (without its '\n') is such a line; *n is then its count.
+bool ParseStatsJsonHeader(std::string_view text, uint64_t* n);
 
 }  // namespace dsm::jobstatus
