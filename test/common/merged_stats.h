@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,10 +17,15 @@
 
 namespace dsm::testing {
 
-// "" when `text` is such a file with nodes_per_host[h] nodes on host h and
-// `locks` acquisitions in all; otherwise what is wrong.
-inline std::string CheckMergedStats(const std::string& text, const std::vector<size_t>& nodes_per_host,
+// "" when the file at `path` is such a file with nodes_per_host[h] nodes on
+// host h and `locks` acquisitions in all; otherwise what is wrong.
+inline std::string CheckMergedStats(const std::string& path, const std::vector<size_t>& nodes_per_host,
                                     uint64_t locks) {
+  std::ifstream in(path);
+  if (!in) return "cannot read " + path;
+  std::stringstream read;
+  read << in.rdbuf();
+  const std::string text = read.str();
   std::string error;
   std::optional<JsonValue> doc = ParseJson(text, &error);
   if (!doc) return "not JSON: " + error + "\n" + text;

@@ -12,9 +12,6 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include <cstdio>
 #include <regex>
 
@@ -121,11 +118,8 @@ TEST_F(SlurmJob, StatisticsOfEveryMachineComeBackInOneFile) {
   EXPECT_EQ(r.status, 0) << Describe(r);
   EXPECT_NE(r.out.find("counter=1500 expected=1500 nodes=3"), std::string::npos) << Describe(r);
   EXPECT_EQ(r.err.find("statistics"), std::string::npos) << "no warning about them\n" << Describe(r);
-  std::ifstream in(json);
-  std::stringstream text;
-  text << in.rdbuf();
   // 3 tasks on 2 machines: 2 and 1 slots (SLURM_TASKS_PER_NODE 2,1).
-  EXPECT_EQ(dsm::testing::CheckMergedStats(text.str(), {2, 1}, 1500), "");
+  EXPECT_EQ(dsm::testing::CheckMergedStats(json, {2, 1}, 1500), "");
 }
 
 // Node 0 reads dsm-run's standard input through its srun step: every byte
