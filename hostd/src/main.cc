@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -69,6 +70,9 @@ a job of several hosts (one daemon per host; dsm-run --hosts starts them):
                      Every daemon of the job gets the same pair (dsm-run
                      makes one per job); a daemon accepts connections only
                      from clients with the job's key and refuses the rest
+  --peer-timeout-ms N  declare a host lost after N ms without a message or
+                     heartbeat from it (100..3600000; default 2000); the
+                     heartbeat goes every N/8 ms, at most every 250 ms
   --insecure         run without keys: any process that reaches --listen
                      can take part in the job (one of --keys-fd and
                      --insecure is required with --hosts)
@@ -96,6 +100,7 @@ int main(int argc, char** argv) {
   std::optional<uint64_t> job_id;
   long keys_fd = -1;
   bool insecure = false;
+  int peer_timeout_ms = 0;  // 0: the default (peer::kPeerTimeoutMs)
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&](const char*) -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -179,6 +184,11 @@ int main(int argc, char** argv) {
       auto n = v ? dsm::ParseUint(v) : std::nullopt;
       if (!n || *n > 1 << 20) return UsageError("--keys-fd needs a file descriptor number");
       keys_fd = static_cast<long>(*n);
+    } else if (arg == "--peer-timeout-ms") {
+      const char* v = value("--peer-timeout-ms");
+      auto n = v ? dsm::ParseUint(v) : std::nullopt;
+      if (!n || *n < 100 || *n > 3600000) return UsageError("--peer-timeout-ms needs 100 to 3600000");
+      peer_timeout_ms = static_cast<int>(*n);
     } else if (arg == "--insecure") {
       insecure = true;
     } else if (arg == "--home") {
@@ -282,6 +292,10 @@ int main(int argc, char** argv) {
     tc.listen = listen;
     tc.join = join;
     tc.curve = std::move(keys);
+    if (peer_timeout_ms != 0) {
+      tc.timing.peer_timeout_ms = peer_timeout_ms;
+      tc.timing.heartbeat_ms = std::min(dsm::hostd::peer::kHeartbeatMs, peer_timeout_ms / 8);
+    }
     if (!tc.curve) DSM_LOG_WARN("--insecure: any process that reaches %s can take part in this job", listen.c_str());
     auto transport = dsm::hostd::ZmqTransport::Create(tc);
     tc.curve.reset();

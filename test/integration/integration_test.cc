@@ -507,6 +507,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BadArgs{{"--socket", "@x", "--nodes", "2", "--stack", "lots"}, "--stack needs a size"},
                       BadArgs{{"--socket", "@x", "--nodes", "2", "--memory", "64M", "--stack", "60M"},
                               "leave 16 MiB of heap in a 64 MiB shared space"},
+                      BadArgs{{"--socket", "@x", "--nodes", "2", "--peer-timeout-ms", "99"},
+                              "--peer-timeout-ms needs 100 to 3600000"},
+                      BadArgs{{"--socket", "@x", "--nodes", "2", "--peer-timeout-ms", "2s"},
+                              "--peer-timeout-ms needs 100 to 3600000"},
                       BadArgs{{"--socket", "@x", "--nodes", "2", "--frobnicate"}, "unknown argument '--frobnicate'"}));
 
 // Pids of running dsm-hostd processes whose command line mentions `needle`.

@@ -137,6 +137,28 @@ TEST_F(MultiHostJob, CyclicPlacementDefaultHomeAndAFreshJobIdPerJob) {
   EXPECT_NE(*(it + 1), job) << "every job gets its own id";
 }
 
+// --peer-timeout reaches every daemon of several hosts, in milliseconds;
+// without it no daemon gets the option (their default).
+TEST_F(MultiHostJob, PeerTimeoutReachesEveryDaemon) {
+  Outcome o = Run(MultiJob(2, 2, {"--peer-timeout", "7.5"}, "exit 0"), {kFinished, "FAKE_HOSTD_ARGS=" + Path("hostd.args")});
+  EXPECT_EQ(o.status, 0) << o.err;
+  for (int h = 0; h < 2; ++h) {
+    std::vector<std::string> a = DaemonArgs(h);
+    auto it = std::find(a.begin(), a.end(), "--peer-timeout-ms");
+    ASSERT_NE(it, a.end()) << ::testing::PrintToString(a);
+    ASSERT_NE(it + 1, a.end());
+    EXPECT_EQ(*(it + 1), "7500");
+  }
+  ExpectJobGone();
+  o = Run(MultiJob(2, 2, {}, "exit 0"), {kFinished, "FAKE_HOSTD_ARGS=" + Path("hostd.args")});
+  EXPECT_EQ(o.status, 0) << o.err;
+  for (int h = 0; h < 2; ++h) {
+    const std::vector<std::string> a = DaemonArgs(h);
+    EXPECT_EQ(std::count(a.begin(), a.end(), "--peer-timeout-ms"), 0) << ::testing::PrintToString(a);
+  }
+  ExpectJobGone();
+}
+
 TEST_F(MultiHostJob, OneHostKeepsTheSingleHostCommandLineAndEnvironment) {
   Outcome o = Run(MultiJob(2, 1, {"--home", "round-robin", "--stats-json", Path("s.json")}, kRecordEnv),
                   {kFinished, "FAKE_HOSTD_ARGS=" + Path("hostd.args")});

@@ -168,6 +168,10 @@ TEST(LauncherOptions, MultiHostOptions) {
   EXPECT_EQ(*o.home, HomePolicy::kFirstTouch);
   EXPECT_EQ(o.stats_json, "t");
   EXPECT_EQ(MustParse({"-n", "3", "--hosts", "3", "p"}).hosts, 3u) << "one node per host is enough";
+  EXPECT_EQ(MustParse({"-n", "2", "--hosts", "2", "p"}).peer_timeout_ms, 0u) << "the daemons' default";
+  EXPECT_EQ(MustParse({"-n", "2", "--hosts", "2", "--peer-timeout", "30", "p"}).peer_timeout_ms, 30000u);
+  EXPECT_EQ(MustParse({"-n", "2", "--hosts", "2", "--peer-timeout=0.5", "p"}).peer_timeout_ms, 500u);
+  EXPECT_EQ(MustParse({"-n", "2", "--hosts", "2", "--peer-timeout", "2.25", "p"}).peer_timeout_ms, 2250u);
   EXPECT_STREQ(HomePolicyName(HomePolicy::kFirstTouch), "first-touch");
   EXPECT_STREQ(HomePolicyName(HomePolicy::kRoundRobin), "round-robin");
 }
@@ -190,6 +194,12 @@ TEST(LauncherOptions, MultiHostErrors) {
   EXPECT_EQ(ParseError({"-n", "4", "--netns=yes", "p"}), "option '--netns' takes no value");
   EXPECT_EQ(ParseError({"-n", "4", "--stats-json=", "p"}), "invalid value '' for --stats-json: empty path");
   EXPECT_EQ(ParseError({"-n", "4", "--stats-json"}), "option '--stats-json' needs a value");
+  EXPECT_EQ(ParseError({"-n", "4", "--peer-timeout", "soon", "p"}),
+            "invalid value 'soon' for --peer-timeout: not a number of seconds");
+  EXPECT_EQ(ParseError({"-n", "4", "--peer-timeout", "0.4", "p"}),
+            "invalid value '0.4' for --peer-timeout: must be 0.5 to 3600 seconds");
+  EXPECT_EQ(ParseError({"-n", "4", "--peer-timeout", "3601", "p"}),
+            "invalid value '3601' for --peer-timeout: must be 0.5 to 3600 seconds");
 }
 
 TEST(LauncherOptions, UnknownOptions) {
@@ -243,7 +253,7 @@ TEST(LauncherOptions, HelpAndVersion) {
 TEST(LauncherOptions, UsageTextDocumentsEverything) {
   std::string text = UsageText();
   for (const char* s : {"usage: dsm-run", "-n, --nodes N", "--memory SIZE", "--timeout S", "--tag-output",
-                        "--stats", "--trace FILE", "--stack SIZE", "--hostd PATH", "--help", "--version", "DSM_SOCKET", "DSM_NODE_ID",
+                        "--stats", "--trace FILE", "--peer-timeout S", "--stack SIZE", "--hostd PATH", "--help", "--version", "DSM_SOCKET", "DSM_NODE_ID",
                         "DSM_NUM_NODES", "/dev/null", "Exit status", "124", "127", "128+S", "[node K] ",
                         "--hosts H", "--placement P", "block", "cyclic", "--home MODE", "first-touch",
                         "round-robin", "migrate", "--netns", "--stats-json FILE", "DSM_HOST_ID", "[node K@hH] ",

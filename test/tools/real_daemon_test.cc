@@ -149,6 +149,33 @@ TEST_F(LauncherJob, RealDaemonOfAKilledHostIsNamed) {
   ExpectTmpEmpty();
 }
 
+// --peer-timeout: host 1's daemon stopped (SIGSTOP) for 3 s, longer than
+// the default 2 s of silence that loses a host, in a job that allows 30: the
+// job is still running when the daemon goes on, and ends only when dsm-run is
+// told to (SIGTERM), naming no lost host.
+TEST_F(LauncherJob, RealDaemonsWaitOutASilenceShorterThanThePeerTimeout) {
+  ASSERT_TRUE(fs::exists(DSM_HOSTD_PATH)) << DSM_HOSTD_PATH << " is not built";
+  pid_t dsm_run = Launch({"-n", "2", "--hosts", "2", "--peer-timeout", "30", "--memory", "64M", "--hostd",
+                          DSM_HOSTD_PATH, DSM_TEST_SPIN_PATH});
+  ASSERT_TRUE(WaitUntil([&] { return Lines(ReadFile(Path("out"))).size() == 2; }, "the nodes did not start", 10));
+  pid_t daemon = RealDaemonPid(dsm_run, 1);
+  ASSERT_GT(daemon, 0);
+  ASSERT_EQ(::kill(daemon, SIGSTOP), 0);
+  // The silence itself is the test's input: 3 s of it, not a wait for
+  // something to happen.
+  ::usleep(3'000'000);
+  ASSERT_EQ(::kill(daemon, SIGCONT), 0);
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(dsm_run), &info, WEXITED | WNOHANG | WNOWAIT), 0);
+  EXPECT_EQ(info.si_pid, 0) << "dsm-run ended during the silence:\n" << ReadFile(Path("err"));
+  ASSERT_EQ(::kill(dsm_run, SIGTERM), 0);
+  Outcome o = Wait();
+  EXPECT_EQ(o.status, 128 + SIGTERM) << o.err;
+  EXPECT_EQ(o.err.find("lost"), std::string::npos) << o.err;
+  EXPECT_EQ(o.err.find("silent"), std::string::npos) << o.err;
+  ExpectTmpEmpty();
+}
+
 // A real node on host 1 killed mid-job: dsm-run names it with its host, the
 // daemons of both hosts and every other node are gone, nothing is left.
 TEST_F(LauncherJob, RealDaemonsOfSeveralHostsNameANodeKilledOnHostOne) {

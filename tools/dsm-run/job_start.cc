@@ -220,6 +220,7 @@ std::vector<std::string> Job::DaemonArgs(uint32_t host) const {
               "--ready-fd", std::to_string(kStatusFdInChild), "--keys-fd", std::to_string(kKeysFdInChild),
               "--exit-when-done"});
     if (o_.stats) a.emplace_back("--stats");
+    if (o_.peer_timeout_ms != 0) a.insert(a.end(), {"--peer-timeout-ms", std::to_string(o_.peer_timeout_ms)});
     a.insert(a.end(), {"--memory", std::to_string(o_.memory)});
     if (o_.stack != 0) a.insert(a.end(), {"--stack", std::to_string(o_.stack)});
   }

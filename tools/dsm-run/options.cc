@@ -157,6 +157,18 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
         o.timeout_seconds = *s;
         o.timeout_text = *v;
       }
+    } else if (name == "--peer-timeout") {
+      auto v = value();
+      if (!v) continue;
+      auto s = ParseSeconds(*v);
+      std::string what = "invalid value " + Quote(*v) + " for --peer-timeout: ";
+      if (!s) {
+        fail(what + "not a number of seconds");
+      } else if (*s < 0.5 || *s > 3600) {
+        fail(what + "must be 0.5 to 3600 seconds");
+      } else {
+        o.peer_timeout_ms = static_cast<uint32_t>(*s * 1000 + 0.5);
+      }
     } else if (name == "--tag-output") {
       flag();
       o.tag_output = true;
@@ -460,6 +472,11 @@ options:
                      space (default 16M; 64K..4G, leaving 16M of heap)
   --timeout S        end the job S seconds after dsm-run started (fractions
                      allowed) and exit with status 124
+  --peer-timeout S   with several hosts: how long a daemon waits on a host
+                     it hears nothing from (no message, no heartbeat)
+                     before it ends the job naming that host; 0.5 to 3600
+                     (default 2). Raise it on machines so loaded that a
+                     live daemon can stay unscheduled that long
   --tag-output       prefix every line the nodes print with "[node K] " (with
                      several hosts "[node K@hH] ", H the node's host; their
                      stdout goes to dsm-run's stdout, their stderr to its

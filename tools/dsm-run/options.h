@@ -49,6 +49,9 @@ struct Options {
   uint64_t stack = 0;  // --stack: node 0's main stack; 0 = the daemon's default
   std::optional<double> timeout_seconds;
   std::string timeout_text;  // --timeout as given, for the message
+  // --peer-timeout: how long a daemon waits on a silent other host before it
+  // ends the job (milliseconds; 0: the daemons' default, 2 s).
+  uint32_t peer_timeout_ms = 0;
   bool tag_output = false;
   bool stats = false;
   std::string trace;   // --trace FILE: the merged timeline of every node
