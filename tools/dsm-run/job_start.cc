@@ -3,6 +3,7 @@
 // nothing behind. The supervision loop is in job.cc, the daemons' status
 // lines in job_lines.cc.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -408,9 +409,14 @@ void Job::Teardown() {
     Daemon& d = daemons_[k];
     // What is still in the pipe: a remote daemon's agent writes the
     // statistics after the daemon exited, maybe after its last status line
-    // was read. Every session has ended, so this reads to the end.
+    // was read. Its session has ended, so this reads to the end; a session
+    // that would not end (it survived SIGKILL, above) gets a second.
     std::vector<StatusEvent> events;
+    const int64_t give_up = NowNs() + 1000 * kMs;
     while (remote_ && stats_out_ && d.status.open()) {
+      pollfd p{d.status.fd(), POLLIN, 0};
+      const int64_t left_ms = (give_up - NowNs()) / kMs;
+      if (left_ms <= 0 || ::poll(&p, 1, static_cast<int>(left_ms)) == 0) break;
       events.clear();
       d.status.Drain(&events);
       for (const StatusEvent& e : events) {
