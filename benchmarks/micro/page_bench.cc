@@ -1,7 +1,7 @@
 // dsm_page_bench: what it costs a process to map a page of shared memory,
 // the price every node of a job on one host pays for each page another node
 // touched first (each node is a process with page tables of its own; the
-// threads of an OpenMP program share one). docs/performance.md, "One host".
+// threads of an OpenMP program share one). docs/performance-splash2.md, "One host".
 //
 // A memfd stands for the shared space; a second mapping of it in this
 // process has page tables of its own, like a second node. Each iteration

@@ -205,7 +205,7 @@ def run_matrix(a, argv):
             c.kind == "dsm" and not c.vm and c.hosts == 1 and c.per_host > 1 for c in a.config_list):
         print("suite: note: this machine gives shared memory no huge pages (transparent_hugepage/"
               "shmem_enabled is never), so the nodes on one host each take a page fault per 4 KiB "
-              "they touch (docs/performance.md); as root: echo advise > "
+              "they touch (docs/performance-splash2.md); as root: echo advise > "
               "/sys/kernel/mm/transparent_hugepage/shmem_enabled", flush=True)
 
     runs, index = [], 0

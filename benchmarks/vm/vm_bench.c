@@ -2,7 +2,7 @@
  * (dsm-run --vm), measured with the public API only, so that the same binary
  * runs as native nodes and as QEMU guests and the two can be compared.
  * benchmarks/vm/run runs it on each placement and prints the table that
- * docs/performance.md ("Virtual machines") shows.
+ * docs/performance-vm.md shows.
  *
  *   dsm-run [--vm] -n N build/bin/dsm_vm_bench [--rtt I] [--lock R] [--barrier B]
  *
