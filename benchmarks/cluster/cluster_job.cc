@@ -72,6 +72,7 @@ std::string ClusterJob::Start(const JobSpec& spec) {
   std::vector<std::string> args = {spec.dsm_run, "--hosts", std::to_string(spec.hosts), "-n",
                                    std::to_string(spec.nodes)};
   if (!spec.placement.empty()) args.insert(args.end(), {"--placement", spec.placement});
+  if (!spec.home.empty()) args.insert(args.end(), {"--home", spec.home});
   args.push_back("--");
   args.insert(args.end(), spec.program.begin(), spec.program.end());
   command_.clear();

@@ -28,6 +28,10 @@ struct JobSpec {
   uint32_t hosts = 1;                // --hosts
   uint32_t nodes = 1;                // -n
   std::string placement;             // --placement ("" = dsm-run's default)
+  // --home. The cases measure the protocol's paths with homes where their
+  // setup put them, so they keep them there (first-touch) unless a case is
+  // about migration.
+  std::string home = "first-touch";
   std::vector<std::string> program;  // the node program and its arguments
 };
 

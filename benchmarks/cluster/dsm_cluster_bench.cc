@@ -468,13 +468,14 @@ std::string BuildPlainMatmul(std::unique_ptr<Batcher>* out) {
 // ---------------------------------------------------------------------------
 // dsmkit jobs.
 
-Builder Job(uint32_t hosts, uint32_t nodes, std::vector<std::string> args) {
-  return [hosts, nodes, args](std::unique_ptr<Batcher>* out) {
+Builder Job(uint32_t hosts, uint32_t nodes, std::vector<std::string> args, std::string home = "first-touch") {
+  return [hosts, nodes, args, home](std::unique_ptr<Batcher>* out) {
     JobSpec spec;
     spec.dsm_run = DSM_RUN_PATH;
     spec.hosts = hosts;
     spec.nodes = nodes;
     spec.placement = "block";
+    spec.home = home;
     spec.program = {DSM_CLUSTER_NODE_PATH};
     spec.program.insert(spec.program.end(), args.begin(), args.end());
     auto job = std::make_unique<ClusterJob>();
@@ -553,6 +554,11 @@ void RegisterAll() {
   Register({"barrier/3hosts", {kRtt}, 20}, kMicrosecond, Job(3, 3, {"barrier", "0"}));
   Register({"barrier/2hosts/dirty16", {kRtt}, 20}, kMicrosecond, Job(2, 2, {"barrier", "16"}));
   Register({"barrier/3hosts/dirty16", {kRtt}, 20}, kMicrosecond, Job(3, 3, {"barrier", "16"}));
+  // The same with homes migrating (dsm-run's default): each node's 16 pages,
+  // homed on the next host and written by this one only, move to it at the
+  // first barrier, and the barriers after need no diff.
+  Register({"barrier/2hosts/dirty16/migrate", {"barrier/2hosts/dirty16"}, 20}, kMicrosecond,
+           Job(2, 2, {"barrier", "16"}, "migrate"));
   // Applications.
   Register({"false_sharing/2hosts/16pages", {kRtt}, 5}, kMicrosecond, Job(2, 2, {"false_sharing", "16"}));
   const std::string dim = std::to_string(kMatrixDim);
