@@ -49,79 +49,23 @@ using dsm::runtime::wrap::Prepare;
 using dsm::runtime::wrap::PrepareIov;
 using dsm::runtime::wrap::PrepareString;
 
-// The real functions, one slot each.
-#define DSM_REAL(name) decltype(&::name) g_##name = nullptr
-DSM_REAL(stat);
-DSM_REAL(stat64);
-DSM_REAL(lstat);
-DSM_REAL(lstat64);
-DSM_REAL(fstat);
-DSM_REAL(fstat64);
-DSM_REAL(fstatat);
-DSM_REAL(fstatat64);
-DSM_REAL(statx);
-DSM_REAL(statfs);
-DSM_REAL(fstatfs);
-DSM_REAL(pipe);
-DSM_REAL(pipe2);
-DSM_REAL(socketpair);
-DSM_REAL(poll);
-DSM_REAL(ppoll);
-DSM_REAL(select);
-DSM_REAL(pselect);
-DSM_REAL(recvmsg);
-DSM_REAL(sendmsg);
-DSM_REAL(accept);
-DSM_REAL(accept4);
-DSM_REAL(getsockname);
-DSM_REAL(getpeername);
-DSM_REAL(getsockopt);
-DSM_REAL(epoll_wait);
-DSM_REAL(getrusage);
-DSM_REAL(getrlimit);
-DSM_REAL(uname);
-DSM_REAL(sysinfo);
-DSM_REAL(times);
-DSM_REAL(nanosleep);
-DSM_REAL(clock_nanosleep);
-DSM_REAL(wait);
-DSM_REAL(waitpid);
-DSM_REAL(wait4);
-DSM_REAL(getcwd);
-DSM_REAL(readlink);
-DSM_REAL(readlinkat);
-DSM_REAL(open);
-DSM_REAL(open64);
-DSM_REAL(openat);
-DSM_REAL(creat);
-DSM_REAL(access);
-DSM_REAL(unlink);
-DSM_REAL(mkdir);
-DSM_REAL(rmdir);
-DSM_REAL(rename);
-DSM_REAL(chdir);
-DSM_REAL(opendir);
-DSM_REAL(fopen);
-DSM_REAL(fopen64);
-DSM_REAL(fread);
-DSM_REAL(fwrite);
-#undef DSM_REAL
+// Every wrapped name, once: the slots of the real functions and their
+// lookup at load time both come from this list (libdsm.map exports them).
+#define DSM_WRAPPED(X)                                                                                  \
+  X(stat) X(stat64) X(lstat) X(lstat64) X(fstat) X(fstat64) X(fstatat) X(fstatat64) X(statx) X(statfs)   \
+  X(fstatfs) X(pipe) X(pipe2) X(socketpair) X(poll) X(ppoll) X(select) X(pselect) X(recvmsg) X(sendmsg)  \
+  X(accept) X(accept4) X(getsockname) X(getpeername) X(getsockopt) X(epoll_wait) X(getrusage)           \
+  X(getrlimit) X(uname) X(sysinfo) X(times) X(nanosleep) X(clock_nanosleep) X(wait) X(waitpid) X(wait4) \
+  X(getcwd) X(readlink) X(readlinkat) X(open) X(open64) X(openat) X(creat) X(access) X(unlink) X(mkdir) \
+  X(rmdir) X(rename) X(chdir) X(opendir) X(fopen) X(fopen64) X(fread) X(fwrite)
 
-#define DSM_RESOLVE(name) Next(&g_##name, #name)
-__attribute__((constructor)) void ResolveTheRealFunctions() {
-  DSM_RESOLVE(stat), DSM_RESOLVE(stat64), DSM_RESOLVE(lstat), DSM_RESOLVE(lstat64), DSM_RESOLVE(fstat);
-  DSM_RESOLVE(fstat64), DSM_RESOLVE(fstatat), DSM_RESOLVE(fstatat64), DSM_RESOLVE(statx);
-  DSM_RESOLVE(statfs), DSM_RESOLVE(fstatfs), DSM_RESOLVE(pipe), DSM_RESOLVE(pipe2), DSM_RESOLVE(socketpair);
-  DSM_RESOLVE(poll), DSM_RESOLVE(ppoll), DSM_RESOLVE(select), DSM_RESOLVE(pselect), DSM_RESOLVE(recvmsg);
-  DSM_RESOLVE(sendmsg), DSM_RESOLVE(accept), DSM_RESOLVE(accept4), DSM_RESOLVE(getsockname);
-  DSM_RESOLVE(getpeername), DSM_RESOLVE(getsockopt), DSM_RESOLVE(epoll_wait), DSM_RESOLVE(getrusage);
-  DSM_RESOLVE(getrlimit), DSM_RESOLVE(uname), DSM_RESOLVE(sysinfo), DSM_RESOLVE(times), DSM_RESOLVE(nanosleep);
-  DSM_RESOLVE(clock_nanosleep), DSM_RESOLVE(wait), DSM_RESOLVE(waitpid), DSM_RESOLVE(wait4);
-  DSM_RESOLVE(getcwd), DSM_RESOLVE(readlink), DSM_RESOLVE(readlinkat), DSM_RESOLVE(open), DSM_RESOLVE(open64);
-  DSM_RESOLVE(openat), DSM_RESOLVE(creat), DSM_RESOLVE(access), DSM_RESOLVE(unlink), DSM_RESOLVE(mkdir);
-  DSM_RESOLVE(rmdir), DSM_RESOLVE(rename), DSM_RESOLVE(chdir), DSM_RESOLVE(opendir), DSM_RESOLVE(fopen);
-  DSM_RESOLVE(fopen64), DSM_RESOLVE(fread), DSM_RESOLVE(fwrite);
-}
+#define DSM_SLOT(name) decltype(&::name) g_##name = nullptr;
+DSM_WRAPPED(DSM_SLOT)
+#undef DSM_SLOT
+
+#define DSM_RESOLVE(name) Next(&g_##name, #name);
+__attribute__((constructor)) void ResolveTheRealFunctions() { DSM_WRAPPED(DSM_RESOLVE) }
+#undef DSM_RESOLVE
 
 // The part of an fd_set select reads and writes: nfds bits, in longs.
 size_t FdSetBytes(int nfds) {
