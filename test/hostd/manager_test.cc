@@ -168,13 +168,12 @@ TEST_F(ManagerTest, RefusesReturnsAndRequestsThatBreakTheProtocol) {
 }
 
 TEST_F(ManagerTest, BarrierDepartsEveryHostWithWhatItHasNotSeen) {
-  auto arrive = [&](uint32_t h, uint64_t epoch, std::vector<Notice> n) { return Arrive(h, epoch, n); };
-  ASSERT_TRUE(arrive(0, 0, {{10, 0, 1}}));
-  EXPECT_FALSE(arrive(0, 0, {})) << "twice in one barrier";
-  EXPECT_FALSE(arrive(1, 1, {})) << "wrong epoch";
-  ASSERT_TRUE(arrive(1, 0, {{11, 1, 1}}));
+  ASSERT_TRUE(Arrive(0, 0, {{10, 0, 1}}));
+  EXPECT_FALSE(Arrive(0, 0, {})) << "twice in one barrier";
+  EXPECT_FALSE(Arrive(1, 1, {})) << "wrong epoch";
+  ASSERT_TRUE(Arrive(1, 0, {{11, 1, 1}}));
   EXPECT_TRUE(sent_.empty());
-  ASSERT_TRUE(arrive(2, 0, {}));
+  ASSERT_TRUE(Arrive(2, 0, {}));
   ASSERT_EQ(sent_.size(), 3u);
   for (uint32_t h = 0; h < kHosts; ++h) {
     Sent d = Pop();
@@ -188,23 +187,22 @@ TEST_F(ManagerTest, BarrierDepartsEveryHostWithWhatItHasNotSeen) {
   }
   EXPECT_EQ(manager_.log_size(), 0u) << "everyone has everything after a barrier";
   EXPECT_EQ(manager_.barriers(), 1u);
-  EXPECT_TRUE(arrive(0, 1, {}));
+  EXPECT_TRUE(Arrive(0, 1, {}));
 }
 
 TEST_F(ManagerTest, FirstTouchClaimsTheFirstPageOrAsManyAsAsked) {
-  auto query = [&](uint32_t h, std::vector<uint32_t> pages, uint32_t flags) { return Query(h, pages, flags); };
-  EXPECT_EQ(query(2, {4, 5, 6}, kClaimFirst), (std::vector<uint32_t>{2, kNoHome, kNoHome}));
-  EXPECT_EQ(query(1, {5, 4}, kClaimFirst), (std::vector<uint32_t>{1, 2}));
-  EXPECT_EQ(query(0, {4, 5, 6}, 0), (std::vector<uint32_t>{2, 1, kNoHome}));
+  EXPECT_EQ(Query(2, {4, 5, 6}, kClaimFirst), (std::vector<uint32_t>{2, kNoHome, kNoHome}));
+  EXPECT_EQ(Query(1, {5, 4}, kClaimFirst), (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(Query(0, {4, 5, 6}, 0), (std::vector<uint32_t>{2, 1, kNoHome}));
   BodyWriter bad;
   bad.Put(PageListBody{1, kClaimFirst});
   bad.Put(uint32_t{kPages});
   EXPECT_FALSE(manager_.OnMessage(0, kHomeQuery, 1, bad.Take())) << "page outside the data area";
   // A claim count claims that many leading pages that have no home yet; the
   // rest are only looked up.
-  EXPECT_EQ(query(1, {10, 11, 12, 4, 13}, kClaimFirst | (4u << kClaimCountShift)),
+  EXPECT_EQ(Query(1, {10, 11, 12, 4, 13}, kClaimFirst | (4u << kClaimCountShift)),
             (std::vector<uint32_t>{1, 1, 1, 2, kNoHome}));
-  EXPECT_EQ(query(2, {12, 13, 14}, kClaimFirst | (2u << kClaimCountShift)),
+  EXPECT_EQ(Query(2, {12, 13, 14}, kClaimFirst | (2u << kClaimCountShift)),
             (std::vector<uint32_t>{1, 2, kNoHome}));
 }
 
