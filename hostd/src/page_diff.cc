@@ -248,7 +248,6 @@ void ApplyRun(void* page, const DiffRun& run) {
   if (off < end) MergeBytes(page, off, src, end - off);  // tail
 }
 
-
 // The run form's longest diff: 2048 runs of one byte, the last of two.
 constexpr size_t kMaxRunDiffBytes = 4 * 2048 + 2049;
 
@@ -351,7 +350,6 @@ size_t MakeDiffAndUpdateTwin(const void* page, void* twin, std::string* out) {
   }
   return out->size() - start;
 }
-
 
 bool DiffReader::Next(DiffRun* run) {
   if (malformed_) return false;

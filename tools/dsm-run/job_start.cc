@@ -405,8 +405,7 @@ void Job::Teardown() {
   children_.clear();
   output_.FlushAll();
   RemoveVmFiles();
-  for (size_t k = 0; k < daemons_.size(); ++k) {
-    Daemon& d = daemons_[k];
+  for (Daemon& d : daemons_) {
     // What is still in the pipe: a remote daemon's agent writes the
     // statistics after the daemon exited, maybe after its last status line
     // was read. Its session has ended, so this reads to the end; a session
@@ -464,13 +463,13 @@ void Job::WriteStats() {
   for (uint32_t k = 0; k < o_.hosts; ++k) {
     if (remote_) {
       // Sent by the host's agent (no file here).
-      const std::optional<std::string>& got = k < daemons_.size() ? daemons_[k].stats_json : std::nullopt;
-      if (!got) {
-        if (k < daemons_.size() && daemons_[k].started) Say("warning: no statistics from host %u", k);
-      } else if (!IsJsonObject(*got)) {
+      Daemon* d = k < daemons_.size() ? &daemons_[k] : nullptr;
+      if (d == nullptr || !d->stats_json) {
+        if (d != nullptr && d->started) Say("warning: no statistics from host %u", k);
+      } else if (!IsJsonObject(*d->stats_json)) {
         Say("warning: the statistics host %u sent are not a JSON object; left out", k);
       } else {
-        per_host[k] = *got;
+        per_host[k] = std::move(*d->stats_json);
       }
       continue;
     }
