@@ -114,6 +114,19 @@ std::optional<AgentArgs> Parse(const std::vector<std::string>& args) {
   return a;
 }
 
+// Writes exactly n bytes to fd (blocking); false on an error (errno set) or
+// a descriptor that takes nothing.
+bool WriteFull(int fd, const char* buf, size_t n) {
+  while (n > 0) {
+    ssize_t put = ::write(fd, buf, n);
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) return false;
+    buf += put;
+    n -= static_cast<size_t>(put);
+  }
+  return true;
+}
+
 // The daemon's statistics file, if it wrote one, to dsm-run on the status
 // channel (our standard output): "stats-json <n>" and the n bytes
 // (dsm/common/job_status.h). A file too large or unreadable is named and
@@ -135,12 +148,7 @@ void SendStats(const std::string& path) {
     text.append(buf, static_cast<size_t>(n));
   }
   text.insert(0, jobstatus::FormatStatsJsonHeader(text.size()));
-  for (size_t done = 0; done < text.size();) {
-    ssize_t w = ::write(STDOUT_FILENO, text.data() + done, text.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;  // dsm-run is gone
-    done += static_cast<size_t>(w);
-  }
+  (void)WriteFull(STDOUT_FILENO, text.data(), text.size());  // fails only when dsm-run is gone
 }
 
 std::string Replace(std::string s, std::string_view what, const std::string& with) {
@@ -238,15 +246,7 @@ Status StageProgram(const std::string& path, uint64_t size) {
   while (size > 0) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(size, buf.size()));
     if (!ReadFull(STDIN_FILENO, buf.data(), n)) return Status(EIO, "the staged program ended early");
-    const char* p = buf.data();
-    size_t left = n;
-    while (left > 0) {
-      ssize_t put = ::write(out.get(), p, left);
-      if (put < 0 && errno == EINTR) continue;
-      if (put <= 0) return Status::FromErrno("cannot write " + path);
-      p += put;
-      left -= static_cast<size_t>(put);
-    }
+    if (!WriteFull(out.get(), buf.data(), n)) return Status::FromErrno("cannot write " + path);
     size -= n;
   }
   if (::close(out.release()) != 0) return Status::FromErrno("cannot write " + path);
