@@ -4,6 +4,8 @@
 #include <limits>
 #include <optional>
 
+#include "dsm/common/parse.h"
+
 namespace dsm::jobstatus {
 namespace {
 
@@ -107,14 +109,10 @@ std::string FormatStatsJsonHeader(uint64_t n) { return std::string(kStatsJsonWor
 bool ParseStatsJsonHeader(std::string_view text, uint64_t* n) {
   if (text.substr(0, kStatsJsonWord.size()) != kStatsJsonWord) return false;
   std::string_view arg = text.substr(kStatsJsonWord.size());
-  if (arg.empty() || arg.size() > 20 || (arg.size() > 1 && arg[0] == '0')) return false;
-  uint64_t v = 0;
-  for (char c : arg) {
-    if (c < '0' || c > '9' || v > kMaxStatsJsonBytes) return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v > kMaxStatsJsonBytes) return false;
-  *n = v;
+  if (arg.size() > 1 && arg[0] == '0') return false;  // one spelling per number
+  std::optional<uint64_t> v = ParseUint(arg);
+  if (!v || *v > kMaxStatsJsonBytes) return false;
+  *n = *v;
   return true;
 }
 
