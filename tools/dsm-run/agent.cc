@@ -433,11 +433,15 @@ int RunAgent(const std::vector<std::string>& args) {
     return kExitCannotExec;
   }
 
-  // Wait for the child's end or the session's.
+  // Wait for the child's end, dsm-run's stop signal, or the session's end.
+  // Stopped, the session is still there: a daemon's statistics still go
+  // back (dsm-run stops a remote daemon that is slow to exit after the
+  // job's last node, and under load that may be one about to exit).
   bool lost = false;
+  bool stopped = false;
   bool stdin_open = a.daemon;
   std::optional<ExitInfo> exit;
-  while (!exit && !lost) {
+  while (!exit && !lost && !stopped) {
     pollfd fds[4];
     nfds_t n = 0;
     fds[n++] = pollfd{r->pidfd.get(), POLLIN, 0};
@@ -453,7 +457,7 @@ int RunAgent(const std::vector<std::string>& args) {
       auto peek = PeekExit(pid);
       if (peek.ok() && *peek) exit = **peek;
     }
-    if (fds[1].revents != 0) lost = true;
+    if (fds[1].revents != 0) stopped = true;
     if ((fds[2].revents & (POLLERR | POLLHUP)) != 0) lost = true;
     if (stdin_open && fds[3].revents != 0) {
       char buf[4096];
@@ -478,7 +482,7 @@ int RunAgent(const std::vector<std::string>& args) {
   }
   if (!lost && !a.stats.empty()) SendStats(dir + "/" + a.stats);
   if (made_dir) RemoveTree(dir);
-  if (lost) return 1;  // nobody is listening any more
+  if (lost || stopped) return 1;  // nobody is listening any more, or told to stop
   if (WIFSIGNALED(status)) {
     ExitInfo e{true, WTERMSIG(status), WCOREDUMP(status) != 0};
     Complain("%s (pid %d) %s", argv[0].c_str(), pid, Describe(e).c_str());

@@ -1,0 +1,80 @@
+// dsm-run --agent, run here the way srun runs it on another machine: its
+// stdout is the daemon's status channel back to dsm-run, SIGUSR1 is how
+// dsm-run stops the session.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+// A daemon that says "ready" on its status descriptor (3), then waits; told
+// to stop (SIGTERM), it writes its statistics file as dsm-hostd does on the
+// way out. $0 is the agent's private directory.
+constexpr const char* kDaemon =
+    "trap 'printf \"{\\\"host\\\":1}\" > \"$0/stats.json\"; exit 0' TERM; "
+    "echo ready >&3; sleep 1000 & wait $!";
+
+// Reads fd until it has `want` (true) or ends or 60 s pass (false); what
+// was read is in *out.
+bool ReadUntil(int fd, const std::string& want, std::string* out) {
+  for (int waited_ms = 0; waited_ms < 60000;) {
+    if (!want.empty() && out->find(want) != std::string::npos) return true;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 1000) == 0) {
+      waited_ms += 1000;
+      continue;
+    }
+    char buf[4096];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return want.empty();
+    out->append(buf, static_cast<size_t>(n));
+  }
+  return false;
+}
+
+// dsm-run stops a remote daemon that is slow to exit after the job's last
+// node (under load, one about to exit): its statistics must still come back.
+TEST(Agent, AStoppedDaemonsStatisticsStillComeBack) {
+  char tmp[] = "/tmp/dsm-agent-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmp), nullptr);
+  int in[2], out[2];
+  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  pid_t agent = ::fork();
+  ASSERT_GE(agent, 0);
+  if (agent == 0) {
+    ::dup2(in[0], STDIN_FILENO);
+    ::dup2(out[1], STDOUT_FILENO);
+    ::setenv("TMPDIR", tmp, 1);
+    std::vector<const char*> argv = {DSM_RUN_PATH, "--agent", "daemon", "--dir", "job-h1", "--stats", "stats.json",
+                                     "--label", "host 1's daemon", "--", "/bin/sh", "-c", kDaemon, "@DSM_DIR@",
+                                     nullptr};
+    ::execv(argv[0], const_cast<char* const*>(argv.data()));
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  std::string got;
+  ASSERT_TRUE(ReadUntil(out[0], "ready\n", &got)) << got;
+  ASSERT_EQ(::kill(agent, SIGUSR1), 0);
+  EXPECT_TRUE(ReadUntil(out[0], "", &got)) << got;
+  EXPECT_EQ(got, "ready\nstats-json 10\n{\"host\":1}");
+  int status = 0;
+  ASSERT_EQ(::waitpid(agent, &status, 0), agent);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << "told to stop: " << status;
+  struct stat st {};
+  EXPECT_NE(::stat((std::string(tmp) + "/job-h1").c_str(), &st), 0) << "the private directory is removed";
+  ::close(in[1]);
+  ::close(out[0]);
+  EXPECT_EQ(::rmdir(tmp), 0);
+}
+
+}  // namespace
