@@ -136,8 +136,10 @@ def cpu_model():
 def huge_page_mode(name):
     """The kernel's transparent huge page mode in /sys/kernel/mm/
     transparent_hugepage/NAME: "enabled" for anonymous memory (the OpenMP
-    builds' heap), "shmem_enabled" for shared memory (dsmkit's space on one
-    host). Both change the builds' page fault counts. "?" when unreadable."""
+    builds' heap), "shmem_enabled" for shared memory (a memfd; dsmkit's space
+    is a private tmpfs that grants huge pages whatever this says, where the
+    daemon can mount one). Both change the builds' page fault counts. "?"
+    when unreadable."""
     try:
         with open("/sys/kernel/mm/transparent_hugepage/" + name, encoding="utf-8") as f:
             text = f.read()
@@ -201,12 +203,7 @@ def run_matrix(a, argv):
     for (prog, c), why in skipped.items():
         print("suite: %s on %s skipped: %s" % (prog, c, why), flush=True)
     anon_pages, shared_pages = huge_page_mode("enabled"), huge_page_mode("shmem_enabled")
-    if shared_pages == "never" and any(
-            c.kind == "dsm" and not c.vm and c.hosts == 1 and c.per_host > 1 for c in a.config_list):
-        print("suite: note: this machine gives shared memory no huge pages (transparent_hugepage/"
-              "shmem_enabled is never), so the nodes on one host each take a page fault per 4 KiB "
-              "they touch (docs/performance-splash2.md); as root: echo advise > "
-              "/sys/kernel/mm/transparent_hugepage/shmem_enabled", flush=True)
+    spaces = set()  # what the dsmkit runs' shared spaces were (their statistics say)
 
     runs, index = [], 0
     # Repeat i of every run before repeat i + 1 of any, so that a change of
@@ -221,11 +218,20 @@ def run_matrix(a, argv):
             runs.append(r)
             loads.append(os.getloadavg()[0])
             print(progress_line(index, total, r, a.repeat), flush=True)
+            if r.shared_memory.startswith("memfd") and r.shared_memory not in spaces and \
+                    c.hosts == 1 and c.per_host > 1 and not c.vm:
+                print("suite: note: dsmkit's shared space is a %s, without huge pages unless "
+                      "transparent_hugepage/shmem_enabled allows them, so the nodes on one host "
+                      "each take a page fault per 4 KiB they touch (docs/design.md, \"The shared "
+                      "space's file\")" % r.shared_memory, flush=True)
+            if r.shared_memory:
+                spaces.add(r.shared_memory)
     meta = [
         ("date", started.strftime("%Y-%m-%d %H:%M %Z")),
         ("machine", "%s, %s, %d logical CPUs" % (socket.gethostname(), cpu_model(),
                                                   os.cpu_count() or 0)),
         ("transparent huge pages", "anonymous %s, shared memory %s" % (anon_pages, shared_pages)),
+        ("dsmkit's shared space", ", ".join(sorted(spaces)) or "-"),
         ("load (1-minute average, sampled after every run)",
          "min %.1f, median %.1f, max %.1f" % (min(loads), statistics.median(loads), max(loads))),
         ("sizes", a.sizes),

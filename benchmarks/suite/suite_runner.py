@@ -40,6 +40,7 @@ class RunResult:
     cpu_s: object = None  # user + system time of the process and its children
     load1: object = None  # the machine's 1-minute load average when the run began
     stats: dict = field(default_factory=dict)  # aggregate_stats(); empty for OpenMP runs
+    shared_memory: str = ""  # host 0's space file ("tmpfs huge=advise", "memfd (why)"); dsmkit runs
     log: str = ""  # the file with the run's output
 
 
@@ -117,6 +118,16 @@ def aggregate_stats(doc):
     for k, v in ns.items():
         out[k] = v / 1e9
     return out
+
+
+def shared_memory_of(doc):
+    """What host 0's shared space is in a dsm-run --stats-json document:
+    "tmpfs huge=advise" (huge pages for the nodes of one host) or "memfd
+    (why not)"; "" when the document does not say."""
+    hosts = doc.get("hosts") if isinstance(doc, dict) else None
+    if isinstance(hosts, list) and hosts and isinstance(hosts[0], dict):
+        return str(hosts[0].get("shared_memory", ""))
+    return ""
 
 
 @dataclass
@@ -247,7 +258,9 @@ def run_one(prog_name, config, program_args, repeat, paths, timeout, log_path, s
     if config.kind == "dsm" and result.status == "ok":
         try:
             with open(stats_path, encoding="utf-8") as f:
-                result.stats = aggregate_stats(json.load(f))
+                doc = json.load(f)
+            result.stats = aggregate_stats(doc)
+            result.shared_memory = shared_memory_of(doc)
         except (OSError, ValueError) as e:
             result.status, result.reason = "failed", "statistics: %s" % e
     return result

@@ -33,6 +33,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonConfig& config) {
   auto space = SharedSpace::Create(config.space);
   if (!space.ok()) return space.status();
   d->space_ = std::move(space).value();
+  DSM_LOG_DEBUG("shared space: %s", d->space_.backing().c_str());
   auto server = IvshmemServer::Create(config.socket_path, d->space_.fd(),
                                       static_cast<int64_t>(device::kMaxSlots) - 1);
   if (!server.ok()) return server.status();

@@ -49,6 +49,23 @@ uint64_t RequestsOf(const device::DaemonNodeStats& stats) {
   return requests;
 }
 
+// `text` as a JSON string (quotes, backslashes and control characters
+// escaped).
+void AppendJsonString(std::string* out, const std::string& text) {
+  *out += '"';
+  for (char ch : text) {
+    if (ch == '"' || ch == '\\') {
+      *out += '\\';
+      *out += ch;
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      Append(out, "\\u%04x", static_cast<unsigned>(ch));
+    } else {
+      *out += ch;
+    }
+  }
+  *out += '"';
+}
+
 }  // namespace
 
 device::NodeCounters HostCore::CountersOf(uint32_t node) const {
@@ -84,6 +101,7 @@ std::string HostCore::StatsTable() const {
     }
     out += '\n';
   }
+  Append(&out, "host %u: shared memory %s\n", host_id_, space_->backing().c_str());
   if (!cluster_) return out;
   const HostStats& h = cluster_->stats();
   Append(&out,
@@ -133,7 +151,8 @@ std::string HostCore::StatsJson() const {
     Append(&out, ",\"unlock_slow\":%" PRIu64 ",\"daemon_wait_ns\":%" PRIu64 "}", c.unlock_slow, c.wait_ns);
     first = false;
   }
-  out += "]";
+  out += "],\"shared_memory\":";
+  AppendJsonString(&out, space_->backing());
   if (cluster_) {
     const HostStats& h = cluster_->stats();
     Append(&out,

@@ -48,6 +48,11 @@ options:
   --exit-when-done   exit once the job ended and every node left
   --stats            print per-node statistics on stderr at exit
   --stats-json FILE  write this host's statistics as one JSON object at exit
+  --huge-pages on|off  on (default): the shared space is a file on a private
+                     tmpfs mounted huge=advise (in a user namespace when the
+                     daemon lacks CAP_SYS_ADMIN; a memfd where neither works),
+                     and the nodes of a one-host job ask for huge pages on
+                     it; off: a memfd, and nodes do not ask
   --help, --version
 
 a job of several hosts (one daemon per host; dsm-run --hosts starts them):
@@ -191,6 +196,11 @@ int main(int argc, char** argv) {
       peer_timeout_ms = static_cast<int>(*n);
     } else if (arg == "--insecure") {
       insecure = true;
+    } else if (arg == "--huge-pages") {
+      const char* v = value("--huge-pages");
+      std::string_view mode = v ? v : "";
+      if (mode != "on" && mode != "off") return UsageError("--huge-pages needs on or off");
+      config.space.huge_pages = mode == "on";
     } else if (arg == "--home") {
       const char* v = value("--home");
       std::string_view mode = v ? v : "";

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <string>
 
+#include "dsm/hostd/space_file.h"
+
 namespace dsm::hostd {
 
 Status ValidateSpaceSize(uint64_t size) {
@@ -44,11 +46,10 @@ Result<SharedSpace> SharedSpace::Create(const SpaceConfig& config) {
                               std::to_string(device::kMaxNodes));
   }
   SharedSpace space;
-  space.fd_.reset(::memfd_create("dsm-shared-space", MFD_CLOEXEC));
-  if (!space.fd_) return Status::FromErrno("memfd_create");
-  if (::ftruncate(space.fd_.get(), static_cast<off_t>(config.size)) != 0) {
-    return Status::FromErrno("ftruncate shared space");
-  }
+  auto file = CreateSpaceFile(config.size, config.huge_pages);
+  if (!file.ok()) return file.status();
+  space.backing_ = DescribeSpaceFile(file.value());
+  space.fd_ = std::move(file.value().fd);
   void* addr = ::mmap(nullptr, config.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
                       space.fd_.get(), 0);
   if (addr == MAP_FAILED) return Status::FromErrno("mmap shared space");
@@ -87,6 +88,7 @@ Result<SharedSpace> SharedSpace::Create(const SpaceConfig& config) {
   h->host_id = config.host_id;
   h->num_hosts = config.num_hosts;
   h->job_id = config.job_id;
+  h->flags = config.huge_pages ? device::kSpaceHugePages : 0;
   // Several hosts: every lock's token starts with the manager on host 0, so
   // every lock word starts "ask the daemon" (see coherence.h).
   if (config.num_hosts > 1) {

@@ -177,15 +177,16 @@ Status Runtime::Start() {
     }
     barrier_spin_ns_ = *v * 1000;
   }
-  if (host_barrier_ && how != Attach::kGuest) {
+  if (host_barrier_ && how != Attach::kGuest && (client_->header()->flags & kSpaceHugePages) != 0) {
     // One host: nothing protects the data area page by page, so it may be
-    // mapped with huge pages where the machine allows them for shared memory
-    // (transparent_hugepage/shmem_enabled advise, within_size or always).
-    // Each node is a process with page tables of its own: with 4 KiB pages
-    // every node takes a fault on every page it touches, threads one per
-    // page for all; with 2 MiB pages a node maps 512 pages in one fault.
-    // (A guest's BAR is mapped by VFIO; a job of several hosts protects 4 KiB
-    // pages.) Without the machine's consent this changes nothing.
+    // mapped with huge pages. Each node is a process with page tables of its
+    // own: with 4 KiB pages every node takes a fault on every page it
+    // touches, threads one per page for all; with 2 MiB pages a node maps
+    // 512 pages in one fault. The daemon's space is a tmpfs mounted
+    // huge=advise where it could make one (hostd/space_file.h), which grants
+    // them to this request; a memfd gets them only where the machine's
+    // transparent_hugepage/shmem_enabled allows. (A guest's BAR is mapped by
+    // VFIO; a job of several hosts protects 4 KiB pages.)
     const SpaceHeader* sh = client_->header();
     (void)::madvise(client_->base() + sh->data_offset, sh->data_size, MADV_HUGEPAGE);
   }

@@ -293,7 +293,8 @@ TEST_F(HostCoreTest, StatsReportTheCallersRequestsAndWaits) {
   EXPECT_EQ(other.requests[kAlloc], 0u);
   std::string table = core_->StatsTable();
   EXPECT_NE(table.find("lock-fast"), std::string::npos);
-  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 3);  // header + 2 nodes
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 4);  // header + 2 nodes + the space's file
+  EXPECT_NE(table.find("host 0: shared memory " + space_.backing() + "\n"), std::string::npos) << table;
 }
 
 TEST_F(HostCoreTest, FinishReleasesWaitersWithJobFinished) {

@@ -98,12 +98,17 @@ uint64_t Uint(const JsonValue* v, const std::string& what) {
 struct Summary {
   std::map<std::string, uint64_t> coherence;
   std::map<std::string, std::pair<uint64_t, uint64_t>> sent;
+  std::string shared_memory;  // what the space's file is
   bool ok = false;
 };
 
-Summary ParseSummary(uint32_t host, const std::vector<std::string>& lines) {
+Summary ParseSummary(uint32_t host, const std::vector<std::string>& all) {
   Summary s;
-  if (lines.size() != 3) return s;
+  if (all.size() != 4) return s;
+  const std::string space = "host " + std::to_string(host) + ": shared memory ";
+  if (!all[0].starts_with(space)) return s;
+  s.shared_memory = all[0].substr(space.size());
+  const std::vector<std::string> lines(all.begin() + 1, all.end());
   unsigned h[3];
   uint64_t v[17];
   int a = std::sscanf(lines[0].c_str(),
@@ -160,7 +165,7 @@ TEST_F(LauncherJob, StatisticsOfTwoHostsAgreeWithTheProgramAndWithEachOther) {
     EXPECT_EQ(o.out, "counter=800 expected=800 nodes=4\n");
     ExpectTmpEmpty();
 
-    // Both tables, each with its own nodes and three summary lines.
+    // Both tables, each with its own nodes and four summary lines.
     std::map<uint32_t, HostTable> tables = ParseTables(o.err);
     ASSERT_EQ(tables.size(), 2u) << o.err;
     std::set<uint64_t> seen;
@@ -168,7 +173,7 @@ TEST_F(LauncherJob, StatisticsOfTwoHostsAgreeWithTheProgramAndWithEachOther) {
       SCOPED_TRACE("host " + std::to_string(host));
       EXPECT_EQ(t.sections, 1) << o.err;
       EXPECT_EQ(t.rows.size(), 2u) << o.err;
-      EXPECT_EQ(t.summary.size(), 3u) << o.err;
+      EXPECT_EQ(t.summary.size(), 4u) << o.err;
       for (const std::string& c : t.columns) EXPECT_EQ(kColumns.count(c), 1u) << "a column without JSON: " << c;
       for (auto& [node, fields] : t.rows) {
         EXPECT_TRUE(seen.insert(node).second) << "node " << node << " in two tables";
@@ -240,6 +245,9 @@ TEST_F(LauncherJob, StatisticsOfTwoHostsAgreeWithTheProgramAndWithEachOther) {
       // The summary lines and the "coherence" and "messages" objects.
       Summary s = ParseSummary(host, table.summary);
       ASSERT_TRUE(s.ok) << ::testing::PrintToString(table.summary);
+      const JsonValue* space = h.Find("shared_memory");
+      ASSERT_TRUE(space != nullptr && space->is_string());
+      EXPECT_EQ(space->text, s.shared_memory);
       const JsonValue* coherence = h.Find("coherence");
       ASSERT_TRUE(coherence != nullptr && coherence->is_object());
       EXPECT_EQ(coherence->keys.size(), s.coherence.size());

@@ -56,14 +56,15 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::seconds;
 
 // The first pages of a daemon's shared space (its header and the register
-// pages), read-only, through its memfd in /proc/PID/fd.
+// pages), read-only, through its file in /proc/PID/fd (a memfd or an
+// unlinked file of a private tmpfs, both named dsm-shared-space).
 class SpaceView {
  public:
   explicit SpaceView(pid_t daemon) {
     const std::string fds = "/proc/" + std::to_string(daemon) + "/fd";
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(fds, ec)) {
-      if (fs::read_symlink(e.path(), ec).string().find("memfd:dsm-shared-space") == std::string::npos) continue;
+      if (fs::read_symlink(e.path(), ec).string().find("dsm-shared-space") == std::string::npos) continue;
       int fd = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) continue;
       void* p = ::mmap(nullptr, kBytes, PROT_READ, MAP_SHARED, fd, 0);

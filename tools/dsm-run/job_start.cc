@@ -199,7 +199,8 @@ Status Job::Setup() {
 // before multi-host jobs existed. Several: --socket, --nodes, --host-id,
 // --hosts, --local-nodes, --listen, [--join] (all but host 0), --job-id,
 // --home, --ready-fd, --keys-fd, --exit-when-done, [--stats], --memory,
-// [--stack], [--stats-json]; then [--globals] in both cases.
+// [--stack], [--stats-json]; then [--globals] and [--huge-pages off] in both
+// cases.
 std::vector<std::string> Job::DaemonArgs(uint32_t host) const {
   std::vector<std::string> a = {hostd_path_, "--socket", daemons_[host].socket, "--nodes", std::to_string(o_.nodes)};
   if (o_.hosts == 1) {
@@ -226,6 +227,7 @@ std::vector<std::string> Job::DaemonArgs(uint32_t host) const {
     if (o_.stack != 0) a.insert(a.end(), {"--stack", std::to_string(o_.stack)});
   }
   if (globals_size_ != 0) a.insert(a.end(), {"--globals", std::to_string(globals_size_)});
+  if (!o_.huge_pages) a.insert(a.end(), {"--huge-pages", "off"});
   if (!o_.stats_json.empty()) {
     // On another machine the file goes to the host's private directory, and
     // its agent sends it back (RemoteLauncher::DaemonArgv: --stats).

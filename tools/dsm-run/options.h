@@ -59,6 +59,7 @@ struct Options {
   uint32_t hosts = 1;  // --hosts: simulated hosts, one daemon each; <= nodes
   Placement placement = Placement::kBlock;
   std::optional<HomePolicy> home;  // --home; unset: the daemons' default (migrate)
+  bool huge_pages = true;          // --huge-pages on|off (dsm-hostd --huge-pages)
   bool netns = false;              // --netns: a network namespace per host
   std::string stats_json;          // --stats-json FILE: the daemons' statistics, merged
   // --vm: every node runs in a QEMU guest (vm.h).

@@ -92,7 +92,9 @@ struct SpaceHeader {
   uint64_t heartbeat;           // 224 bumped by the daemon every
                                 //     kHeartbeatPeriodMs: a guest, which
                                 //     sees no socket close, watches it
-  uint64_t reserved[35];        // 232 .. 511, zero
+  uint32_t flags;               // 232 kSpace* bits below
+  uint32_t reserved32;          // 236 zero
+  uint64_t reserved[34];        // 240 .. 511, zero
 };
 static_assert(sizeof(SpaceHeader) == 512);
 static_assert(offsetof(SpaceHeader, version) == 8);
@@ -113,6 +115,7 @@ static_assert(offsetof(SpaceHeader, inval_head) == 168);
 static_assert(offsetof(SpaceHeader, list_offset) == 184);
 static_assert(offsetof(SpaceHeader, data_pages) == 192);
 static_assert(offsetof(SpaceHeader, globals_offset) == 200);
+static_assert(offsetof(SpaceHeader, flags) == 232);
 static_assert(offsetof(SpaceHeader, globals_size) == 208);
 static_assert(offsetof(SpaceHeader, home_log_offset) == 216);
 static_assert(offsetof(SpaceHeader, heartbeat) == 224);
@@ -337,6 +340,12 @@ static_assert(offsetof(PageMeta, version) == 8);
 // exactly one host in the interval before, which is not its home, gets that
 // host as its home (docs/design.md, "Home migration").
 enum HomeMode : uint32_t { kHomeFirstTouch = 0, kHomeRoundRobin = 1, kHomeMigrate = 2 };
+
+// SpaceHeader::flags. kSpaceHugePages: nodes of a one-host job ask for huge
+// pages on the data area (MADV_HUGEPAGE); the daemon clears it when the
+// user declined them (dsm-run --huge-pages off). Whether the kernel grants
+// them depends on the space's file (hostd/space_file.h).
+constexpr uint32_t kSpaceHugePages = 1u << 0;
 
 // The pinned pages — the control page, and the guard page and node 0's
 // master stack — are homed on host 0 whatever the home mode, from the start:

@@ -1,8 +1,9 @@
-// A host's shared space: one memfd holding the header page, the register
+// A host's shared space: one file (space_file.h) holding the header page, the register
 // pages, the host lock table, reserved coherence areas and the data area
 // (layout in device/protocol.h). The daemon creates it and hands its fd to
-// every peer; being a memfd it vanishes with its last reference, so no job
-// leaves a shared-memory object behind.
+// every peer; being a memfd or an unlinked file on a private tmpfs, it
+// vanishes with its last reference, so no job leaves a shared-memory object
+// behind.
 //
 // Thread safety: the object is immutable after Create(); the memory it maps
 // is shared with other processes and accessed with the atomics of
@@ -10,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "dsm/common/fd.h"
 #include "dsm/common/status.h"
@@ -26,6 +28,7 @@ struct SpaceConfig {
   uint64_t stack_size = device::kMasterStackSize;  // node 0's main stack
   uint64_t globals_size = 0;  // the program's shared globals (dsm-run reads them)
   uint32_t home_mode = device::kHomeMigrate;        // several hosts only
+  bool huge_pages = true;  // a file that can have huge pages, and nodes that ask
 };
 
 class SharedSpace {
@@ -44,10 +47,13 @@ class SharedSpace {
   [[nodiscard]] device::PageMeta* page_meta() const { return device::PageMetaTable(map_.addr()); }
   [[nodiscard]] char* data() const { return static_cast<char*>(map_.addr()) + header()->data_offset; }
   [[nodiscard]] char* page(uint32_t index) const { return data() + uint64_t{index} * device::kPageSize; }
+  // The file's kind: "tmpfs huge=advise" or "memfd (why)".
+  [[nodiscard]] const std::string& backing() const { return backing_; }
 
  private:
   UniqueFd fd_;
   Mapping map_;
+  std::string backing_;
 };
 
 // Checks a size given by a user: a power of two within the device's bounds.
