@@ -118,6 +118,7 @@ TEST_F(MultiHostJob, CyclicPlacementDefaultHomeAndAFreshJobIdPerJob) {
     EXPECT_EQ(value("--join"), h == 0 ? "<none>" : "tcp://127.0.0.1:1");
     EXPECT_EQ(value("--stats-json"), "<none>");
     EXPECT_EQ(std::count(a.begin(), a.end(), "--stats"), 0);
+    EXPECT_EQ(std::count(a.begin(), a.end(), "--huge-pages"), 0) << "on: the daemons' default";
     if (h == 0) job = value("--job-id");
     EXPECT_EQ(value("--job-id"), job);
   }
@@ -135,6 +136,25 @@ TEST_F(MultiHostJob, CyclicPlacementDefaultHomeAndAFreshJobIdPerJob) {
   auto it = std::find(a.begin(), a.end(), "--job-id");
   ASSERT_NE(it, a.end());
   EXPECT_NE(*(it + 1), job) << "every job gets its own id";
+}
+
+// --huge-pages off reaches every daemon, of one host or several.
+TEST_F(MultiHostJob, HugePagesOffReachesEveryDaemon) {
+  for (int hosts : {1, 2}) {
+    Outcome o = Run(MultiJob(2, hosts, {"--huge-pages", "off"}, "exit 0"),
+                    {kFinished, "FAKE_HOSTD_ARGS=" + Path("hostd.args")});
+    EXPECT_EQ(o.status, 0) << o.err;
+    for (int h = 0; h < hosts; ++h) {
+      // One host's daemon writes its arguments without a host suffix.
+      std::vector<std::string> a = hosts == 1 ? Lines(ReadFile(Path("hostd.args"))) : DaemonArgs(h);
+      auto it = std::find(a.begin(), a.end(), "--huge-pages");
+      ASSERT_NE(it, a.end()) << ::testing::PrintToString(a);
+      ASSERT_NE(it + 1, a.end());
+      EXPECT_EQ(*(it + 1), "off");
+    }
+    ExpectJobGone();
+    ForgetPids();
+  }
 }
 
 // --peer-timeout reaches every daemon of several hosts, in milliseconds;

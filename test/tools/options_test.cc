@@ -151,6 +151,7 @@ TEST(LauncherOptions, MultiHostDefaults) {
   EXPECT_FALSE(o.home.has_value());
   EXPECT_FALSE(o.netns);
   EXPECT_EQ(o.stats_json, "");
+  EXPECT_TRUE(o.huge_pages);
 }
 
 TEST(LauncherOptions, MultiHostOptions) {
@@ -172,6 +173,8 @@ TEST(LauncherOptions, MultiHostOptions) {
   EXPECT_EQ(MustParse({"-n", "2", "--hosts", "2", "--peer-timeout", "30", "p"}).peer_timeout_ms, 30000u);
   EXPECT_EQ(MustParse({"-n", "2", "--hosts", "2", "--peer-timeout=0.5", "p"}).peer_timeout_ms, 500u);
   EXPECT_EQ(MustParse({"-n", "2", "--hosts", "2", "--peer-timeout", "2.25", "p"}).peer_timeout_ms, 2250u);
+  EXPECT_FALSE(MustParse({"-n", "2", "--huge-pages", "off", "p"}).huge_pages);
+  EXPECT_TRUE(MustParse({"-n", "2", "--huge-pages=on", "p"}).huge_pages);
   EXPECT_STREQ(HomePolicyName(HomePolicy::kFirstTouch), "first-touch");
   EXPECT_STREQ(HomePolicyName(HomePolicy::kRoundRobin), "round-robin");
 }
@@ -192,6 +195,9 @@ TEST(LauncherOptions, MultiHostErrors) {
   EXPECT_EQ(ParseError({"-n", "4", "--home", "first_touch", "p"}),
             "invalid value 'first_touch' for --home: must be first-touch, round-robin or migrate");
   EXPECT_EQ(ParseError({"-n", "4", "--netns=yes", "p"}), "option '--netns' takes no value");
+  EXPECT_EQ(ParseError({"-n", "4", "--huge-pages", "yes", "p"}),
+            "invalid value 'yes' for --huge-pages: must be on or off");
+  EXPECT_EQ(ParseError({"-n", "4", "--huge-pages"}), "option '--huge-pages' needs a value");
   EXPECT_EQ(ParseError({"-n", "4", "--stats-json=", "p"}), "invalid value '' for --stats-json: empty path");
   EXPECT_EQ(ParseError({"-n", "4", "--stats-json"}), "option '--stats-json' needs a value");
   EXPECT_EQ(ParseError({"-n", "4", "--peer-timeout", "soon", "p"}),
@@ -256,7 +262,7 @@ TEST(LauncherOptions, UsageTextDocumentsEverything) {
                         "--stats", "--trace FILE", "--peer-timeout S", "--stack SIZE", "--hostd PATH", "--help", "--version", "DSM_SOCKET", "DSM_NODE_ID",
                         "DSM_NUM_NODES", "/dev/null", "Exit status", "124", "127", "128+S", "[node K] ",
                         "--hosts H", "--placement P", "block", "cyclic", "--home MODE", "first-touch",
-                        "round-robin", "migrate", "--netns", "--stats-json FILE", "DSM_HOST_ID", "[node K@hH] ",
+                        "round-robin", "migrate", "--huge-pages on|off", "--netns", "--stats-json FILE", "DSM_HOST_ID", "[node K@hH] ",
                         "10.213.0."}) {
     EXPECT_NE(text.find(s), std::string::npos) << "usage text lacks " << s;
   }
