@@ -102,7 +102,37 @@ Result<Line> Parse(std::string_view text) {
 
 namespace {
 constexpr std::string_view kStatsJsonWord = "stats-json ";
+constexpr std::string_view kTraceJsonWord = "trace-json ";
+
+// The next space-separated decimal number of text (no sign, no leading
+// zero but "0" itself), consumed with its one following space if `more`.
+std::optional<uint64_t> NextNumber(std::string_view* text, bool more) {
+  size_t end = more ? text->find(' ') : text->size();
+  if (end == std::string_view::npos || end == 0) return std::nullopt;
+  std::string_view digits = text->substr(0, end);
+  if (digits.size() > 1 && digits[0] == '0') return std::nullopt;
+  std::optional<uint64_t> v = ParseUint(digits);
+  text->remove_prefix(more ? end + 1 : end);
+  return v;
+}
 }  // namespace
+
+std::string FormatTraceJsonHeader(const TraceJsonHeader& h) {
+  return std::string(kTraceJsonWord) + std::to_string(h.node) + " " + std::to_string(h.bytes) + " " +
+         std::to_string(h.mono_ns) + " " + std::to_string(h.real_ns) + "\n";
+}
+
+bool ParseTraceJsonHeader(std::string_view text, TraceJsonHeader* h) {
+  if (text.substr(0, kTraceJsonWord.size()) != kTraceJsonWord) return false;
+  text.remove_prefix(kTraceJsonWord.size());
+  auto node = NextNumber(&text, true);
+  auto bytes = NextNumber(&text, true);
+  auto mono = NextNumber(&text, true);
+  auto real = NextNumber(&text, false);
+  if (!node || !bytes || !mono || !real || *node > UINT32_MAX || *bytes > kMaxTraceJsonBytes) return false;
+  *h = TraceJsonHeader{static_cast<uint32_t>(*node), *bytes, *mono, *real};
+  return true;
+}
 
 std::string FormatStatsJsonHeader(uint64_t n) { return std::string(kStatsJsonWord) + std::to_string(n) + "\n"; }
 

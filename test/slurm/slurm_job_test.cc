@@ -16,6 +16,7 @@
 #include <regex>
 
 #include "merged_stats.h"
+#include "merged_trace.h"
 #include "slurm_cluster.h"
 #include "stdin_check.h"
 
@@ -120,6 +121,18 @@ TEST_F(SlurmJob, StatisticsOfEveryMachineComeBackInOneFile) {
   EXPECT_EQ(r.err.find("statistics"), std::string::npos) << "no warning about them\n" << Describe(r);
   // 3 tasks on 2 machines: 2 and 1 slots (SLURM_TASKS_PER_NODE 2,1).
   EXPECT_EQ(dsm::testing::CheckMergedStats(json, {2, 1}, 1500), "");
+}
+
+// --trace inside an allocation: each srun step's agent sends its nodes'
+// timelines back, merged into one file on this machine's clock.
+TEST_F(SlurmJob, TimelinesOfEveryMachineComeBackInOneTrace) {
+  const std::string trace = cluster_->WriteFile("trace.json", "");
+  const double from = dsm::testing::MonotonicMicros();
+  RunResult r = RunJob(Salloc({"-N2", "-n3"}, {"-n", "3", "--trace", trace}, DSM_TEST_COUNTER_PATH, {"200"}));
+  const double to = dsm::testing::MonotonicMicros();
+  EXPECT_EQ(r.status, 0) << Describe(r);
+  EXPECT_NE(r.out.find("counter=600 expected=600 nodes=3"), std::string::npos) << Describe(r);
+  EXPECT_EQ(dsm::testing::CheckMergedTrace(trace, 3, from, to), "");
 }
 
 // Node 0 reads dsm-run's standard input through its srun step: every byte

@@ -114,6 +114,10 @@ TEST(LauncherOption, DetectedFromTheEnvironment) {
     ASSERT_TRUE(ResolveHosts(&o, env).ok()) << args[0];
     EXPECT_EQ(o.launcher, Options::Launcher::kLocal) << args[0];
   }
+  // --trace works across machines: it keeps the allocation's launcher.
+  o = Parse({"--trace", "t.json", "-n", "2", "p"});
+  (void)ResolveHosts(&o, env);
+  EXPECT_EQ(o.launcher, Options::Launcher::kSlurm);
   o = Parse({"--host", "a:2", "-n", "2", "p"});
   ASSERT_TRUE(ResolveHosts(&o, env).ok());
   EXPECT_EQ(o.launcher, Options::Launcher::kSsh);

@@ -18,6 +18,7 @@
 #include <cstdio>
 
 #include "merged_stats.h"
+#include "merged_trace.h"
 #include "ssh_cluster.h"
 #include "stdin_check.h"
 
@@ -116,6 +117,19 @@ TEST_F(SshJob, StatisticsOfEveryHostComeBackInOneFile) {
   EXPECT_EQ(r.err.find("statistics"), std::string::npos) << "no warning about them\n" << Describe(r);
   // Block placement: host 0's one slot, then host 1's two.
   EXPECT_EQ(dsm::testing::CheckMergedStats(json, {1, 2}, 1500), "");
+}
+
+// --trace across machines: each host's agent sends its nodes' timelines
+// back with its clocks, merged here into one file on this machine's clock.
+TEST_F(SshJob, TimelinesOfEveryHostComeBackInOneTrace) {
+  const std::string list = SshCluster::Address(0) + "," + SshCluster::Address(1) + ":2";
+  const std::string trace = cluster_->WriteFile("trace.json", "");
+  const double from = dsm::testing::MonotonicMicros();
+  RunResult r = RunJob(DsmRun({"--host", list, "-n", "3", "--trace", trace}, DSM_TEST_COUNTER_PATH, {"200"}));
+  const double to = dsm::testing::MonotonicMicros();
+  EXPECT_EQ(r.status, 0) << Describe(r);
+  EXPECT_NE(r.out.find("counter=600 expected=600 nodes=3"), std::string::npos) << Describe(r);
+  EXPECT_EQ(dsm::testing::CheckMergedTrace(trace, 3, from, to), "");
 }
 
 TEST_F(SshJob, ConsistencyProgramsAcrossThreeHosts) {

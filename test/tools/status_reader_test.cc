@@ -1,7 +1,7 @@
 // Tests of StatusReader (tools/dsm-run/status_reader.h), which cuts a
 // daemon's status pipe into lines, and of the statistics record a remote
-// daemon's agent appends to it ("stats-json <n>" and n bytes,
-// dsm/common/job_status.h).
+// daemon's agent appends to it ("stats-json <n>" and n bytes, then the
+// nodes' timelines, "trace-json ...", dsm/common/job_status.h).
 #include "status_reader.h"
 
 #include <fcntl.h>
@@ -85,6 +85,54 @@ TEST(StatusReader, OnlyExactHeadersStartARecord) {
   ASSERT_EQ(e.size(), 3u);
   EXPECT_EQ(e[0].type, StatusEvent::Type::kLine);
   EXPECT_EQ(e[0].text, "stats-json x");
+}
+
+// A timeline record per node, after the statistics: each comes out whole,
+// with its header (node, the sender's clocks).
+TEST(StatusReader, TimelineRecordsComeOutWholeWithTheirHeaders) {
+  const std::string t1 = "{\"name\":\"barrier\",\"ts\":5.000},\n{\"name\":\"x\",\"ts\":6.000},\n";
+  const std::string t3 = std::string(9000, 'y') + "\n";
+  const jobstatus::TraceJsonHeader h1{1, t1.size(), 123456789, 1700000000123456789ULL};
+  const jobstatus::TraceJsonHeader h3{3, t3.size(), 7, 8};
+  const std::string bytes = "ready\n" + jobstatus::FormatStatsJsonHeader(2) + "{}" +
+                            jobstatus::FormatTraceJsonHeader(h1) + t1 + jobstatus::FormatTraceJsonHeader(h3) + t3 +
+                            jobstatus::FormatTraceJsonHeader({2, 0, 1, 1});
+  for (size_t piece : {size_t{1}, size_t{13}, size_t{4096}}) {
+    SCOPED_TRACE(piece);
+    std::vector<StatusEvent> e = Feed(bytes, piece);
+    ASSERT_EQ(e.size(), 6u);
+    EXPECT_EQ(e[1].type, StatusEvent::Type::kStatsJson);
+    EXPECT_EQ(e[1].text, "{}");
+    EXPECT_EQ(e[2].type, StatusEvent::Type::kTraceJson);
+    EXPECT_EQ(e[2].trace, h1);
+    EXPECT_EQ(e[2].text, t1);
+    EXPECT_EQ(e[3].type, StatusEvent::Type::kTraceJson);
+    EXPECT_EQ(e[3].trace, h3);
+    EXPECT_EQ(e[3].text, t3);
+    EXPECT_EQ(e[4].type, StatusEvent::Type::kTraceJson) << "an empty timeline is a record too";
+    EXPECT_EQ(e[4].trace.node, 2u);
+    EXPECT_EQ(e[4].text, "");
+    EXPECT_EQ(e[5].type, StatusEvent::Type::kEnd);
+  }
+}
+
+TEST(StatusReader, OnlyExactTimelineHeadersStartARecord) {
+  jobstatus::TraceJsonHeader h;
+  ASSERT_TRUE(jobstatus::ParseTraceJsonHeader("trace-json 4 100 5 6", &h));
+  EXPECT_EQ(h, (jobstatus::TraceJsonHeader{4, 100, 5, 6}));
+  EXPECT_EQ(jobstatus::FormatTraceJsonHeader(h), "trace-json 4 100 5 6\n");
+  EXPECT_TRUE(jobstatus::ParseTraceJsonHeader(
+      "trace-json 0 " + std::to_string(jobstatus::kMaxTraceJsonBytes) + " 0 18446744073709551615", &h));
+  for (const char* bad : {"trace-json", "trace-json 1 2 3", "trace-json 1 2 3 4 ", "trace-json 01 2 3 4",
+                          "trace-json 1 2 3 04", "trace-json 1  2 3 4", "trace-json -1 2 3 4", "trace-json 4294967296 2 3 4",
+                          "trace-json 1 268435457 3 4", "trace-json 1 2 3 18446744073709551616", "Trace-json 1 2 3 4",
+                          "trace-json 1 2 3 4\r"}) {
+    EXPECT_FALSE(jobstatus::ParseTraceJsonHeader(bad, &h)) << bad;
+  }
+  EXPECT_FALSE(jobstatus::Parse("trace-json 4 100 5 6").ok()) << "not a status line";
+  std::vector<StatusEvent> e = Feed("trace-json 1 2\nready\n", 64);
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(e[0].type, StatusEvent::Type::kLine) << "a line that only looks like one stays a line";
 }
 
 }  // namespace

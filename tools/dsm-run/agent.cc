@@ -50,6 +50,7 @@ struct AgentArgs {
   std::string label = "process";
   std::string resolve;  // --resolve NAME: kHostAddressPlaceholder's value
   std::string stats;    // --stats NAME: the daemon's statistics file in the directory, sent back
+  std::string traces;   // --traces NAME: the nodes' timelines NAME.node<K>.json there, sent back
   std::vector<std::string> argv;
 };
 
@@ -96,6 +97,8 @@ std::optional<AgentArgs> Parse(const std::vector<std::string>& args) {
       a.stage = true;
     } else if (s == "--env" && (v = next())) {
       a.env.push_back(*v);
+    } else if (s == "--traces" && (v = next())) {
+      a.traces = *v;
     } else if (s == "--resolve" && (v = next())) {
       a.resolve = *v;
     } else if (s == "--stats" && (v = next())) {
@@ -127,28 +130,67 @@ bool WriteFull(int fd, const char* buf, size_t n) {
   return true;
 }
 
+// Reads the whole file at path into *text, at most `limit` bytes. False
+// when it is absent (ENOENT, quietly) or cannot be read or is larger (named).
+bool ReadWhole(const std::string& path, uint64_t limit, const char* what, std::string* text) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno != ENOENT) Complain("cannot read the %s %s: %s", what, path.c_str(), std::strerror(errno));
+    return false;
+  }
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || text->size() + static_cast<size_t>(n) > limit) {
+      Complain("cannot send the %s %s: %s", what, path.c_str(), n < 0 ? std::strerror(errno) : "too large");
+      return false;
+    }
+    text->append(buf, static_cast<size_t>(n));
+  }
+  return true;
+}
+
 // The daemon's statistics file, if it wrote one, to dsm-run on the status
 // channel (our standard output): "stats-json <n>" and the n bytes
 // (dsm/common/job_status.h). A file too large or unreadable is named and
 // not sent; dsm-run then says the host's statistics are missing.
 void SendStats(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno != ENOENT) Complain("cannot read the statistics %s: %s", path.c_str(), std::strerror(errno));
-    return;
-  }
   std::string text;
-  char buf[65536];
-  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 || text.size() + static_cast<size_t>(n) > jobstatus::kMaxStatsJsonBytes) {
-      Complain("cannot send the statistics %s: %s", path.c_str(), n < 0 ? std::strerror(errno) : "too large");
-      return;
-    }
-    text.append(buf, static_cast<size_t>(n));
-  }
+  if (!ReadWhole(path, jobstatus::kMaxStatsJsonBytes, "statistics", &text)) return;
   text.insert(0, jobstatus::FormatStatsJsonHeader(text.size()));
   (void)WriteFull(STDOUT_FILENO, text.data(), text.size());  // fails only when dsm-run is gone
+}
+
+uint64_t ClockNs(clockid_t clock) {
+  timespec ts{};
+  ::clock_gettime(clock, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// The timelines this host's nodes wrote in dir ("<name>.node<K>.json", the
+// runtime's DSM_TRACE files), each to dsm-run as a "trace-json" record with
+// this machine's clocks (job_status.h). Nodes write theirs before they
+// exit, and the daemon exits after its last node: they are complete now.
+void SendTraces(const std::string& dir, const std::string& name) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  jobstatus::TraceJsonHeader h;
+  h.mono_ns = ClockNs(CLOCK_MONOTONIC);
+  h.real_ns = ClockNs(CLOCK_REALTIME);
+  const std::string prefix = name + ".node", suffix = ".json";
+  while (dirent* e = ::readdir(d)) {
+    std::string_view file(e->d_name);
+    if (!file.starts_with(prefix) || !file.ends_with(suffix) || file.size() <= prefix.size() + suffix.size()) continue;
+    auto node = ParseUint(file.substr(prefix.size(), file.size() - prefix.size() - suffix.size()));
+    if (!node || *node > UINT32_MAX) continue;
+    std::string text;
+    if (!ReadWhole(dir + "/" + std::string(file), jobstatus::kMaxTraceJsonBytes, "timeline", &text)) continue;
+    h.node = static_cast<uint32_t>(*node);
+    h.bytes = text.size();
+    text.insert(0, jobstatus::FormatTraceJsonHeader(h));
+    if (!WriteFull(STDOUT_FILENO, text.data(), text.size())) break;  // dsm-run is gone
+  }
+  ::closedir(d);
 }
 
 std::string Replace(std::string s, std::string_view what, const std::string& with) {
@@ -356,9 +398,10 @@ int RunAgent(const std::vector<std::string>& args) {
       jobkeys::Wipe(block);
       return fail("no key block on stdin");
     }
-    // The directory holds only a staged program and the daemon's statistics
-    // (its socket is an abstract one, RemoteLauncher::SocketPath).
-    if (a.stage || !a.stats.empty()) {
+    // The directory holds only a staged program, the daemon's statistics and
+    // the nodes' timelines (its socket is an abstract one,
+    // RemoteLauncher::SocketPath).
+    if (a.stage || !a.stats.empty() || !a.traces.empty()) {
       if (::mkdir(dir.c_str(), 0700) != 0) return fail("cannot create " + dir + ": " + std::strerror(errno));
       made_dir = true;
     }
@@ -394,7 +437,7 @@ int RunAgent(const std::vector<std::string>& args) {
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view v(*e);
     if (v.starts_with("DSM_SOCKET=") || v.starts_with("DSM_NODE_ID=") || v.starts_with("DSM_NUM_NODES=") ||
-        v.starts_with("DSM_HOST_ID=")) {
+        v.starts_with("DSM_HOST_ID=") || v.starts_with("DSM_TRACE=")) {
       continue;
     }
     envs.emplace_back(v);
@@ -481,6 +524,7 @@ int RunAgent(const std::vector<std::string>& args) {
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!lost && !a.stats.empty()) SendStats(dir + "/" + a.stats);
+  if (!lost && !a.traces.empty()) SendTraces(dir, a.traces);
   if (made_dir) RemoveTree(dir);
   if (lost || stopped) return 1;  // nobody is listening any more, or told to stop
   if (WIFSIGNALED(status)) {

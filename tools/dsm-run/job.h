@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,7 @@
 #include "remote.h"
 #include "spawn.h"
 #include "status_reader.h"
+#include "trace_merge.h"
 #include "vm.h"
 
 namespace dsm::launcher {
@@ -125,6 +127,9 @@ class Job {
     std::string agent_pending;   // what is still to be written there (wiped once written)
     std::optional<std::string> stats_json;  // a remote host: its statistics, from its agent
   };
+
+  // A remote agent's statistics or timeline record (job_lines.cc).
+  void TakeRecord(size_t daemon, const StatusEvent& event);
 
   // job_start.cc
   Status OpenOutputFiles();
@@ -205,6 +210,7 @@ class Job {
   };
   std::unique_ptr<std::FILE, FileCloser> trace_out_;  // --trace, opened before anything starts
   std::unique_ptr<std::FILE, FileCloser> stats_out_;  // --stats-json, likewise
+  std::map<uint32_t, SentTrace> sent_traces_;          // --trace, remote nodes: what their agents sent
   bool stdin_is_tty_ = false;
   std::string dir_;  // the job's private temporary directory
   pid_t job_pgid_ = -1;

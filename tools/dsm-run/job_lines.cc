@@ -44,10 +44,7 @@ void Job::OnStatusEvent(size_t daemon, const StatusEvent& event) {
       }
       return;
     case StatusEvent::Type::kStatsJson:
-      // A remote daemon's --stats-json file, sent by its agent once the
-      // daemon exited (job_status.h); merged in WriteStats.
-      d.stats_json = event.text;
-      return;
+    case StatusEvent::Type::kTraceJson: TakeRecord(daemon, event); return;
     case StatusEvent::Type::kEnd:
       // End of file (the daemon exited or closed it), or an error. A last
       // line without its newline counts, except as a bad first line: then
@@ -61,6 +58,25 @@ void Job::OnStatusEvent(size_t daemon, const StatusEvent& event) {
       }
       return;
   }
+}
+
+// What a remote daemon's agent sent once the daemon exited (job_status.h):
+// its --stats-json file (merged in WriteStats), or the timeline of one of the
+// host's nodes (merged in Teardown), whose times are put on this machine's
+// clock now. A timeline of a node that is not on that host is dropped.
+void Job::TakeRecord(size_t daemon, const StatusEvent& event) {
+  Daemon& d = daemons_[daemon];
+  if (event.type == StatusEvent::Type::kStatsJson) {
+    d.stats_json = event.text;
+    return;
+  }
+  const uint32_t node = event.trace.node;
+  if (node >= o_.nodes || host_of_node_[node] != daemon) {
+    DSM_LOG_DEBUG("%s sent a timeline of node %u, not one of its nodes; dropped", children_[d.child].label.c_str(),
+                  node);
+    return;
+  }
+  sent_traces_[node] = SentTrace{event.text, ClockShiftNs(event.trace.mono_ns, event.trace.real_ns)};
 }
 
 void Job::OnStatusLine(size_t daemon, const std::string& text) {

@@ -94,6 +94,7 @@ std::vector<std::string> Job::RemoteNodeArgs(uint32_t node, uint32_t host) const
                                   "DSM_SOCKET=" + RemoteLauncher::SocketPath(), "DSM_NODE_ID=" + std::to_string(node)};
   if (o_.hosts > 1) env.push_back("DSM_HOST_ID=" + std::to_string(host));
   if (const char* log = std::getenv("DSM_LOG"); log != nullptr) env.push_back(std::string("DSM_LOG=") + log);
+  if (!o_.trace.empty()) env.push_back(std::string("DSM_TRACE=") + kDirPlaceholder + "/" + kRemoteTraceName);
   std::vector<std::string> argv = {remote_->ProgramPath(program_path_)};
   argv.insert(argv.end(), o_.args.begin(), o_.args.end());
   return remote_->NodeArgv(host, env, argv, RemoteNodeLabel(node, host));

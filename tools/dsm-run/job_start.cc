@@ -409,19 +409,21 @@ void Job::Teardown() {
   RemoveVmFiles();
   for (Daemon& d : daemons_) {
     // What is still in the pipe: a remote daemon's agent writes the
-    // statistics after the daemon exited, maybe after its last status line
-    // was read. Its session has ended, so this reads to the end; a session
+    // statistics and the timelines after the daemon exited, maybe after its
+    // last status line was read. Its session has ended, so this reads to the end; a session
     // that would not end (it survived SIGKILL, above) gets a second.
     std::vector<StatusEvent> events;
     const int64_t give_up = NowNs() + 1000 * kMs;
-    while (remote_ && stats_out_ && d.status.open()) {
+    while (remote_ && (stats_out_ || trace_out_) && d.status.open()) {
       pollfd p{d.status.fd(), POLLIN, 0};
       const int64_t left_ms = (give_up - NowNs()) / kMs;
       if (left_ms <= 0 || ::poll(&p, 1, static_cast<int>(left_ms)) == 0) break;
       events.clear();
       d.status.Drain(&events);
       for (const StatusEvent& e : events) {
-        if (e.type == StatusEvent::Type::kStatsJson) d.stats_json = e.text;
+        if (e.type == StatusEvent::Type::kStatsJson || e.type == StatusEvent::Type::kTraceJson) {
+          TakeRecord(static_cast<size_t>(&d - daemons_.data()), e);
+        }
       }
     }
     d.status = StatusReader();
@@ -437,7 +439,7 @@ void Job::Teardown() {
   }
   if (stats_out_) WriteStats();
   if (trace_out_) {
-    MergeTraces(trace_out_.get(), dir_.empty() ? std::string() : TracePrefix(), o_.nodes);
+    MergeTraces(trace_out_.get(), dir_.empty() ? std::string() : TracePrefix(), o_.nodes, sent_traces_);
     if (std::fclose(trace_out_.release()) != 0) {
       Say("warning: cannot write the trace file %s: %s", o_.trace.c_str(), std::strerror(errno));
     }

@@ -384,7 +384,6 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
     if (have_hosts) fail("--hosts cannot be used with " + with + ": the hosts are the ones named");
     if (o.netns) fail("--netns cannot be used with " + with + " (not yet supported)");
     if (o.vm) fail("--vm cannot be used with " + with + " (not yet supported)");
-    if (!o.trace.empty()) fail("--trace cannot be used with " + with + " (not yet supported)");
   }
   if (!error && !named_hosts && !o.ssh.empty()) fail("option '--ssh' needs --hostfile or --host");
   if (!error && !o.remote() && o.stage) {
@@ -422,7 +421,7 @@ Status ResolveHosts(Options* o, const std::function<const char*(const char*)>& e
   if (o->launcher == Launcher::kAuto) {
     if (!o->hostfile.empty() || !o->host_list.empty()) {
       o->launcher = Launcher::kSsh;
-    } else if (InSlurmJob(env) && o->hosts == 1 && !o->netns && !o->vm && o->trace.empty()) {
+    } else if (InSlurmJob(env) && o->hosts == 1 && !o->netns && !o->vm) {
       o->launcher = Launcher::kSlurm;
     } else {
       o->launcher = Launcher::kLocal;
@@ -545,9 +544,12 @@ options:
                      daemon, an ssh connection or a node is lost. dsm-run,
                      dsm-hostd and PROGRAM must be at the same paths on
                      every host (a shared file system), unless --stage.
-                     --stats-json works (each host's agent sends its
-                     daemon's statistics back). Not with --hosts, --netns,
-                     --vm, --trace
+                     --stats-json and --trace work (each host's agent
+                     sends its daemon's statistics and its nodes'
+                     timelines back; their times are put on this
+                     machine's clock through the real-time clocks, as
+                     close as NTP keeps them). Not with --hosts, --netns,
+                     --vm
   --host LIST        the same with the hosts on the command line:
                      HOST[:SLOTS],... (like 'a,b:2')
   --ssh COMMAND      the command that reaches a host (default: $DSM_SSH, else
@@ -564,7 +566,7 @@ options:
                      slurm (the machines and tasks per node of the Slurm
                      allocation, each daemon and node started with srun;
                      the default inside one, SLURM_JOB_ID set, unless
-                     --hosts, --netns, --vm or --trace is given) or local
+                     --hosts, --netns or --vm is given) or local
                      (this machine only)
   --vm               run every node in a QEMU virtual machine of its own,
                      attached to its host's daemon through QEMU's stock

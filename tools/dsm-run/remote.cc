@@ -156,6 +156,7 @@ std::vector<std::string> RemoteLauncher::DaemonArgv(uint32_t host, const std::ve
   if (slurm()) r.insert(r.end(), {"--resolve", o_.remote_hosts[host].listen});
   if (o_.stage) r.insert(r.end(), {"--stage", StagedName(o_.program), std::to_string(stage_size)});
   if (!o_.stats_json.empty()) r.insert(r.end(), {"--stats", kRemoteStatsName});
+  if (!o_.trace.empty()) r.insert(r.end(), {"--traces", kRemoteTraceName});
   r.insert(r.end(), {"--label", label, "--"});
   r.push_back(Absolute(daemon_argv[0], cwd_));
   r.insert(r.end(), daemon_argv.begin() + 1, daemon_argv.end());

@@ -74,6 +74,10 @@ inline constexpr const char* kSshAddressPlaceholder = "@DSM_SSH_ADDR@";
 // (--stats NAME) sends it back on the daemon's status channel once the daemon
 // exited (dsm/common/job_status.h, "stats-json").
 inline constexpr const char* kRemoteStatsName = "stats.json";
+// With --trace, the nodes' DSM_TRACE prefix in the host's directory: each
+// node writes kRemoteTraceName.node<K>.json there, and the daemon's agent
+// (--traces NAME) sends them back once the daemon exited ("trace-json").
+inline constexpr const char* kRemoteTraceName = "trace";
 // The address the agent's --resolve NAME gives on that host.
 inline constexpr const char* kHostAddressPlaceholder = "@DSM_HOST_ADDR@";
 // In a daemon's command (--join @DSM_JOIN@): host 0's endpoint, which dsm-run

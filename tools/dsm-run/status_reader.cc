@@ -23,7 +23,7 @@ void StatusReader::Drain(std::vector<StatusEvent>* out) {
     if (n < 0 && errno == EAGAIN) return;
     if (n <= 0) {
       if (n < 0) DSM_LOG_DEBUG("reading a daemon's --ready-fd: %s", std::strerror(errno));
-      if (blob_left_ != 0) DSM_LOG_DEBUG("a daemon's statistics ended %llu bytes early", static_cast<unsigned long long>(blob_left_));
+      if (blob_left_ != 0) DSM_LOG_DEBUG("an agent's record ended %llu bytes early", static_cast<unsigned long long>(blob_left_));
       fd_.reset();
       std::string rest;
       rest.swap(buf_);
@@ -37,13 +37,13 @@ void StatusReader::Drain(std::vector<StatusEvent>* out) {
     buf_.append(buf, static_cast<size_t>(n));
     size_t start = 0;
     for (;;) {
-      if (blob_left_ != 0) {  // inside an agent's statistics record
+      if (blob_left_ != 0) {  // inside an agent's statistics or timeline record
         const size_t take = static_cast<size_t>(std::min<uint64_t>(blob_left_, buf_.size() - start));
         blob_.append(buf_, start, take);
         start += take;
         blob_left_ -= take;
         if (blob_left_ != 0) break;
-        out->push_back(StatusEvent{StatusEvent::Type::kStatsJson, std::move(blob_)});
+        out->push_back(StatusEvent{blob_type_, std::move(blob_), trace_});
         blob_.clear();
         continue;
       }
@@ -57,8 +57,16 @@ void StatusReader::Drain(std::vector<StatusEvent>* out) {
       }
       uint64_t bytes = 0;
       if (jobstatus::ParseStatsJsonHeader(line, &bytes)) {
-        if (bytes == 0) out->push_back(StatusEvent{StatusEvent::Type::kStatsJson, {}});
+        blob_type_ = StatusEvent::Type::kStatsJson;
+        trace_ = {};
+        if (bytes == 0) out->push_back(StatusEvent{blob_type_, {}, {}});
         blob_left_ = bytes;
+        continue;
+      }
+      if (jobstatus::ParseTraceJsonHeader(line, &trace_)) {
+        blob_type_ = StatusEvent::Type::kTraceJson;
+        if (trace_.bytes == 0) out->push_back(StatusEvent{blob_type_, {}, trace_});
+        blob_left_ = trace_.bytes;
         continue;
       }
       out->push_back(StatusEvent{StatusEvent::Type::kLine, std::move(line)});

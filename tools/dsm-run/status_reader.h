@@ -4,7 +4,8 @@
 // the byte stream into them, whatever pieces the bytes come in, and reports a
 // line that grows too long (kMaxLineLength with no '\n') once, dropping the
 // rest of it; an agent's statistics record ("stats-json <n>" and n bytes)
-// comes out whole as one event. What a line means is the caller's business.
+// and each of its timeline records ("trace-json <node> <n> ..." and n bytes)
+// come out whole as one event each. What a line means is the caller's business.
 //
 // Owns the pipe's read end (non-blocking). Single thread.
 #pragma once
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "dsm/common/fd.h"
+#include "dsm/common/job_status.h"
 
 namespace dsm::launcher {
 
@@ -23,9 +25,11 @@ struct StatusEvent {
     kOverlong,  // text: the first kMaxLineLength bytes of a line that is too long
     kEnd,       // end of file or a read error; text: an unterminated last line, if any
     kStatsJson, // text: the n bytes of an agent's "stats-json <n>" record (job_status.h)
+    kTraceJson, // text: the n bytes of a "trace-json" record; trace: its header
   };
   Type type;
   std::string text;
+  jobstatus::TraceJsonHeader trace{};  // kTraceJson only
 };
 
 class StatusReader {
@@ -47,8 +51,10 @@ class StatusReader {
   UniqueFd fd_;
   std::string buf_;    // an incomplete line
   bool skip_ = false;  // dropping the rest of an overlong line
-  uint64_t blob_left_ = 0;  // bytes of a statistics record still to come
+  uint64_t blob_left_ = 0;  // bytes of a statistics or timeline record still to come
   std::string blob_;        // those that came
+  StatusEvent::Type blob_type_ = StatusEvent::Type::kStatsJson;
+  jobstatus::TraceJsonHeader trace_{};  // the timeline record's header
 };
 
 }  // namespace dsm::launcher

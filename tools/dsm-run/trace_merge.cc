@@ -1,32 +1,100 @@
 #include "trace_merge.h"
 
+#include <time.h>
 #include <unistd.h>
 
+#include <cinttypes>
 #include <cstring>
+#include <string_view>
 
 namespace dsm::launcher {
+
+namespace {
+
+int64_t ClockNs(clockid_t clock) {
+  timespec ts{};
+  ::clock_gettime(clock, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+// A line that can be an event: '{' ... '}', its trailing ",\n" removed.
+bool Trim(std::string* line) {
+  size_t len = line->size();
+  while (len > 0 && ((*line)[len - 1] == '\n' || (*line)[len - 1] == ',')) --len;
+  line->resize(len);
+  return len > 0 && line->front() == '{' && line->back() == '}';
+}
+
+void Emit(std::FILE* out, const std::string& line) {
+  std::fputs(",\n", out);
+  std::fputs(line.c_str(), out);
+}
+
+}  // namespace
 
 std::string NodeTracePath(const std::string& prefix, uint32_t node) {
   return prefix + ".node" + std::to_string(node) + ".json";
 }
 
-void MergeTraces(std::FILE* out, const std::string& prefix, uint32_t nodes) {
+int64_t ClockShiftNs(uint64_t their_mono_ns, uint64_t their_real_ns) {
+  const int64_t ours = ClockNs(CLOCK_REALTIME) - ClockNs(CLOCK_MONOTONIC);
+  const int64_t theirs = static_cast<int64_t>(their_real_ns) - static_cast<int64_t>(their_mono_ns);
+  return theirs - ours;
+}
+
+std::string ShiftLine(const std::string& line, int64_t shift_ns) {
+  static constexpr std::string_view kKey = "\"ts\":";
+  const size_t key = line.find(kKey);
+  if (key == std::string::npos) return {};
+  size_t at = key + kKey.size();
+  int64_t us = 0;
+  size_t digits = 0;
+  for (; at < line.size() && line[at] >= '0' && line[at] <= '9' && digits < 15; ++at, ++digits) {
+    us = us * 10 + (line[at] - '0');
+  }
+  if (digits == 0 || at + 4 > line.size() || line[at] != '.') return {};
+  int64_t frac = 0;
+  for (size_t i = 1; i <= 3; ++i) {
+    char c = line[at + i];
+    if (c < '0' || c > '9') return {};
+    frac = frac * 10 + (c - '0');
+  }
+  const size_t end = at + 4;
+  if (end < line.size() && line[end] >= '0' && line[end] <= '9') return {};  // more than three decimals
+  int64_t ns = us * 1000 + frac + shift_ns;
+  if (ns < 0) ns = 0;
+  char ts[48];
+  std::snprintf(ts, sizeof ts, "%" PRId64 ".%03d", ns / 1000, static_cast<int>(ns % 1000));
+  return line.substr(0, key + kKey.size()) + ts + line.substr(end);
+}
+
+void MergeTraces(std::FILE* out, const std::string& prefix, uint32_t nodes,
+                 const std::map<uint32_t, SentTrace>& sent) {
   std::fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", out);
   std::fputs("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\"dsm job\"}}", out);
   for (uint32_t k = 0; k < nodes; ++k) {
     std::fprintf(out, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%u,\"args\":{\"name\":\"node %u\"}}",
                  k, k);
+    if (auto it = sent.find(k); it != sent.end()) {
+      const std::string& text = it->second.text;
+      for (size_t at = 0; at < text.size();) {
+        size_t nl = text.find('\n', at);
+        std::string line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+        at = nl == std::string::npos ? text.size() : nl + 1;
+        if (!Trim(&line)) continue;  // torn or foreign line
+        std::string moved = ShiftLine(line, it->second.shift_ns);
+        if (!moved.empty()) Emit(out, moved);
+      }
+      continue;
+    }
     if (prefix.empty()) continue;
     std::string path = NodeTracePath(prefix, k);
     std::FILE* in = std::fopen(path.c_str(), "r");
     if (in == nullptr) continue;  // the node never got far enough to write one
-    char line[1024];
-    while (std::fgets(line, sizeof line, in) != nullptr) {
-      size_t len = std::strlen(line);
-      while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ',')) line[--len] = '\0';
-      if (len == 0 || line[0] != '{' || line[len - 1] != '}') continue;  // torn or foreign line
-      std::fputs(",\n", out);
-      std::fputs(line, out);
+    char buf[1024];
+    while (std::fgets(buf, sizeof buf, in) != nullptr) {
+      std::string line(buf);
+      if (Trim(&line)) Emit(out, line);  // else torn or foreign
     }
     std::fclose(in);
     ::unlink(path.c_str());

@@ -27,8 +27,15 @@
 // its agent's standard output (tools/dsm-run/remote.h), and once the daemon
 // has exited the agent may append its statistics there: the line
 // "stats-json <n>" and then exactly n bytes (at most kMaxStatsJsonBytes), the
-// daemon's --stats-json file. This record is not a status line: Parse()
-// refuses it; ParseStatsJsonHeader() reads its first line.
+// daemon's --stats-json file. With dsm-run --trace the agent then appends one
+// record per timeline the host's nodes left: "trace-json <node> <n> <mono>
+// <real>" and exactly n bytes (at most kMaxTraceJsonBytes), node K's
+// DSM_TRACE file; <mono> and <real> are that machine's CLOCK_MONOTONIC and
+// CLOCK_REALTIME in nanoseconds, read together once for all its records, so
+// that dsm-run can put the file's monotonic times on its own clock (through
+// the real-time clocks, which NTP keeps together across machines). These
+// records are not status lines: Parse() refuses them; ParseStatsJsonHeader()
+// and ParseTraceJsonHeader() read their first lines.
 //
 // Parse() is strict: anything else, a '\r' included, is an error value, never
 // a crash and never a guess. Whether a node or host number is in the job's
@@ -50,6 +57,8 @@ inline constexpr size_t kMaxLineLength = 256;
 inline constexpr size_t kMaxEndpointLength = 200;
 // The most bytes of statistics an agent's "stats-json" record carries.
 inline constexpr uint64_t kMaxStatsJsonBytes = 64ULL << 20;
+// The most bytes of one node's timeline in a "trace-json" record.
+inline constexpr uint64_t kMaxTraceJsonBytes = 256ULL << 20;
 
 enum class Kind {
   kListening,  // endpoint
@@ -100,5 +109,19 @@ Result<Line> Parse(std::string_view text);
 std::string FormatStatsJsonHeader(uint64_t n);
 // True when text (without its '\n') is such a line; *n is then its count.
 bool ParseStatsJsonHeader(std::string_view text, uint64_t* n);
+
+// The first line of a timeline record.
+struct TraceJsonHeader {
+  uint32_t node = 0;
+  uint64_t bytes = 0;    // <= kMaxTraceJsonBytes
+  uint64_t mono_ns = 0;  // the sender's CLOCK_MONOTONIC ...
+  uint64_t real_ns = 0;  // ... and CLOCK_REALTIME, read together
+  bool operator==(const TraceJsonHeader&) const = default;
+};
+// The line, '\n' included.
+std::string FormatTraceJsonHeader(const TraceJsonHeader& h);
+// True when text (without its '\n') is such a line, exactly as Format writes
+// it (decimal numbers without leading zeros, one space between).
+bool ParseTraceJsonHeader(std::string_view text, TraceJsonHeader* h);
 
 }  // namespace dsm::jobstatus
