@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "cache_prune.h"
 #include "cpio.h"
 #include "dsm/common/fd.h"
 #include "file_util.h"
@@ -250,7 +251,9 @@ const std::vector<std::string>& GuestModules() {
 
 std::string DefaultImageCache() { return CacheHome() + "/dsmkit/images"; }
 
-Result<GuestImage> BuildImage(const std::string& program_arg, const BuildOptions& options) {
+namespace {
+
+Result<GuestImage> BuildOrFind(const std::string& program_arg, const BuildOptions& options) {
   const std::string program = Absolute(program_arg);
   if (!IsReadableFile(program)) {
     return Status(ENOENT, program_arg + ": no such readable file");
@@ -380,6 +383,29 @@ Result<GuestImage> BuildImage(const std::string& program_arg, const BuildOptions
     }
     return Status::FromErrno("cannot move the image to " + dir, err);
   }
+  return image;
+}
+
+}  // namespace
+
+Result<GuestImage> BuildImage(const std::string& program, const BuildOptions& options) {
+  auto max = CacheMaxFromEnvironment();
+  if (!max.ok()) return max.status();
+  auto image = BuildOrFind(program, options);
+  if (!image.ok()) return image;
+  // This image and its kernel were used now; the least recently used others
+  // go while the cache is over its budget (cache_prune.h).
+  const std::string cache = options.cache_dir.empty() ? DefaultImageCache() : options.cache_dir;
+  const std::string dir = cache + "/" + image->key;
+  MarkUsed(dir);
+  PruneOptions prune;
+  prune.max_bytes = *max;
+  prune.keep = {dir};
+  if (image->kernel.rfind(cache + "/kernels/", 0) == 0) {  // not the system's bzImage
+    MarkUsed(image->kernel);
+    prune.keep.push_back(image->kernel);
+  }
+  (void)PruneImageCache(cache, prune);
   return image;
 }
 
