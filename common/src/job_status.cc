@@ -129,7 +129,11 @@ bool ParseTraceJsonHeader(std::string_view text, TraceJsonHeader* h) {
   auto bytes = NextNumber(&text, true);
   auto mono = NextNumber(&text, true);
   auto real = NextNumber(&text, false);
-  if (!node || !bytes || !mono || !real || *node > UINT32_MAX || *bytes > kMaxTraceJsonBytes) return false;
+  constexpr uint64_t kMaxClock = static_cast<uint64_t>(INT64_MAX);  // differences stay signed 64-bit
+  if (!node || !bytes || !mono || !real || *node > UINT32_MAX || *bytes > kMaxTraceJsonBytes || *mono > kMaxClock ||
+      *real > kMaxClock) {
+    return false;
+  }
   *h = TraceJsonHeader{static_cast<uint32_t>(*node), *bytes, *mono, *real};
   return true;
 }

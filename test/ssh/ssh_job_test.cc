@@ -129,6 +129,7 @@ TEST_F(SshJob, TimelinesOfEveryHostComeBackInOneTrace) {
   const double to = dsm::testing::MonotonicMicros();
   EXPECT_EQ(r.status, 0) << Describe(r);
   EXPECT_NE(r.out.find("counter=600 expected=600 nodes=3"), std::string::npos) << Describe(r);
+  EXPECT_EQ(r.err.find("no timeline"), std::string::npos) << Describe(r);
   EXPECT_EQ(dsm::testing::CheckMergedTrace(trace, 3, from, to), "");
 }
 

@@ -122,11 +122,12 @@ TEST(StatusReader, OnlyExactTimelineHeadersStartARecord) {
   EXPECT_EQ(h, (jobstatus::TraceJsonHeader{4, 100, 5, 6}));
   EXPECT_EQ(jobstatus::FormatTraceJsonHeader(h), "trace-json 4 100 5 6\n");
   EXPECT_TRUE(jobstatus::ParseTraceJsonHeader(
-      "trace-json 0 " + std::to_string(jobstatus::kMaxTraceJsonBytes) + " 0 18446744073709551615", &h));
+      "trace-json 0 " + std::to_string(jobstatus::kMaxTraceJsonBytes) + " 0 9223372036854775807", &h));
   for (const char* bad : {"trace-json", "trace-json 1 2 3", "trace-json 1 2 3 4 ", "trace-json 01 2 3 4",
                           "trace-json 1 2 3 04", "trace-json 1  2 3 4", "trace-json -1 2 3 4", "trace-json 4294967296 2 3 4",
                           "trace-json 1 268435457 3 4", "trace-json 1 2 3 18446744073709551616", "Trace-json 1 2 3 4",
-                          "trace-json 1 2 3 4\r"}) {
+                          "trace-json 1 2 3 4\r", "trace-json 1 2 9223372036854775808 4",
+                          "trace-json 1 2 3 9223372036854775808"}) {
     EXPECT_FALSE(jobstatus::ParseTraceJsonHeader(bad, &h)) << bad;
   }
   EXPECT_FALSE(jobstatus::Parse("trace-json 4 100 5 6").ok()) << "not a status line";

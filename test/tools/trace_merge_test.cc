@@ -34,6 +34,16 @@ TEST(TraceMerge, ShiftLineMovesTheStartOnly) {
   }
 }
 
+TEST(TraceMerge, OnlyWholeObjectsPass) {
+  for (const char* good : {R"({})", R"({"a":[1,{"b":"}]"}],"c":"x\"}"})", R"({"name":"lock wait","args":{"lock":3}})"}) {
+    EXPECT_TRUE(OneObject(good)) << good;
+  }
+  for (const char* bad : {"", "[]", R"({"a":1}]}{"b":2})", R"({"a":1},{"b":2})", R"({"a":[1}])", R"({"a":"x)",
+                          R"({"a":1)", R"({"a":1}})", "{\"a\":\"\x01\"}", R"( {"a":1})"}) {
+    EXPECT_FALSE(OneObject(bad)) << bad;
+  }
+}
+
 TEST(TraceMerge, ClockShiftGoesThroughTheRealTimeClocks) {
   // This machine's own clocks: no shift, but for the time between reads.
   int64_t mono = Now(CLOCK_MONOTONIC), real = Now(CLOCK_REALTIME);
@@ -63,7 +73,12 @@ TEST(TraceMerge, LocalFilesAndSentTimelinesMakeOneDocument) {
   sent[1] = SentTrace{R"({"name":"b","ph":"X","pid":1,"tid":1,"ts":20.000,"dur":1.000},)"
                       "\n"
                       R"({"name":"c","ph":"X","pid":1,"tid":1,"ts":30.500,"dur":2.000},)"
-                      "\n{\"torn\n",
+                      "\n{\"torn\n"
+                      // Another node's track, and a line that would close the document: dropped.
+                      R"({"name":"d","ph":"X","pid":1,"tid":0,"ts":40.000,"dur":1.000},)"
+                      "\n"
+                      R"({"name":"e","ph":"X","pid":1,"tid":1,"ts":50.000,"dur":1.000}]}{"x":1},)"
+                      "\n",
                       -5000};
   char* buf = nullptr;
   size_t len = 0;

@@ -133,9 +133,15 @@ bool WriteFull(int fd, const char* buf, size_t n) {
 // Reads the whole file at path into *text, at most `limit` bytes. False
 // when it is absent (ENOENT, quietly) or cannot be read or is larger (named).
 bool ReadWhole(const std::string& path, uint64_t limit, const char* what, std::string* text) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // Not following a link, not blocking on a FIFO: only a regular file is read.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) {
     if (errno != ENOENT) Complain("cannot read the %s %s: %s", what, path.c_str(), std::strerror(errno));
+    return false;
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    Complain("cannot send the %s %s: not a regular file", what, path.c_str());
     return false;
   }
   char buf[65536];
@@ -157,8 +163,9 @@ bool ReadWhole(const std::string& path, uint64_t limit, const char* what, std::s
 void SendStats(const std::string& path) {
   std::string text;
   if (!ReadWhole(path, jobstatus::kMaxStatsJsonBytes, "statistics", &text)) return;
-  text.insert(0, jobstatus::FormatStatsJsonHeader(text.size()));
-  (void)WriteFull(STDOUT_FILENO, text.data(), text.size());  // fails only when dsm-run is gone
+  const std::string header = jobstatus::FormatStatsJsonHeader(text.size());
+  // Fails only when dsm-run is gone.
+  if (WriteFull(STDOUT_FILENO, header.data(), header.size())) (void)WriteFull(STDOUT_FILENO, text.data(), text.size());
 }
 
 uint64_t ClockNs(clockid_t clock) {
@@ -187,8 +194,11 @@ void SendTraces(const std::string& dir, const std::string& name) {
     if (!ReadWhole(dir + "/" + std::string(file), jobstatus::kMaxTraceJsonBytes, "timeline", &text)) continue;
     h.node = static_cast<uint32_t>(*node);
     h.bytes = text.size();
-    text.insert(0, jobstatus::FormatTraceJsonHeader(h));
-    if (!WriteFull(STDOUT_FILENO, text.data(), text.size())) break;  // dsm-run is gone
+    const std::string header = jobstatus::FormatTraceJsonHeader(h);
+    if (!WriteFull(STDOUT_FILENO, header.data(), header.size()) ||
+        !WriteFull(STDOUT_FILENO, text.data(), text.size())) {
+      break;  // dsm-run is gone
+    }
   }
   ::closedir(d);
 }
@@ -500,7 +510,17 @@ int RunAgent(const std::vector<std::string>& args) {
       auto peek = PeekExit(pid);
       if (peek.ok() && *peek) exit = **peek;
     }
-    if (fds[1].revents != 0) stopped = true;
+    if (fds[1].revents != 0) {
+      // SIGUSR1 (srun passes dsm-run's stop on), SIGINT and SIGTERM: stop,
+      // still sending what the daemon leaves. SIGHUP: the session is gone.
+      signalfd_siginfo si{};
+      const bool read_one = ::read(sigfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si);
+      if (read_one && si.ssi_signo == SIGHUP) {
+        lost = true;
+      } else {
+        stopped = true;
+      }
+    }
     if ((fds[2].revents & (POLLERR | POLLHUP)) != 0) lost = true;
     if (stdin_open && fds[3].revents != 0) {
       char buf[4096];

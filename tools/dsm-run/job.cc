@@ -207,7 +207,7 @@ void Job::DrainStatus() {
     if (!daemons_[d].status.open()) continue;
     events.clear();
     daemons_[d].status.Drain(&events);
-    for (const StatusEvent& e : events) OnStatusEvent(d, e);
+    for (StatusEvent& e : events) OnStatusEvent(d, std::move(e));
   }
 }
 
@@ -318,6 +318,15 @@ void Job::OnDeadlines(int64_t now) {
     Fail(*secondary_);
   }
 
+  if (phase_ == Phase::kWindDown && (daemon_term_at_ != 0 || winddown_kill_at_ != 0) && RecordsArriving(now)) {
+    // Not while an agent sends the statistics or timelines the user asked for.
+    const int64_t later = now + kRecordIdleMs * kMs;
+    if (daemon_term_at_ != 0 && now >= daemon_term_at_) daemon_term_at_ = later;
+    if (winddown_kill_at_ != 0 && now >= winddown_kill_at_) {
+      winddown_kill_at_ = later;
+      give_up_at_ = std::max(give_up_at_, later + (kEndBudgetMs - kTermToKillMs) * kMs);
+    }
+  }
   if (phase_ == Phase::kWindDown && daemon_term_at_ != 0 && now >= daemon_term_at_) {
     daemon_term_at_ = 0;
     for (const Daemon& d : daemons_) {
@@ -358,6 +367,13 @@ int64_t Job::NextDeadline() const {
   consider(give_up_at_);
   consider(drain_until_);
   return next;
+}
+
+bool Job::RecordsArriving(int64_t now) const {
+  if (!remote_ || (!stats_out_ && !trace_out_) || now - winddown_began_ >= kRecordsMaxMs * kMs) return false;
+  return std::any_of(daemons_.begin(), daemons_.end(), [&](const Daemon& d) {
+    return d.status.open() && (d.status.in_record() || now - d.status.last_bytes_ns() < kRecordIdleMs * kMs);
+  });
 }
 
 bool Job::AllExited() const {
@@ -431,6 +447,7 @@ void Job::BeginWindDown(int status) {
   exit_code_ = status;
   phase_ = Phase::kWindDown;
   int64_t now = NowNs();
+  winddown_began_ = now;
   winddown_kill_at_ = now + kWindDownMs * kMs;
   give_up_at_ = winddown_kill_at_ + (kEndBudgetMs - kTermToKillMs) * kMs;
   MaybeLetDaemonGo();

@@ -70,6 +70,12 @@ namespace dsm::launcher {
 inline constexpr int64_t kReadyTimeoutMs = 10000;  // each daemon must say "ready" within this
 inline constexpr int64_t kWindDownMs = 3000;       // after node 0 exited: others may take this long
 inline constexpr int64_t kDaemonLingerMs = 500;    // after the last node: the daemons may take this long
+// While remote agents are still sending statistics or timelines (bytes came
+// within kRecordIdleMs, or a record is incomplete), the stop and the kill of
+// the wind-down wait, kRecordIdleMs at a time, up to kRecordsMaxMs after node
+// 0 exited.
+inline constexpr int64_t kRecordIdleMs = 1000;
+inline constexpr int64_t kRecordsMaxMs = 120000;
 inline constexpr int64_t kLostGraceMs = 500;       // after "lost K"/"lost-host K": its exit may follow
 inline constexpr int64_t kSecondaryGraceMs = 1000; // a node that stopped because of a cause not seen yet
 inline constexpr int64_t kTermToKillMs = 1000;     // SIGTERM, then SIGKILL this much later
@@ -129,7 +135,7 @@ class Job {
   };
 
   // A remote agent's statistics or timeline record (job_lines.cc).
-  void TakeRecord(size_t daemon, const StatusEvent& event);
+  void TakeRecord(size_t daemon, StatusEvent&& event);
 
   // job_start.cc
   Status OpenOutputFiles();
@@ -160,7 +166,7 @@ class Job {
   void WriteAgentInput(size_t daemon);
 
   // job_lines.cc
-  void OnStatusEvent(size_t daemon, const StatusEvent& event);
+  void OnStatusEvent(size_t daemon, StatusEvent&& event);
   void OnStatusLine(size_t daemon, const std::string& text);
   void OnStartLine(size_t daemon, const std::string& text);
   void OnCulprit(size_t child);
@@ -185,6 +191,9 @@ class Job {
   void MaybeLetDaemonGo();
   void SignalAll(int sig);
   bool AllExited() const;
+  // Remote agents still sending records (see kRecordIdleMs), and still
+  // within kRecordsMaxMs.
+  bool RecordsArriving(int64_t now) const;
   bool NodesExited() const;
 
   const Options& o_;
@@ -247,6 +256,7 @@ class Job {
   int64_t secondary_deadline_ = 0;  // no cause seen yet for secondary_'s exit
   int64_t daemon_term_at_ = 0;
   int64_t winddown_kill_at_ = 0;
+  int64_t winddown_began_ = 0;  // when node 0 exited (kRecordsMaxMs counts from it)
   int64_t kill_at_ = 0;
   int64_t give_up_at_ = 0;
   int64_t drain_until_ = 0;

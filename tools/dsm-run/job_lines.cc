@@ -32,7 +32,7 @@ bool IsReadyLine(const std::string& text) {
 
 }  // namespace
 
-void Job::OnStatusEvent(size_t daemon, const StatusEvent& event) {
+void Job::OnStatusEvent(size_t daemon, StatusEvent&& event) {
   Daemon& d = daemons_[daemon];
   switch (event.type) {
     case StatusEvent::Type::kLine: OnStatusLine(daemon, event.text); return;
@@ -44,7 +44,7 @@ void Job::OnStatusEvent(size_t daemon, const StatusEvent& event) {
       }
       return;
     case StatusEvent::Type::kStatsJson:
-    case StatusEvent::Type::kTraceJson: TakeRecord(daemon, event); return;
+    case StatusEvent::Type::kTraceJson: TakeRecord(daemon, std::move(event)); return;
     case StatusEvent::Type::kEnd:
       // End of file (the daemon exited or closed it), or an error. A last
       // line without its newline counts, except as a bad first line: then
@@ -64,19 +64,20 @@ void Job::OnStatusEvent(size_t daemon, const StatusEvent& event) {
 // its --stats-json file (merged in WriteStats), or the timeline of one of the
 // host's nodes (merged in Teardown), whose times are put on this machine's
 // clock now. A timeline of a node that is not on that host is dropped.
-void Job::TakeRecord(size_t daemon, const StatusEvent& event) {
+void Job::TakeRecord(size_t daemon, StatusEvent&& event) {
   Daemon& d = daemons_[daemon];
   if (event.type == StatusEvent::Type::kStatsJson) {
-    d.stats_json = event.text;
+    d.stats_json = std::move(event.text);
     return;
   }
   const uint32_t node = event.trace.node;
   if (node >= o_.nodes || host_of_node_[node] != daemon) {
-    DSM_LOG_DEBUG("%s sent a timeline of node %u, not one of its nodes; dropped", children_[d.child].label.c_str(),
-                  node);
+    // (Named by host: Teardown calls this after children_ is gone.)
+    DSM_LOG_DEBUG("%s sent a timeline of node %u, not one of its nodes; dropped",
+                  DaemonLabel(static_cast<uint32_t>(daemon)).c_str(), node);
     return;
   }
-  sent_traces_[node] = SentTrace{event.text, ClockShiftNs(event.trace.mono_ns, event.trace.real_ns)};
+  sent_traces_[node] = SentTrace{std::move(event.text), ClockShiftNs(event.trace.mono_ns, event.trace.real_ns)};
 }
 
 void Job::OnStatusLine(size_t daemon, const std::string& text) {

@@ -420,9 +420,9 @@ void Job::Teardown() {
       if (left_ms <= 0 || ::poll(&p, 1, static_cast<int>(left_ms)) == 0) break;
       events.clear();
       d.status.Drain(&events);
-      for (const StatusEvent& e : events) {
+      for (StatusEvent& e : events) {
         if (e.type == StatusEvent::Type::kStatsJson || e.type == StatusEvent::Type::kTraceJson) {
-          TakeRecord(static_cast<size_t>(&d - daemons_.data()), e);
+          TakeRecord(static_cast<size_t>(&d - daemons_.data()), std::move(e));
         }
       }
     }
@@ -439,6 +439,13 @@ void Job::Teardown() {
   }
   if (stats_out_) WriteStats();
   if (trace_out_) {
+    if (remote_ && attached_.size() == o_.nodes) {
+      // Every node that joined the job leaves a timeline; its host's agent
+      // sends it (a cut-off record is dropped whole).
+      for (uint32_t k = 0; k < o_.nodes; ++k) {
+        if (attached_[k] && sent_traces_.count(k) == 0) Say("warning: no timeline from node %u", k);
+      }
+    }
     MergeTraces(trace_out_.get(), dir_.empty() ? std::string() : TracePrefix(), o_.nodes, sent_traces_);
     if (std::fclose(trace_out_.release()) != 0) {
       Say("warning: cannot write the trace file %s: %s", o_.trace.c_str(), std::strerror(errno));

@@ -1,6 +1,7 @@
 #include "status_reader.h"
 
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +35,9 @@ void StatusReader::Drain(std::vector<StatusEvent>* out) {
       out->push_back(StatusEvent{StatusEvent::Type::kEnd, std::move(rest)});
       return;
     }
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    last_bytes_ns_ = static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
     buf_.append(buf, static_cast<size_t>(n));
     size_t start = 0;
     for (;;) {

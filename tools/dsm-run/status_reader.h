@@ -47,6 +47,11 @@ class StatusReader {
   // out; the last event is kEnd when the pipe ended (and it is then closed).
   void Drain(std::vector<StatusEvent>* out);
 
+  // A record has begun and not all of its bytes came yet.
+  [[nodiscard]] bool in_record() const { return blob_left_ != 0; }
+  // CLOCK_MONOTONIC (ns) of the last read that returned bytes; 0: none yet.
+  [[nodiscard]] int64_t last_bytes_ns() const { return last_bytes_ns_; }
+
  private:
   UniqueFd fd_;
   std::string buf_;    // an incomplete line
@@ -54,6 +59,7 @@ class StatusReader {
   uint64_t blob_left_ = 0;  // bytes of a statistics or timeline record still to come
   std::string blob_;        // those that came
   StatusEvent::Type blob_type_ = StatusEvent::Type::kStatsJson;
+  int64_t last_bytes_ns_ = 0;
   jobstatus::TraceJsonHeader trace_{};  // the timeline record's header
 };
 

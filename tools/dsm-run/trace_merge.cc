@@ -37,9 +37,45 @@ std::string NodeTracePath(const std::string& prefix, uint32_t node) {
 }
 
 int64_t ClockShiftNs(uint64_t their_mono_ns, uint64_t their_real_ns) {
+  // Both <= INT64_MAX (ParseTraceJsonHeader), so each difference fits; the
+  // last subtraction saturates instead of overflowing.
   const int64_t ours = ClockNs(CLOCK_REALTIME) - ClockNs(CLOCK_MONOTONIC);
   const int64_t theirs = static_cast<int64_t>(their_real_ns) - static_cast<int64_t>(their_mono_ns);
-  return theirs - ours;
+  int64_t shift = 0;
+  if (__builtin_sub_overflow(theirs, ours, &shift)) return theirs > 0 ? INT64_MAX : INT64_MIN;
+  return shift;
+}
+
+bool OneObject(const std::string& line) {
+  // Outside strings: braces and brackets nest and match, and the first '{'
+  // closes only at the end. Inside: a backslash escapes the next character;
+  // no control characters.
+  std::string open;  // the unclosed '{' and '['
+  bool in_string = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_string) {
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (open.empty() && i != 0) return false;  // something after the object
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      open.push_back(c);
+    } else if (c == '}' || c == ']') {
+      if (open.empty() || open.back() != (c == '}' ? '{' : '[')) return false;
+      open.pop_back();
+    } else if (open.empty()) {
+      return false;
+    }
+  }
+  return open.empty() && !in_string && !line.empty() && line.front() == '{';
 }
 
 std::string ShiftLine(const std::string& line, int64_t shift_ns) {
@@ -61,7 +97,8 @@ std::string ShiftLine(const std::string& line, int64_t shift_ns) {
   }
   const size_t end = at + 4;
   if (end < line.size() && line[end] >= '0' && line[end] <= '9') return {};  // more than three decimals
-  int64_t ns = us * 1000 + frac + shift_ns;
+  int64_t ns = 0;  // at most 15 digits of microseconds: us * 1000 + frac fits
+  if (__builtin_add_overflow(us * 1000 + frac, shift_ns, &ns)) ns = shift_ns > 0 ? INT64_MAX : 0;
   if (ns < 0) ns = 0;
   char ts[48];
   std::snprintf(ts, sizeof ts, "%" PRId64 ".%03d", ns / 1000, static_cast<int>(ns % 1000));
@@ -77,11 +114,14 @@ void MergeTraces(std::FILE* out, const std::string& prefix, uint32_t nodes,
                  k, k);
     if (auto it = sent.find(k); it != sent.end()) {
       const std::string& text = it->second.text;
+      const std::string tid = ",\"tid\":" + std::to_string(k) + ",";
       for (size_t at = 0; at < text.size();) {
         size_t nl = text.find('\n', at);
         std::string line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
         at = nl == std::string::npos ? text.size() : nl + 1;
-        if (!Trim(&line)) continue;  // torn or foreign line
+        // From another machine: one object of this node's track, or nothing
+        // (a torn, foreign or malformed line cannot break the document).
+        if (!Trim(&line) || !OneObject(line) || line.find(tid) == std::string::npos) continue;
         std::string moved = ShiftLine(line, it->second.shift_ns);
         if (!moved.empty()) Emit(out, moved);
       }

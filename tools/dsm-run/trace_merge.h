@@ -38,9 +38,14 @@ int64_t ClockShiftNs(uint64_t their_mono_ns, uint64_t their_real_ns);
 // empty when the line has no such "ts".
 std::string ShiftLine(const std::string& line, int64_t shift_ns);
 
+// True when the line is one JSON object as far as its brackets, strings and
+// escapes go (what a line from another machine must be to be copied).
+bool OneObject(const std::string& line);
+
 // Writes the merged trace of nodes 0..nodes-1 to out (which stays open): a
-// node's timeline from `sent` if it is there, else from its file under prefix
-// (an empty prefix: no files, the job never got that far).
+// node's timeline from `sent` if it is there (only its lines that are one
+// object, carry its "tid" and a "ts"), else from its file under prefix (an
+// empty prefix: no files, the job never got that far).
 void MergeTraces(std::FILE* out, const std::string& prefix, uint32_t nodes,
                  const std::map<uint32_t, SentTrace>& sent = {});
 

@@ -115,7 +115,7 @@ struct TraceJsonHeader {
   uint32_t node = 0;
   uint64_t bytes = 0;    // <= kMaxTraceJsonBytes
   uint64_t mono_ns = 0;  // the sender's CLOCK_MONOTONIC ...
-  uint64_t real_ns = 0;  // ... and CLOCK_REALTIME, read together
+  uint64_t real_ns = 0;  // ... and CLOCK_REALTIME, read together (each <= INT64_MAX)
   bool operator==(const TraceJsonHeader&) const = default;
 };
 // The line, '\n' included.
