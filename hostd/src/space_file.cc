@@ -2,9 +2,10 @@
 
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -12,7 +13,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <system_error>
 
 #include "dsm/common/ivshmem.h"
 
@@ -95,6 +98,31 @@ bool WriteProcFile(const char* path, const char* text) {
   return ok;
 }
 
+constexpr int kChildTimeoutMs = 10000;
+
+// The child's report: the 8-byte value ivshmem::ReceiveMessage reads, with
+// the file's descriptor when there is one. System calls only (after fork).
+void SendReport(int sock, int64_t value, int fd) {
+  unsigned char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(static_cast<uint64_t>(value) >> (8 * i));
+  iovec iov{bytes, sizeof bytes};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (fd >= 0) {
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  while (::sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+}
+
 // Without CAP_SYS_ADMIN: a child enters a user namespace of its own (where
 // it has it), maps its ids so it may create files, makes the file there
 // and sends it back over a socket pair.
@@ -117,9 +145,10 @@ int MakeFileInUserNamespace(const char* size, int64_t* failure) {
   if (pid == 0) {
     int64_t report = 0;
     int file = -1;
-    // A process that changed its ids without exec is not dumpable, and then
-    // its /proc/self files belong to root: it could not write its maps.
-    (void)::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    // (A daemon that changed its ids without exec is not dumpable: its
+    // /proc/self files belong to root and the maps cannot be written, so it
+    // gets a memfd. Making the child dumpable would let the user's other
+    // processes read the daemon's memory, its job key among it.)
     if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
       report = Failure(kUnshare, errno);
     } else if (!WriteProcFile("/proc/self/setgroups", "deny") ||
@@ -129,23 +158,35 @@ int MakeFileInUserNamespace(const char* size, int64_t* failure) {
     } else {
       file = MakeFile(size, &report);
     }
-    (void)ivshmem::SendMessage(theirs.get(), report, file);
+    SendReport(theirs.get(), report, file);
     ::_exit(0);
   }
   theirs.reset();
-  auto msg = ivshmem::ReceiveMessage(mine.get());
+  // The child runs a few system calls; if it is stuck (it should never be)
+  // the daemon does not wait for ever: it kills it and uses a memfd.
+  pollfd p{mine.get(), POLLIN, 0};
+  int ready;
+  while ((ready = ::poll(&p, 1, kChildTimeoutMs)) < 0 && errno == EINTR) {
+  }
+  std::optional<Result<ivshmem::Message>> msg;
+  if (ready == 1) msg = ivshmem::ReceiveMessage(mine.get());
+  if (!msg) ::kill(pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (!msg.ok()) {
-    *failure = Failure(kChild, msg.status().code());
+  if (!msg) {
+    *failure = Failure(kChild, ETIMEDOUT);
     return -1;
   }
-  if (!msg.value().fd) {
-    *failure = msg.value().value != 0 ? msg.value().value : Failure(kChild, EPROTO);
+  if (!msg->ok()) {
+    *failure = Failure(kChild, msg->status().code());
     return -1;
   }
-  return msg.value().fd.release();
+  if (!msg->value().fd) {
+    *failure = msg->value().value != 0 ? msg->value().value : Failure(kChild, EPROTO);
+    return -1;
+  }
+  return msg->value().fd.release();
 }
 
 }  // namespace
@@ -162,7 +203,8 @@ Result<SpaceFile> CreateSpaceFile(uint64_t size, bool want_huge_pages) {
       out.fd.reset(fd);
       out.huge_pages = true;
     } else {
-      out.why_not = std::string(StepName(failure >> 32)) + ": " + std::strerror(static_cast<int>(failure & 0xffffffff));
+      const int err = static_cast<int>(failure & 0xffffffff);
+      out.why_not = std::string(StepName(failure >> 32)) + ": " + std::generic_category().message(err);
     }
   } else {
     out.why_not = "not asked for";
