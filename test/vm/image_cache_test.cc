@@ -6,7 +6,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -28,11 +30,21 @@ using vmtest::TempDir;
 constexpr uint64_t kMiB = 1 << 20;
 
 // A key-named image folder (or any entry) of `bytes` bytes of data, last
-// used `hours_ago` hours ago.
+// used `hours_ago` hours ago. Random bytes, written through: a compressing
+// file system stores them whole, so the blocks the pruner counts are there.
 std::string MakeEntry(const std::string& path, uint64_t bytes, double hours_ago, bool dir = true) {
   const std::string file = dir ? path + "/initramfs.cpio" : path;
   if (dir) fs::create_directories(path);
-  std::ofstream(file, std::ios::binary) << std::string(bytes, 'x');
+  {
+    std::mt19937_64 random(bytes ^ static_cast<uint64_t>(hours_ago * 1000));
+    std::string data(bytes, '\0');
+    for (char& c : data) c = static_cast<char>(random());
+    std::ofstream(file, std::ios::binary) << data;
+  }
+  if (FILE* f = std::fopen(file.c_str(), "r+")) {
+    ::fsync(::fileno(f));
+    std::fclose(f);
+  }
   timeval now{};
   ::gettimeofday(&now, nullptr);
   timeval when[2] = {now, now};

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 
 #include "dsm/common/parse.h"
@@ -19,12 +21,24 @@ namespace {
 struct Entry {
   std::string path;
   uint64_t bytes = 0;
-  int64_t used_ns = 0;  // modification time
+  timespec used{};  // modification time
   bool abandoned = false;
 };
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+bool Earlier(const timespec& a, const timespec& b) {
+  return a.tv_sec != b.tv_sec ? a.tv_sec < b.tv_sec : a.tv_nsec < b.tv_nsec;
+}
+
+// Used within min_age of now (whole seconds: no arithmetic that can overflow).
+bool Recent(const timespec& used, time_t now, std::chrono::seconds min_age) {
+  return used.tv_sec > now || now - used.tv_sec < min_age.count();
+}
+
+// The entry's modification time now, if it still exists.
+std::optional<timespec> UsedNow(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return std::nullopt;
+  return st.st_mtim;
 }
 
 // Bytes the entry takes on disk (allocated blocks), its files together.
@@ -49,9 +63,9 @@ bool IsKey(const std::string& name) {
 }
 
 void AddEntry(const std::string& path, bool abandoned, std::vector<Entry>* out) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return;  // gone meanwhile
-  out->push_back(Entry{path, DiskBytes(path), MtimeNs(st), abandoned});
+  std::optional<timespec> used = UsedNow(path);
+  if (!used) return;  // gone meanwhile
+  out->push_back(Entry{path, DiskBytes(path), *used, abandoned});
 }
 
 }  // namespace
@@ -81,23 +95,24 @@ Result<PruneResult> PruneImageCache(const std::string& cache, const PruneOptions
       AddEntry(path, true, &entries);
     } else if (name == "kernels") {
       std::error_code kec;
-      for (const auto& k : fs::directory_iterator(path, kec)) {
-        if (k.path().filename().string().rfind("vmlinux-", 0) == 0) AddEntry(k.path().string(), false, &entries);
+      for (fs::directory_iterator k(path, kec); !kec && k != fs::directory_iterator(); k.increment(kec)) {
+        if (k->path().filename().string().rfind("vmlinux-", 0) == 0) AddEntry(k->path().string(), false, &entries);
       }
     }
   }
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  const int64_t min_age_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options.min_age).count();
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.used_ns < b.used_ns; });
+  const time_t now = ::time(nullptr);
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return Earlier(a.used, b.used); });
   PruneResult result;
   for (const Entry& e : entries) result.kept_bytes += e.bytes;
   for (const Entry& e : entries) {
-    const bool recent = now - e.used_ns < min_age_ns;
+    const bool recent = Recent(e.used, now, options.min_age);
     const bool kept = std::find(options.keep.begin(), options.keep.end(), e.path) != options.keep.end();
     const bool over = result.kept_bytes > options.max_bytes;
     if (recent || kept || !(e.abandoned || over)) continue;
+    // A builder may have taken it since it was listed (MarkUsed before it
+    // looks): look again just before removing.
+    std::optional<timespec> used = UsedNow(e.path);
+    if (!used || Recent(*used, ::time(nullptr), options.min_age)) continue;
     std::error_code rec;
     fs::remove_all(e.path, rec);
     if (rec) continue;  // not ours to remove, say: it stays counted

@@ -326,10 +326,18 @@ Result<GuestImage> BuildOrFind(const std::string& program_arg, const BuildOption
   image.program = program;
   const std::string cache = options.cache_dir.empty() ? DefaultImageCache() : options.cache_dir;
   // The uncompressed kernel boots faster; the bzImage still boots without it.
+  // Marked used before it is looked at, so that a prune in another process
+  // leaves it (cache_prune.h); if one removed it just before, it is made
+  // again.
   auto vmlinux = CachedVmlinux(kernel->vmlinuz, cache + "/kernels");
+  if (vmlinux.ok()) {
+    MarkUsed(*vmlinux);
+    if (!IsReadableFile(*vmlinux)) vmlinux = CachedVmlinux(kernel->vmlinuz, cache + "/kernels");
+  }
   image.kernel = vmlinux.ok() ? *vmlinux : kernel->vmlinuz;
   const std::string dir = cache + "/" + image.key;
   image.initramfs = dir + "/initramfs.cpio";
+  MarkUsed(dir);
   if (IsReadableFile(image.initramfs)) {
     image.cached = true;
     return image;
