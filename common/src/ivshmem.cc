@@ -156,6 +156,11 @@ Status Proto(const std::string& what) { return Status(EPROTO, "ivshmem handshake
 }  // namespace
 
 Status SendMessage(int sock, int64_t value, int fd) {
+  if (int err = SendMessageRaw(sock, value, fd); err != 0) return Status::FromErrno("sendmsg", err);
+  return Status::Ok();
+}
+
+int SendMessageRaw(int sock, int64_t value, int fd) {
   const uint64_t le = htole64(static_cast<uint64_t>(value));
   unsigned char bytes[8];
   std::memcpy(bytes, &le, sizeof bytes);
@@ -180,12 +185,12 @@ Status SendMessage(int sock, int64_t value, int fd) {
     ssize_t n = ::sendmsg(sock, &mh, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Status::FromErrno("sendmsg");
+      return errno;
     }
     fd_sent = true;  // the descriptor travels with the first byte sent
     sent += static_cast<size_t>(n);
   }
-  return Status::Ok();
+  return 0;
 }
 
 Result<Message> ReceiveMessage(int sock) { return Receive(sock, std::nullopt); }

@@ -100,29 +100,6 @@ bool WriteProcFile(const char* path, const char* text) {
 
 constexpr int kChildTimeoutMs = 10000;
 
-// The child's report: the 8-byte value ivshmem::ReceiveMessage reads, with
-// the file's descriptor when there is one. System calls only (after fork).
-void SendReport(int sock, int64_t value, int fd) {
-  unsigned char bytes[8];
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(static_cast<uint64_t>(value) >> (8 * i));
-  iovec iov{bytes, sizeof bytes};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (fd >= 0) {
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  while (::sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR) {
-  }
-}
-
 // Without CAP_SYS_ADMIN: a child enters a user namespace of its own (where
 // it has it), maps its ids so it may create files, makes the file there
 // and sends it back over a socket pair.
@@ -158,7 +135,7 @@ int MakeFileInUserNamespace(const char* size, int64_t* failure) {
     } else {
       file = MakeFile(size, &report);
     }
-    SendReport(theirs.get(), report, file);
+    (void)ivshmem::SendMessageRaw(theirs.get(), report, file);  // system calls only
     ::_exit(0);
   }
   theirs.reset();

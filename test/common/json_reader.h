@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -277,6 +279,22 @@ class JsonParser {
 
 inline std::optional<JsonValue> ParseJson(std::string_view text, std::string* error = nullptr) {
   return JsonParser(text).Parse(error);
+}
+
+// The file at `path`, read whole into *text and parsed; nullopt with *error
+// saying why ("cannot read PATH" or the parser's reason).
+inline std::optional<JsonValue> ReadJsonFile(const std::string& path, std::string* text, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "cannot read " + path;
+    return std::nullopt;
+  }
+  std::stringstream read;
+  read << in.rdbuf();
+  *text = read.str();
+  std::optional<JsonValue> doc = ParseJson(*text, error);
+  if (!doc) *error = "not JSON: " + *error;
+  return doc;
 }
 
 }  // namespace dsm::testing

@@ -7,9 +7,7 @@
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -21,14 +19,9 @@ namespace dsm::testing {
 // host h and `locks` acquisitions in all; otherwise what is wrong.
 inline std::string CheckMergedStats(const std::string& path, const std::vector<size_t>& nodes_per_host,
                                     uint64_t locks) {
-  std::ifstream in(path);
-  if (!in) return "cannot read " + path;
-  std::stringstream read;
-  read << in.rdbuf();
-  const std::string text = read.str();
-  std::string error;
-  std::optional<JsonValue> doc = ParseJson(text, &error);
-  if (!doc) return "not JSON: " + error + "\n" + text;
+  std::string text, error;
+  std::optional<JsonValue> doc = ReadJsonFile(path, &text, &error);
+  if (!doc) return error + "\n" + text;
   const JsonValue* hosts = doc->Find("hosts");
   if (hosts == nullptr || !hosts->is_array() || hosts->items.size() != nodes_per_host.size()) {
     return "not one entry per host:\n" + text;

@@ -15,9 +15,7 @@
 #include <time.h>
 
 #include <cstdint>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -35,14 +33,9 @@ inline double MonotonicMicros() {
 // "" when the file at `path` is such a trace of `nodes` nodes, every event
 // between from_us and to_us; otherwise what is wrong.
 inline std::string CheckMergedTrace(const std::string& path, uint32_t nodes, double from_us, double to_us) {
-  std::ifstream in(path);
-  if (!in) return "cannot read " + path;
-  std::stringstream read;
-  read << in.rdbuf();
-  const std::string text = read.str();
-  std::string error;
-  std::optional<JsonValue> doc = ParseJson(text, &error);
-  if (!doc) return "not JSON: " + error;
+  std::string text, error;
+  std::optional<JsonValue> doc = ReadJsonFile(path, &text, &error);
+  if (!doc) return error;
   const JsonValue* events = doc->Find("traceEvents");
   if (events == nullptr || !events->is_array()) return "no \"traceEvents\" array";
   std::vector<int> names(nodes, 0), regions(nodes, 0), barriers(nodes, 0);

@@ -40,6 +40,9 @@ struct Message {
 // Sends one message (and fd when fd >= 0). Retries on EINTR; never raises
 // SIGPIPE (MSG_NOSIGNAL).
 Status SendMessage(int sock, int64_t value, int fd = -1);
+// The same with system calls only (async-signal-safe, fit for a child forked
+// from a process with threads): 0, or the errno of the failed sendmsg.
+int SendMessageRaw(int sock, int64_t value, int fd = -1);
 
 // Receives one message. A closed connection gives a Status with code
 // ECONNRESET. Extra descriptors beyond one are closed and reported as EPROTO.
