@@ -93,8 +93,14 @@ class Client {
     monitor_.connect("inproc://client-monitor");
     socket_.connect(endpoint);
   }
-  // Queued until (if ever) the handshake succeeds.
-  void Send(const std::string& frame) { EXPECT_TRUE(socket_.send(zmq::buffer(frame), zmq::send_flags::dontwait)); }
+  // Queued until (if ever) the handshake succeeds. The queue exists once
+  // ZeroMQ's I/O thread has attached the connection's pipe, which under load
+  // may come after connect() returned: wait for it (5 s at most) instead of
+  // failing at once.
+  void Send(const std::string& frame) {
+    socket_.set(zmq::sockopt::sndtimeo, 5000);
+    EXPECT_TRUE(socket_.send(zmq::buffer(frame), zmq::send_flags::none));
+  }
   // The next handshake outcome within timeout_ms (ZMQ_EVENT_*), or 0.
   uint16_t NextOutcome(int timeout_ms) {
     zmq::pollitem_t item{monitor_.handle(), 0, ZMQ_POLLIN, 0};
