@@ -12,7 +12,6 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,6 +22,7 @@
 #include <optional>
 #include <string_view>
 
+#include "dsm/common/clock.h"
 #include "dsm/common/fd.h"
 #include "dsm/common/job_keys.h"
 #include "dsm/common/job_status.h"
@@ -168,12 +168,6 @@ void SendStats(const std::string& path) {
   if (WriteFull(STDOUT_FILENO, header.data(), header.size())) (void)WriteFull(STDOUT_FILENO, text.data(), text.size());
 }
 
-uint64_t ClockNs(clockid_t clock) {
-  timespec ts{};
-  ::clock_gettime(clock, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 // The timelines this host's nodes wrote in dir ("<name>.node<K>.json", the
 // runtime's DSM_TRACE files), each to dsm-run as a "trace-json" record with
 // this machine's clocks (job_status.h). Nodes write theirs before they
@@ -182,8 +176,8 @@ void SendTraces(const std::string& dir, const std::string& name) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return;
   jobstatus::TraceJsonHeader h;
-  h.mono_ns = ClockNs(CLOCK_MONOTONIC);
-  h.real_ns = ClockNs(CLOCK_REALTIME);
+  h.mono_ns = MonotonicNs();
+  h.real_ns = RealtimeNs();
   const std::string prefix = name + ".node", suffix = ".json";
   while (dirent* e = ::readdir(d)) {
     std::string_view file(e->d_name);
@@ -320,11 +314,7 @@ void RemoveTree(const std::string& dir) {
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) Complain("cannot remove %s: %s", dir.c_str(), std::strerror(errno));
 }
 
-int64_t NowMs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t NowMs() { return static_cast<int64_t>(MonotonicNs() / 1000000); }
 
 }  // namespace
 

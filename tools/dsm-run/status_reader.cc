@@ -1,13 +1,13 @@
 #include "status_reader.h"
 
 #include <fcntl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "dsm/common/clock.h"
 #include "dsm/common/job_status.h"
 #include "dsm/common/log.h"
 
@@ -35,9 +35,7 @@ void StatusReader::Drain(std::vector<StatusEvent>* out) {
       out->push_back(StatusEvent{StatusEvent::Type::kEnd, std::move(rest)});
       return;
     }
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    last_bytes_ns_ = static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+    last_bytes_ns_ = static_cast<int64_t>(MonotonicNs());
     buf_.append(buf, static_cast<size_t>(n));
     size_t start = 0;
     for (;;) {

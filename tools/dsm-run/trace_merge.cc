@@ -1,21 +1,16 @@
 #include "trace_merge.h"
 
-#include <time.h>
 #include <unistd.h>
 
 #include <cinttypes>
 #include <cstring>
 #include <string_view>
 
+#include "dsm/common/clock.h"
+
 namespace dsm::launcher {
 
 namespace {
-
-int64_t ClockNs(clockid_t clock) {
-  timespec ts{};
-  ::clock_gettime(clock, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
 
 // A line that can be an event: '{' ... '}', its trailing ",\n" removed.
 bool Trim(std::string* line) {
@@ -39,7 +34,7 @@ std::string NodeTracePath(const std::string& prefix, uint32_t node) {
 int64_t ClockShiftNs(uint64_t their_mono_ns, uint64_t their_real_ns) {
   // Both <= INT64_MAX (ParseTraceJsonHeader), so each difference fits; the
   // last subtraction saturates instead of overflowing.
-  const int64_t ours = ClockNs(CLOCK_REALTIME) - ClockNs(CLOCK_MONOTONIC);
+  const int64_t ours = static_cast<int64_t>(RealtimeNs()) - static_cast<int64_t>(MonotonicNs());
   const int64_t theirs = static_cast<int64_t>(their_real_ns) - static_cast<int64_t>(their_mono_ns);
   int64_t shift = 0;
   if (__builtin_sub_overflow(theirs, ours, &shift)) return theirs > 0 ? INT64_MAX : INT64_MIN;
