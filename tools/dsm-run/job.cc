@@ -21,14 +21,7 @@ namespace dsm::launcher {
 
 namespace {
 
-constexpr int64_t kMs = 1000000;   // nanoseconds
 constexpr int64_t kDrainMs = 500;  // reading the last output after every process ended
-
-int64_t NowNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 void SendSignal(const UniqueFd& pidfd, int sig) { ::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0); }
 

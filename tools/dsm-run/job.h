@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "blame.h"
+#include "dsm/common/clock.h"
 #include "dsm/common/fd.h"
 #include "qemu.h"
 #include "netns.h"
@@ -65,6 +66,11 @@
 #include "vm.h"
 
 namespace dsm::launcher {
+
+// The supervision's clock: CLOCK_MONOTONIC in nanoseconds, and a millisecond
+// in its units.
+inline constexpr int64_t kMs = 1000000;
+inline int64_t NowNs() { return static_cast<int64_t>(MonotonicNs()); }
 
 // Time limits of the supervision, in milliseconds.
 inline constexpr int64_t kReadyTimeoutMs = 10000;  // each daemon must say "ready" within this

@@ -1,7 +1,6 @@
 // What the daemons' status lines (dsm/common/job_status.h) mean for the job:
 // during start-up, where host 0 listens and who is ready; afterwards, who
 // joined, and the first word on how the job ended.
-#include <time.h>
 
 #include <algorithm>
 #include <string_view>
@@ -14,14 +13,7 @@ namespace dsm::launcher {
 
 namespace {
 
-constexpr int64_t kMs = 1000000;   // nanoseconds
 constexpr int64_t kDrainMs = 500;  // how long a daemon that closed its pipe may take to exit
-
-int64_t NowNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
 

@@ -39,14 +39,7 @@ namespace dsm::launcher {
 
 namespace {
 
-constexpr int64_t kMs = 1000000;  // nanoseconds
 constexpr size_t kMaxStatsFile = 64 << 20;
-
-int64_t NowNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 uint64_t RandomJobId() {
   uint64_t id = 0;
